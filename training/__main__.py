@@ -1,0 +1,67 @@
+"""python -m training {mlp,cnn,linear,all}: retrain, export, verify and publish the next versions."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from pathlib import Path
+
+from training.data import DatasetError, load_mnist
+from training.export import ExportMismatch
+from training.pipeline import GateRefused, RunOptions, request_reload, run_classifier, run_linear, summary_table
+
+MODELS = ("mlp", "cnn", "linear")
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m training", description=__doc__)
+    parser.add_argument("model", choices=(*MODELS, "all"), help="which model to retrain")
+    parser.add_argument("--epochs", type=int, help="epochs (default: the model's recipe)")
+    parser.add_argument("--batch-size", type=int, help="batch size (default: the model's recipe)")
+    parser.add_argument("--data-dir", help="directory of the MNIST IDX .gz files (default: $MNIST_DIR, "
+                                           "then Keras' cache, then Keras' download)")
+    parser.add_argument("--model-dir", default=os.environ.get("MODEL_DIR", "models"),
+                        help="model repository to publish into (default: $MODEL_DIR or ./models)")
+    parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    parser.add_argument("--limit", type=int, help="train on the first N training images only")
+    parser.add_argument("--gate", type=float, help="minimum test accuracy to publish (default: mlp 0.978, "
+                                                   "cnn 0.99); for linear, the largest relative distance "
+                                                   "to least squares (default 1e-3)")
+    parser.add_argument("--reload-url", help="service base URL to ask to load the new versions, e.g. "
+                                             "http://127.0.0.1:8000 (bearer token from $ADMIN_TOKEN)")
+    parser.add_argument("--no-keras", action="store_true", help="do not save model.keras beside the ONNX")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    names = MODELS if args.model == "all" else (args.model,)
+    options = RunOptions(Path(args.model_dir), args.epochs, args.batch_size, args.seed, args.limit,
+                         args.gate, not args.no_keras)
+    outcomes = []
+    try:
+        data = load_mnist(args.data_dir) if {"mlp", "cnn"} & set(names) else None
+        for name in names:
+            outcomes.append(run_linear(options) if name == "linear" else run_classifier(name, data, options))
+    except (DatasetError, GateRefused, ExportMismatch) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        if outcomes:
+            print("\n" + summary_table(outcomes))
+    if args.reload_url:
+        token = os.environ.get("ADMIN_TOKEN")
+        for outcome in outcomes:
+            try:
+                print(request_reload(args.reload_url, outcome.name, token))
+            except RuntimeError as exc:
+                print(f"error: {exc}", file=sys.stderr)
+                return 3
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,195 @@
+"""Train -> evaluate -> export -> verify -> gate -> publish, for one model."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from training import export, linear, report
+from training.data import Mnist
+from training.publish import package_versions, publish_version, sha256_bytes, utc_now
+
+log = logging.getLogger("training")
+
+DEFAULT_GATES = {"mlp": 0.978, "cnn": 0.99}
+LINEAR_TOLERANCE = 1e-3  # relative distance to numpy.polyfit's least-squares solution
+PARITY_SAMPLES = 1_000
+LABELS = [str(digit) for digit in range(10)]
+PREPROCESSING = {
+    "mlp": "grayscale 28x28, ink bright on dark, digit centred by mass; pixels/255 in [0, 1]; flattened to 784",
+    "cnn": "grayscale 28x28x1, ink bright on dark, digit centred by mass; pixels/255 in [0, 1]",
+    "linear": "none: one float x per instance",
+}
+
+
+class GateRefused(Exception):
+    """The trained model is not good enough to publish."""
+
+
+@dataclass
+class Outcome:
+    name: str
+    version: int
+    path: Path
+    metric_name: str
+    metric: float
+    parameters: int
+    wall_time_s: float
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    model_dir: Path
+    epochs: int | None = None
+    batch_size: int | None = None
+    seed: int = 0
+    limit: int | None = None
+    gate: float | None = None
+    save_keras: bool = True
+
+
+def _tensor(name: str, shape: list[int]) -> dict:
+    return {"name": name, "datatype": "FP32", "shape": shape}
+
+
+def run_classifier(name: str, data: Mnist, options: RunOptions) -> Outcome:
+    """Train an MNIST classifier and publish it as the next version."""
+    from training.train import model_inputs, train_classifier
+
+    trained = train_classifier(name, data.limited(options.limit), options.epochs, options.batch_size,
+                               options.seed)
+    model = trained.model
+    gate = DEFAULT_GATES[name] if options.gate is None else options.gate
+    log.info("%s: test accuracy %.4f (gate %.4f) after %.1f s", name, trained.test_accuracy, gate,
+             trained.wall_time_s)
+    if trained.test_accuracy < gate:
+        raise GateRefused(f"{name}: test accuracy {trained.test_accuracy:.4f} is under the gate {gate:.4f}; "
+                          "nothing published")
+    proto = export.export_keras(model, doc=f"digit-serve {name} MNIST classifier")
+    sample = model_inputs(name, data.x_test[:PARITY_SAMPLES])
+    parity = export.verify_parity(proto, sample, trained.test_probabilities[:PARITY_SAMPLES])
+    onnx_bytes = proto.SerializeToString()
+    predicted = trained.test_probabilities.argmax(axis=1)
+    matrix = report.confusion_matrix(data.y_test, predicted)
+    input_shape = [-1, *model.input_shape[1:]]
+    card = {
+        "name": name,
+        "task": "classification",
+        "description": f"MNIST digit classifier ({name.upper()}), the deck's architecture",
+        "inputs": [_tensor(export.CLASSIFIER_INPUT, input_shape)],
+        "outputs": [_tensor(export.CLASSIFIER_OUTPUT, [-1, 10])],
+        "preprocessing": PREPROCESSING[name],
+        "labels": LABELS,
+        "parameters": int(model.count_params()),
+        "metrics": {"test_accuracy": round(trained.test_accuracy, 6), "test_loss": round(trained.test_loss, 6),
+                    "test_samples": len(data.y_test), "gate": gate,
+                    "onnx_parity_max_abs_diff": parity, "onnx_parity_samples": PARITY_SAMPLES},
+        "training": {**trained.settings, "wall_time_s": round(trained.wall_time_s, 1)},
+        "data": {"source": data.source, "sha256": data.sha256, "limit": options.limit},
+        "onnx": {"sha256": sha256_bytes(onnx_bytes), "opset": export.OPSET},
+        "created_at": utc_now(),
+        "versions": package_versions(),
+    }
+    files = {
+        "model.onnx": onnx_bytes,
+        "report.png": report.classifier_report(f"{name} — test accuracy {trained.test_accuracy:.4f}",
+                                               trained.history, matrix),
+    }
+    version, path = publish_version(options.model_dir, name, files, card)
+    if options.save_keras:
+        model.save(path / "model.keras")
+    return Outcome(name, version, path, "test accuracy", trained.test_accuracy, card["parameters"],
+                   trained.wall_time_s)
+
+
+def run_linear(options: RunOptions) -> Outcome:
+    """Fit the deck's perceptron on the seeded synthetic set and publish it as the next version."""
+    x, y = linear.synthetic_data(seed=options.seed)
+    started = time.perf_counter()
+    model = linear.LinearRegressorGD(seed=options.seed).fit(x, y)
+    wall_time = time.perf_counter() - started
+    exact_w, exact_b = np.polyfit(x, y, 1)
+    distance = max(abs(model.w - exact_w) / abs(exact_w), abs(model.b - exact_b) / abs(exact_b))
+    tolerance = LINEAR_TOLERANCE if options.gate is None else options.gate
+    if distance > tolerance:
+        raise GateRefused(f"linear: {distance:.2e} from the least-squares solution (> {tolerance:g}); "
+                          "nothing published")
+    proto = export.export_linear(model.w, model.b, doc="digit-serve linear regressor y = w*x + b")
+    probe = np.linspace(-100, 100, 201, dtype=np.float32).reshape(-1, 1)
+    parity = export.verify_parity(proto, probe, model.predict(probe).astype(np.float32),
+                                  tolerance=1e-5 * 2200, classifier=False)  # float32 at |y| ~ 2000
+    onnx_bytes = proto.SerializeToString()
+    mse = model.loss(x, y)
+    card = {
+        "name": "linear",
+        "task": "regression",
+        "description": "the deck's perceptron y = w*x + b, trained by gradient descent in numpy",
+        "inputs": [_tensor(export.LINEAR_INPUT, [-1, 1])],
+        "outputs": [_tensor(export.LINEAR_OUTPUT, [-1, 1])],
+        "preprocessing": PREPROCESSING["linear"],
+        "labels": [],
+        "parameters": 2,
+        "coefficients": {"w": model.w, "b": model.b},
+        "metrics": {"mse": round(mse, 6), "least_squares": {"w": float(exact_w), "b": float(exact_b)},
+                    "relative_distance_to_least_squares": distance, "onnx_parity_max_abs_diff": parity},
+        "training": {"optimizer": "full-batch gradient descent", "learning_rate": model.learning_rate,
+                     "max_iterations": model.max_iterations, "iterations": model.iterations,
+                     "tolerance": model.tolerance, "seed": options.seed,
+                     "wall_time_s": round(wall_time, 3)},
+        "data": {"source": f"synthetic: x ~ U[1, 10], y = {linear.SYNTHETIC_W} x + {linear.SYNTHETIC_B} "
+                           f"+ N(0, {linear.SYNTHETIC_NOISE}^2), {len(x)} points, seed {options.seed}",
+                 "sha256": sha256_bytes(np.stack([x, y]).tobytes())},
+        "onnx": {"sha256": sha256_bytes(onnx_bytes), "opset": export.OPSET},
+        "created_at": utc_now(),
+        "versions": package_versions(),
+    }
+    files = {
+        "model.onnx": onnx_bytes,
+        "report.png": report.linear_report(f"linear — MSE {mse:.1f}", x, y, model.w, model.b,
+                                           model.loss_history),
+    }
+    version, path = publish_version(options.model_dir, "linear", files, card)
+    return Outcome("linear", version, path, "mse", mse, 2, wall_time)
+
+
+def request_reload(url: str, name: str, token: str | None, timeout: float = 30.0) -> str:
+    """Ask a running service to load the newest version of `name` (Triton's repository extension)."""
+    endpoint = f"{url.rstrip('/')}/v2/repository/models/{name}/load"
+    headers = {"Content-Type": "application/json"}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    request = urllib.request.Request(endpoint, data=b"{}", headers=headers, method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return f"{endpoint}: {response.status} {response.read().decode(errors='replace')[:200]}"
+    except urllib.error.HTTPError as exc:
+        detail = exc.read().decode(errors="replace")[:300]
+        raise RuntimeError(f"reload refused by {endpoint}: {exc.code} {detail}") from None
+    except (urllib.error.URLError, OSError) as exc:
+        raise RuntimeError(f"reload failed, {endpoint} unreachable: {exc}") from None
+
+
+def describe(outcome: Outcome) -> dict:
+    return {"model": outcome.name, "version": outcome.version, outcome.metric_name: outcome.metric,
+            "params": outcome.parameters, "time_s": round(outcome.wall_time_s, 1), "path": str(outcome.path)}
+
+
+def summary_table(outcomes: list[Outcome]) -> str:
+    """A plain-text table: model, version, metric, parameters, wall time, path."""
+    rows = [("model", "version", "metric", "params", "train time", "path")]
+    for o in outcomes:
+        value = f"acc {o.metric:.4f}" if o.metric_name == "test accuracy" else f"mse {o.metric:.2f}"
+        rows.append((o.name, str(o.version), value, f"{o.parameters:,}", f"{o.wall_time_s:.1f} s", str(o.path)))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    return "\n".join("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=False)) for row in rows)
+
+
+def outcomes_json(outcomes: list[Outcome]) -> str:
+    return json.dumps([describe(o) for o in outcomes])
