@@ -1,0 +1,108 @@
+"""POST /predict: JSON numbers, multipart image uploads, or a raw image body."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from flask import Blueprint, Response, request
+
+from service.api import json_response, registry, settings
+from service.errors import InvalidInput, PayloadTooLarge, UnsupportedMedia
+from service.preprocess import IMAGE_MEDIA_TYPES, mnist_from_image
+from service.registry import ModelVersion
+from service.validation import image_batch, number_batch, parse_json
+
+bp = Blueprint("predict", __name__)
+
+JSON_MEDIA_TYPES = {"application/json", "text/plain", "application/x-www-form-urlencoded", ""}
+TRUE_WORDS = {"1", "true", "yes", "on"}
+
+
+def classification_predictions(probabilities: np.ndarray, labels: list[str]) -> list[dict]:
+    """One {label, confidence, probabilities} per row of class probabilities."""
+    winners = probabilities.argmax(axis=1)
+    rounded = np.round(probabilities.astype(np.float64), 6)
+    return [{"label": int(labels[w]) if labels and labels[w].isdigit() else int(w),
+             "confidence": float(rounded[i, w]), "probabilities": rounded[i].tolist()}
+            for i, w in enumerate(winners)]
+
+
+def _choose_model(source: dict[str, Any]) -> ModelVersion:
+    name = source.get("model") or request.args.get("model") or settings().default_model
+    version = source.get("version", request.args.get("version"))
+    if not isinstance(name, str):
+        raise InvalidInput(f"model must be a model name (a string), got {name!r}")
+    return registry().get(name, version)
+
+
+def _wants_preprocessed(source: dict[str, Any]) -> bool:
+    flag = source.get("preprocessed", request.args.get("preprocessed", ""))
+    return flag is True or str(flag).lower() in TRUE_WORDS
+
+
+def _is_json(mimetype: str, body: bytes) -> bool:
+    if mimetype == "application/json" or mimetype.endswith("+json"):
+        return True
+    # curl -d sends form-urlencoded and some clients send text/plain: accept a body that is a JSON object.
+    return mimetype in JSON_MEDIA_TYPES and body.lstrip()[:1] == b"{"
+
+
+def _uploaded_images() -> tuple[list[bytes], dict[str, Any]]:
+    mimetype = request.mimetype
+    if mimetype == "multipart/form-data":
+        files = request.files.getlist("image")
+        if not files:
+            fields = ", ".join(sorted(request.files)) or "none"
+            raise InvalidInput(f"multipart upload needs one or more files in field 'image'; got file fields: {fields}")
+        return [f.read() for f in files], request.form.to_dict()
+    if mimetype in IMAGE_MEDIA_TYPES or mimetype == "application/octet-stream":
+        return [request.get_data(cache=False)], {}
+    accepted = "application/json, multipart/form-data (field 'image'), image/png|jpeg|gif|bmp|webp|tiff"
+    raise UnsupportedMedia(f"unsupported Content-Type {mimetype or '(none)'}; send {accepted}")
+
+
+def _run_images(images: list[bytes], model: ModelVersion) -> tuple[np.ndarray, np.ndarray]:
+    if model.task != "classification":
+        raise InvalidInput(f"model {model.name!r} takes numbers, not images; send JSON {{\"inputs\": [x, ...]}}")
+    limit = settings().max_instances
+    if len(images) > limit:
+        raise PayloadTooLarge(f"{len(images)} images in one request; the limit is {limit}")
+    digits = np.stack([mnist_from_image(data, settings().max_image_pixels) for data in images])
+    batch = digits.reshape((len(digits), *model.input.shape[1:])).astype(model.input.dtype)
+    return model.infer(batch), digits
+
+
+@bp.post("/predict")
+def predict() -> Response:
+    mimetype = request.mimetype
+    body = request.get_data(cache=True) if mimetype != "multipart/form-data" else b""
+    preprocessed = None
+    if _is_json(mimetype, body):
+        payload = parse_json(body)
+        if not isinstance(payload, dict):
+            raise InvalidInput('the JSON body must be an object like {"model": "mlp", "inputs": [...]}')
+        model = _choose_model(payload)
+        if "inputs" not in payload:
+            raise InvalidInput('the JSON body needs "inputs": a list of instances')
+        limit = settings().max_instances
+        if model.task == "regression":
+            batch = number_batch(payload["inputs"], limit)
+        else:
+            batch = image_batch(payload["inputs"], model.input.shape, limit)
+        outputs = model.infer(batch)
+    else:
+        images, payload = _uploaded_images()
+        model = _choose_model(payload)
+        outputs, digits = _run_images(images, model)
+        if _wants_preprocessed(payload):
+            preprocessed = np.round(digits.astype(np.float64), 4).tolist()
+    if model.task == "regression":
+        # float32 carries about 7 significant digits; print no more than that.
+        predictions: list = [float(f"{value:.7g}") for value in outputs[:, 0].tolist()]
+    else:
+        predictions = classification_predictions(outputs, model.card.get("labels", []))
+    body_out: dict[str, Any] = {"model": model.name, "version": model.version, "predictions": predictions}
+    if preprocessed is not None:
+        body_out["preprocessed"] = preprocessed
+    return json_response(body_out)

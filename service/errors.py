@@ -1,0 +1,96 @@
+"""Typed errors, each carrying its HTTP status, and the one place that turns errors into responses.
+
+Two body formats exist: this service's own `{"error": {"code", "message"}}` and the open inference
+protocol's `{"error": "message"}` for paths under /v2. Nothing else in the service builds an error body.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import orjson
+from flask import Flask, Response, request
+from werkzeug.exceptions import HTTPException
+
+log = logging.getLogger("service.errors")
+
+
+class ServiceError(Exception):
+    status = 500
+    code = "internal_error"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class BadRequest(ServiceError):
+    status, code = 400, "bad_request"
+
+
+class Unauthorized(ServiceError):
+    status, code = 401, "unauthorized"
+
+
+class Forbidden(ServiceError):
+    status, code = 403, "forbidden"
+
+
+class ModelNotFound(ServiceError):
+    status, code = 404, "model_not_found"
+
+
+class PayloadTooLarge(ServiceError):
+    status, code = 413, "payload_too_large"
+
+
+class UnsupportedMedia(ServiceError):
+    status, code = 415, "unsupported_media_type"
+
+
+class InvalidInput(ServiceError):
+    status, code = 422, "invalid_input"
+
+
+class NotReady(ServiceError):
+    status, code = 503, "not_ready"
+
+
+class ModelLoadError(ServiceError):
+    """A model version could not be loaded; what serves stays as it was."""
+
+    status, code = 400, "model_load_failed"
+
+
+def _is_protocol_path() -> bool:
+    return request.path.startswith("/v2")
+
+
+def error_response(status: int, code: str, message: str) -> Response:
+    body = {"error": message} if _is_protocol_path() else {"error": {"code": code, "message": message}}
+    return Response(orjson.dumps(body), status=status, mimetype="application/json")
+
+
+def register_error_handlers(app: Flask) -> None:
+    """Map every exception to a JSON response: typed errors, HTTP errors, and anything unexpected."""
+
+    @app.errorhandler(ServiceError)
+    def handle_service_error(exc: ServiceError) -> Response:
+        return error_response(exc.status, exc.code, exc.message)
+
+    @app.errorhandler(HTTPException)
+    def handle_http_error(exc: HTTPException) -> Response:
+        code = (exc.name or "error").lower().replace(" ", "_")
+        message = exc.description or exc.name
+        if exc.code == 413:
+            code, message = PayloadTooLarge.code, (
+                f"request body over the limit of {app.config['MAX_CONTENT_LENGTH']} bytes")
+        response = error_response(exc.code or 500, code, message)
+        if exc.code == 405 and exc.valid_methods:
+            response.headers["Allow"] = ", ".join(exc.valid_methods)
+        return response
+
+    @app.errorhandler(Exception)
+    def handle_unexpected(exc: Exception) -> Response:
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        return error_response(500, "internal_error", "internal server error; see the server log")

@@ -1,0 +1,177 @@
+"""Images people send -> the 28x28 float32 input MNIST models expect. Pure functions, no Flask.
+
+MNIST digits were made by scaling each digit's bounding box so its longer side is 20 px (keeping
+the aspect ratio, with anti-aliasing) and pasting it into a 28x28 field so that its centre of mass
+is at the centre, bright ink on a black background. `mnist_from_image` repeats those steps on any
+image: a photo of ink on paper, a canvas drawing with a transparent background, or an image that
+already is an MNIST digit (which comes through essentially unchanged).
+"""
+
+from __future__ import annotations
+
+import io
+import struct
+import warnings
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from service.errors import InvalidInput, PayloadTooLarge, UnsupportedMedia
+
+SIZE = 28
+BOX = 20
+NOISE_FLOOR = 0.1  # of the ink's range; applied only when the background is not clean
+INK_THRESHOLD = 0.05  # of the ink's range; lighter pixels do not count as the digit's extent
+IMAGE_MEDIA_TYPES = {"image/png", "image/jpeg", "image/jpg", "image/gif", "image/bmp", "image/x-ms-bmp",
+                     "image/webp", "image/tiff"}
+
+
+def decode_image(data: bytes, max_pixels: int) -> Image.Image:
+    """Decode bytes into an image, refusing oversized ones from their header, before decoding pixels."""
+    if not data:
+        raise InvalidInput("the image is empty (0 bytes)")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            image = Image.open(io.BytesIO(data))
+            width, height = image.size
+            if width * height > max_pixels:
+                raise PayloadTooLarge(f"image is {width}x{height} = {width * height} pixels; "
+                                      f"the limit is {max_pixels}")
+            image.seek(0)  # the first frame of an animation or a multi-page TIFF
+            image.load()
+    except (PayloadTooLarge, InvalidInput):
+        raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise PayloadTooLarge(f"image exceeds the decompression limit of {max_pixels} pixels") from None
+    except UnidentifiedImageError:
+        raise UnsupportedMedia("cannot decode the image: not a PNG, JPEG, GIF, BMP, WebP or TIFF file") from None
+    except (OSError, ValueError, SyntaxError, EOFError, struct.error) as exc:
+        raise UnsupportedMedia(f"cannot decode the image: {exc}") from None
+    return image
+
+
+def orient(image: Image.Image) -> Image.Image:
+    """Apply the EXIF orientation, so a phone photo stands upright."""
+    try:
+        return ImageOps.exif_transpose(image)
+    except (OSError, ValueError, SyntaxError):
+        return image  # a broken EXIF block is not worth refusing the image for
+
+
+def _has_alpha(image: Image.Image) -> bool:
+    return image.mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in image.info
+
+
+def to_grayscale(image: Image.Image) -> np.ndarray:
+    """Any mode -> float32 luminance in [0, 255]; transparency flattened onto the background the ink needs.
+
+    A drawing on a transparent canvas has its ink only in the opaque pixels: dark ink is flattened
+    onto white, light ink onto black, so the strokes stay visible whichever colour they have.
+    """
+    if _has_alpha(image):
+        rgba = np.asarray(image.convert("RGBA"), dtype=np.float32)
+        alpha = rgba[..., 3] / 255.0
+        luminance = rgba[..., 0] * 0.299 + rgba[..., 1] * 0.587 + rgba[..., 2] * 0.114
+        weight = alpha.sum()
+        ink_level = float((luminance * alpha).sum() / weight) if weight else 0.0
+        background = 255.0 if ink_level < 128 else 0.0
+        return luminance * alpha + background * (1.0 - alpha)
+    if image.mode in ("I", "I;16", "I;16B", "I;16L", "I;16N"):
+        values = np.asarray(image, dtype=np.float32)
+        return values / 257.0 if values.max(initial=0) > 255 else values
+    if image.mode == "F":
+        values = np.nan_to_num(np.asarray(image, dtype=np.float32), nan=0.0, posinf=255.0, neginf=0.0)
+        return values * 255.0 if values.max(initial=0) <= 1.0 else np.clip(values, 0, 255)
+    if image.mode == "1":
+        return np.asarray(image.convert("L"), dtype=np.float32)
+    if image.mode != "L":
+        image = image.convert("RGB").convert("L")  # CMYK, YCbCr, P, LAB... all through RGB
+    return np.asarray(image, dtype=np.float32)
+
+
+def ink_on_dark(gray: np.ndarray) -> np.ndarray:
+    """Invert a light-background image, remove the background level, scale the ink to [0, 255].
+
+    The background is read from the border. Where it is not clean (paper, a photo), values within
+    its noise (four robust standard deviations, at least a tenth of the ink's range) are cleared.
+    """
+    border = np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])
+    if np.median(border) > 127:
+        gray = 255.0 - gray
+        border = 255.0 - border
+    background = float(np.median(border))
+    peak = float(gray.max())
+    if peak - background < 1.0:
+        raise InvalidInput("the image holds no digit: it is blank or has no contrast")
+    ink = np.clip((gray - background) / (peak - background), 0.0, 1.0)
+    if background > 0:
+        spread = 1.4826 * float(np.median(np.abs(border - background))) / (peak - background)
+        ink[ink < max(NOISE_FLOOR, 4 * spread)] = 0.0
+    return ink * 255.0
+
+
+def _extent(mask: np.ndarray) -> tuple[int, int, int, int] | None:
+    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+    if rows.size == 0:
+        return None
+    return rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
+
+
+def crop_to_ink(ink: np.ndarray, margin: int = 2) -> np.ndarray:
+    """The bounding box of the ink: strokes above a threshold, plus the faint anti-aliased edge beside them.
+
+    The threshold keeps compression noise far from the digit out of the box; the margin keeps the
+    faint edge pixels of a clean digit (as MNIST has) in it.
+    """
+    above = ink > INK_THRESHOLD * 255
+    # A stroke pixel has a stroke neighbour; a lone speck of noise does not.
+    padded = np.pad(above, 1)
+    neighbours = sum(np.roll(np.roll(padded, dr, 0), dc, 1) for dr in (-1, 0, 1) for dc in (-1, 0, 1))[1:-1, 1:-1]
+    strong = _extent(above & (neighbours > 1))
+    if strong is None:
+        raise InvalidInput("the image holds no digit: no ink found")
+    top, bottom, left, right = strong
+    top, left = max(top - margin, 0), max(left - margin, 0)
+    window = ink[top:bottom + margin, left:right + margin]
+    inner_top, inner_bottom, inner_left, inner_right = _extent(window > 0)
+    return window[inner_top:inner_bottom, inner_left:inner_right]
+
+
+def fit_box(digit: np.ndarray, box: int = BOX) -> np.ndarray:
+    """Scale so the longer side is `box` pixels, keeping the aspect ratio (a digit already that size is kept)."""
+    height, width = digit.shape
+    if max(height, width) == box:
+        return digit
+    scale = box / max(height, width)
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    resized = Image.fromarray(digit.astype(np.float32), mode="F").resize(size, Image.Resampling.LANCZOS)
+    return np.clip(np.asarray(resized, dtype=np.float32), 0.0, 255.0)
+
+
+def center_by_mass(digit: np.ndarray, size: int = SIZE) -> np.ndarray:
+    """Paste into a size x size field so the centre of mass lands on the centre pixel."""
+    height, width = digit.shape
+    total = float(digit.sum())
+    rows, cols = np.indices(digit.shape)
+    com_row = float((rows * digit).sum() / total) if total else (height - 1) / 2
+    com_col = float((cols * digit).sum() / total) if total else (width - 1) / 2
+    # MNIST puts the centre of mass at (14, 14) in pixel-index coordinates.
+    top = round(size / 2 - com_row)
+    left = round(size / 2 - com_col)
+    top = min(max(top, 0), size - height)
+    left = min(max(left, 0), size - width)
+    field = np.zeros((size, size), dtype=np.float32)
+    field[top:top + height, left:left + width] = digit
+    return field
+
+
+def mnist_from_gray(gray: np.ndarray) -> np.ndarray:
+    """Grayscale [0, 255] of any size -> 28x28 float32 in [0, 1], formatted as MNIST is."""
+    digit = fit_box(crop_to_ink(ink_on_dark(gray)))
+    return center_by_mass(digit) / 255.0
+
+
+def mnist_from_image(data: bytes, max_pixels: int) -> np.ndarray:
+    """Encoded image bytes -> 28x28 float32 in [0, 1], ready for the MNIST models."""
+    return mnist_from_gray(to_grayscale(orient(decode_image(data, max_pixels))))

@@ -1,0 +1,74 @@
+"""Settings: one frozen object read from the environment, with defaults and checks."""
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+DEVICES = ("auto", "cpu", "cuda")
+
+
+class SettingsError(ValueError):
+    """An environment variable holds a value the service cannot use."""
+
+
+def _cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every knob of the service. Field `foo_bar` is read from the environment variable FOO_BAR."""
+
+    host: str = "0.0.0.0"
+    port: int = 8000
+    model_dir: Path = Path("models")
+    workers: int = field(default_factory=lambda: max(1, _cores()))
+    threads: int = 2
+    device: str = "auto"
+    ort_threads: int = 0  # onnxruntime intra-op threads per session; 0: cores / workers, at least 1
+    default_model: str = "cnn"
+    max_body_bytes: int = 10 * 1024 * 1024
+    max_instances: int = 1024  # per request, numbers or images
+    max_image_pixels: int = 25_000_000  # width x height of one image, checked before decoding
+    request_timeout: int = 30
+    log_level: str = "info"
+    admin_token: str = ""
+    model_poll_seconds: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.device not in DEVICES:
+            raise SettingsError(f"DEVICE must be one of {', '.join(DEVICES)}, got {self.device!r}")
+        for name in ("port", "workers", "threads", "max_body_bytes", "max_instances", "max_image_pixels",
+                     "request_timeout"):
+            if getattr(self, name) < 1:
+                raise SettingsError(f"{name.upper()} must be at least 1, got {getattr(self, name)}")
+        if self.port > 65535:
+            raise SettingsError(f"PORT must be at most 65535, got {self.port}")
+        if self.ort_threads < 0 or self.model_poll_seconds < 0:
+            raise SettingsError("ORT_THREADS and MODEL_POLL_SECONDS must not be negative")
+
+    @property
+    def session_threads(self) -> int:
+        """onnxruntime threads per session, so that all workers together do not oversubscribe the cores."""
+        return self.ort_threads or max(1, _cores() // self.workers)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides) -> "Settings":
+        """Settings from `environ` (default os.environ); keyword overrides win."""
+        environ = os.environ if environ is None else environ
+        values = {}
+        for spec in fields(cls):
+            raw = environ.get(spec.name.upper())
+            if raw is None or raw == "":
+                continue
+            kind = spec.type
+            try:
+                values[spec.name] = kind(raw.strip()) if kind is not str else raw.strip()
+            except ValueError:
+                raise SettingsError(f"{spec.name.upper()} must be {kind.__name__}, got {raw!r}") from None
+        values.update(overrides)
+        return cls(**values)

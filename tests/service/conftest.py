@@ -1,0 +1,40 @@
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from service import create_app
+from service.settings import Settings
+
+
+def encode(image: Image.Image, fmt: str = "PNG", **options) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, fmt, **options)
+    return buffer.getvalue()
+
+
+@pytest.fixture(scope="session")
+def digit(mnist_sample) -> np.ndarray:
+    """An MNIST test digit (a 7) as uint8 28x28, bright ink on black."""
+    images, labels = mnist_sample
+    assert labels[0] == 7
+    return images[0]
+
+
+@pytest.fixture(scope="session")
+def settings(models_dir) -> Settings:
+    return Settings.from_env({}, model_dir=models_dir, workers=1, max_instances=300, max_image_pixels=4_000_000,
+                             max_body_bytes=2 * 1024 * 1024)
+
+
+@pytest.fixture(scope="session")
+def app(settings):
+    return create_app(settings)
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()

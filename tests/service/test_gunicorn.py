@@ -1,0 +1,92 @@
+"""The real gunicorn on loopback, with the committed models: the service as users run it."""
+
+import io
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+import pytest
+import requests
+from PIL import Image
+
+from tests.server import ROOT, running_server
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory, models_dir):
+    with running_server(tmp_path_factory.mktemp("gunicorn"), MODEL_DIR=str(models_dir), WORKERS="2") as server:
+        yield server
+
+
+def _png(array: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(array).save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def _model_accuracy(models_dir: Path, name: str, images: np.ndarray, labels: np.ndarray) -> float:
+    session = ort.InferenceSession(str(models_dir / name / "1" / "model.onnx"), providers=["CPUExecutionProvider"])
+    shape = session.get_inputs()[0].shape[1:]
+    batch = (images / 255.0).astype(np.float32).reshape(len(images), *shape)
+    return float(np.mean(session.run(None, {"pixels": batch})[0].argmax(axis=1) == labels))
+
+
+@pytest.mark.parametrize("name", ["cnn", "mlp"])
+def test_mnist_digits_sent_as_png_are_classified_at_the_models_own_accuracy(server, models_dir, mnist_sample, name):
+    images, labels = mnist_sample
+    predicted = []
+    for start in range(0, len(images), 100):
+        files = [("image", (f"{i}.png", _png(images[i]), "image/png")) for i in range(start, start + 100)]
+        response = requests.post(f"{server.url}/predict", params={"model": name}, files=files, timeout=30)
+        assert response.status_code == 200, response.text
+        predicted += [p["label"] for p in response.json()["predictions"]]
+    over_http = float(np.mean(np.array(predicted) == labels))
+    assert over_http >= _model_accuracy(models_dir, name, images, labels) - 0.002
+    assert over_http >= 0.985
+
+
+def test_single_raw_png_and_json_requests(server, mnist_sample):
+    images, labels = mnist_sample
+    for i in range(5):
+        response = requests.post(f"{server.url}/predict", data=_png(images[i]),
+                                 headers={"Content-Type": "image/png"}, timeout=10)
+        assert response.json()["predictions"][0]["label"] == labels[i]
+    response = requests.post(f"{server.url}/predict", json={"model": "linear", "inputs": [1, 2]}, timeout=10)
+    assert response.json()["model"] == "linear"
+    assert len(response.json()["predictions"]) == 2
+
+
+def test_errors_do_not_kill_workers(server):
+    workers = sorted(server.worker_pids())
+    assert len(workers) == 2
+    for _ in range(10):
+        assert requests.post(f"{server.url}/predict", data=b"\x89PNG garbage", headers={"Content-Type": "image/png"},
+                             timeout=10).status_code == 415
+        assert requests.post(f"{server.url}/predict", data="{", headers={"Content-Type": "application/json"},
+                             timeout=10).status_code == 400
+    assert sorted(server.worker_pids()) == workers
+    assert requests.get(f"{server.url}/readyz", timeout=5).status_code == 200
+
+
+def test_no_serving_process_has_tensorflow_loaded(server):
+    pids = [server.process.pid, *server.worker_pids()]
+    assert len(pids) == 3
+    for pid in pids:
+        maps = Path(f"/proc/{pid}/maps").read_text()
+        assert "onnxruntime" in maps or pid == server.process.pid
+        assert "tensorflow" not in maps.lower(), f"process {pid} has TensorFlow mapped"
+
+
+def test_device_cuda_without_a_gpu_fails_at_start_with_a_clear_message(models_dir):
+    result = subprocess.run([sys.executable, "-m", "gunicorn", "-c", "service/gunicorn.conf.py"], cwd=ROOT,
+                            env={"PATH": "/usr/bin:/bin", "DEVICE": "cuda", "MODEL_DIR": str(models_dir),
+                                 "HOST": "127.0.0.1", "PORT": "1"},
+                            capture_output=True, text=True, timeout=60)
+    if "CUDAExecutionProvider" in ort.get_available_providers():
+        pytest.skip("this machine has a CUDA provider")
+    assert result.returncode != 0
+    assert "DEVICE=cuda but onnxruntime offers no CUDAExecutionProvider" in result.stderr

@@ -1,0 +1,184 @@
+import struct
+import zlib
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from service.errors import InvalidInput, PayloadTooLarge, UnsupportedMedia
+from service.preprocess import center_by_mass, crop_to_ink, decode_image, fit_box, mnist_from_image, to_grayscale
+from tests.service.conftest import encode
+
+LIMIT = 4_000_000
+
+
+def _as_mnist(digit: np.ndarray) -> np.ndarray:
+    return digit.astype(np.float32) / 255.0
+
+
+def _paper_photo(digit: np.ndarray, scale: int = 8) -> Image.Image:
+    """The digit as dark ink on light paper, much larger than 28x28."""
+    big = Image.fromarray(255 - digit).resize((28 * scale, 28 * scale), Image.Resampling.BICUBIC)
+    return big
+
+
+def _close(a: np.ndarray, b: np.ndarray) -> float:
+    """Mean absolute difference of two [0, 1] images."""
+    return float(np.abs(a - b).mean())
+
+
+def test_mnist_digit_as_png_comes_through_unchanged(digit):
+    out = mnist_from_image(encode(Image.fromarray(digit)), LIMIT)
+    assert out.shape == (28, 28)
+    assert out.dtype == np.float32
+    np.testing.assert_allclose(out, _as_mnist(digit), atol=1e-6)
+
+
+def test_most_mnist_digits_are_bit_for_bit_unchanged(mnist_sample):
+    images, _ = mnist_sample
+    unchanged = [np.allclose(mnist_from_image(encode(Image.fromarray(x)), LIMIT), x / 255.0, atol=1e-6)
+                 for x in images[:200]]
+    assert np.mean(unchanged) > 0.8  # the rest move by one pixel where rounding the centre of mass differs
+
+
+def test_dark_ink_on_white_paper_is_inverted(digit):
+    out = mnist_from_image(encode(_paper_photo(digit)), LIMIT)
+    assert out[0, 0] == 0.0
+    assert out.max() == pytest.approx(1.0)
+    assert _close(out, _as_mnist(digit)) < 0.05
+
+
+@pytest.mark.parametrize("mode", ["L", "RGB", "RGBA", "LA", "P", "CMYK", "1", "I;16", "I", "F"])
+def test_every_image_mode_gives_the_same_digit(digit, mode):
+    paper = _paper_photo(digit, scale=4)
+    if mode == "1":
+        image = paper.point(lambda v: 255 if v > 127 else 0).convert("1")
+    elif mode == "I;16":
+        image = Image.fromarray(np.asarray(paper).astype(np.uint16) * 257)
+        assert image.mode == "I;16"
+    elif mode == "I":
+        image = Image.fromarray(np.asarray(paper).astype(np.int32) * 257)
+    elif mode == "F":
+        image = Image.fromarray(np.asarray(paper).astype(np.float32) / 255.0)
+    else:
+        image = paper.convert(mode)
+    fmt = {"CMYK": "JPEG", "F": "TIFF", "I": "TIFF"}.get(mode, "PNG")
+    options = {"quality": 95} if fmt == "JPEG" else {}
+    out = mnist_from_image(encode(image, fmt, **options), LIMIT)
+    assert _close(out, _as_mnist(digit)) < (0.08 if mode == "1" else 0.05)
+
+
+@pytest.mark.parametrize("fmt", ["PNG", "JPEG", "GIF", "BMP", "WEBP", "TIFF"])
+def test_every_format_decodes(digit, fmt):
+    image = _paper_photo(digit, scale=3).convert("RGB")
+    out = mnist_from_image(encode(image, fmt), LIMIT)
+    assert _close(out, _as_mnist(digit)) < 0.06
+
+
+def test_transparent_canvas_with_dark_strokes_is_flattened_onto_white(digit):
+    rgba = np.zeros((280, 280, 4), dtype=np.uint8)  # black, fully transparent
+    alpha = np.asarray(Image.fromarray(digit).resize((280, 280), Image.Resampling.BICUBIC))
+    rgba[..., 3] = alpha  # strokes: black ink, opaque where the digit is
+    out = mnist_from_image(encode(Image.fromarray(rgba, "RGBA")), LIMIT)
+    assert _close(out, _as_mnist(digit)) < 0.05
+
+
+def test_transparent_canvas_with_white_strokes_is_flattened_onto_black(digit):
+    rgba = np.full((280, 280, 4), 255, dtype=np.uint8)  # white, fully transparent
+    rgba[..., 3] = np.asarray(Image.fromarray(digit).resize((280, 280), Image.Resampling.BICUBIC))
+    out = mnist_from_image(encode(Image.fromarray(rgba, "RGBA")), LIMIT)
+    assert _close(out, _as_mnist(digit)) < 0.05
+
+
+def test_gif_drawing_on_a_transparent_background(digit):
+    strokes = np.asarray(Image.fromarray(digit).resize((140, 140), Image.Resampling.BICUBIC)) > 100
+    indexed = np.where(strokes, 1, 0).astype(np.uint8)  # palette 0: transparent white, 1: black ink
+    image = Image.fromarray(indexed, "P")
+    image.putpalette([255, 255, 255, 0, 0, 0] + [0] * 762)
+    out = mnist_from_image(encode(image, "GIF", transparency=0, optimize=False), LIMIT)
+    assert _close(out, _as_mnist(digit)) < 0.08
+
+
+@pytest.mark.parametrize(("orientation", "rotate"), [(3, 180), (6, 90), (8, 270)])
+def test_exif_orientation_is_honoured(digit, orientation, rotate):
+    upright = _paper_photo(digit, scale=4).convert("RGB")
+    stored = upright.rotate(rotate, expand=True)  # as the camera's sensor stored it
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    out = mnist_from_image(encode(stored, "JPEG", exif=exif.tobytes(), quality=95), LIMIT)
+    assert _close(out, _as_mnist(digit)) < 0.05
+
+
+def test_small_off_centre_digit_is_scaled_to_20px_and_centred_by_mass():
+    canvas = np.zeros((200, 300), dtype=np.uint8)
+    canvas[20:60, 250:260] = 255  # a thin vertical bar, 40 px tall, far in a corner
+    out = mnist_from_image(encode(Image.fromarray(canvas)), LIMIT)
+    rows, _cols = np.nonzero(out > 0.05)
+    assert rows.max() - rows.min() + 1 == 20
+    com = [(np.indices(out.shape)[axis] * out).sum() / out.sum() for axis in (0, 1)]
+    assert com == pytest.approx([14.0, 14.0], abs=0.75)
+
+
+def test_wide_digit_keeps_its_aspect_ratio():
+    digit = fit_box(np.full((10, 40), 255.0, dtype=np.float32))
+    assert digit.shape == (5, 20)
+
+
+def test_center_by_mass_puts_the_mass_at_14_14():
+    blob = np.zeros((5, 5), dtype=np.float32)
+    blob[4, 4] = 1.0
+    field = center_by_mass(blob)
+    assert np.argwhere(field == 1.0).tolist() == [[14, 14]]
+
+
+def test_crop_keeps_faint_edges_but_not_far_noise():
+    ink = np.zeros((50, 50), dtype=np.float32)
+    ink[20:30, 20:25] = 255.0
+    ink[19, 20:25] = 3.0  # the faint anti-aliased edge of the stroke
+    ink[2, 2] = 8.0  # a compression speck far away
+    assert crop_to_ink(ink).shape == (11, 5)
+
+
+def test_paper_texture_does_not_count_as_ink(digit):
+    rng = np.random.default_rng(0)
+    paper = np.asarray(_paper_photo(digit, scale=4), dtype=np.float32) * 0.75 + 40  # grey paper, dark ink
+    noisy = np.clip(paper + rng.normal(0, 6, paper.shape), 0, 255).astype(np.uint8)
+    out = mnist_from_image(encode(Image.fromarray(noisy)), LIMIT)
+    assert _close(out, _as_mnist(digit)) < 0.06
+
+
+@pytest.mark.parametrize("value", [0, 255, 128])
+def test_blank_image_is_a_clear_422(value):
+    with pytest.raises(InvalidInput, match="no digit"):
+        mnist_from_image(encode(Image.new("L", (50, 50), value)), LIMIT)
+
+
+def test_garbage_and_truncated_images_are_415(digit):
+    with pytest.raises(UnsupportedMedia):
+        mnist_from_image(b"this is not an image", LIMIT)
+    png = encode(_paper_photo(digit))
+    with pytest.raises(UnsupportedMedia):
+        mnist_from_image(png[: len(png) // 2], LIMIT)
+
+
+def test_empty_body_is_422():
+    with pytest.raises(InvalidInput, match="empty"):
+        decode_image(b"", LIMIT)
+
+
+def _png_chunk(kind: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+
+def test_decompression_bomb_is_refused_from_its_header_before_decoding():
+    # A 100,000 x 100,000 PNG header with almost no data: decoding it would need 10 GB.
+    header = struct.pack(">IIBBBBB", 100_000, 100_000, 8, 0, 0, 0, 0)
+    bomb = b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", header) + _png_chunk(b"IDAT", zlib.compress(b"\0" * 1000)) \
+        + _png_chunk(b"IEND", b"")
+    with pytest.raises(PayloadTooLarge, match="pixels"):
+        decode_image(bomb, LIMIT)
+
+
+def test_grayscale_of_16_bit_keeps_the_full_range():
+    image = Image.fromarray(np.array([[0, 65535]], dtype=np.uint16))
+    np.testing.assert_allclose(to_grayscale(image), [[0.0, 255.0]])
