@@ -3,20 +3,23 @@
 from __future__ import annotations
 
 import logging
+import os
+from pathlib import Path
 
 from flask import Flask
 
 from service.errors import register_error_handlers
+from service.observability import configure_logging, install_request_hooks
 from service.registry import ModelRegistry
 from service.settings import Settings
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 
 def create_app(settings: Settings | None = None, registry: ModelRegistry | None = None) -> Flask:
     """The app factory: settings from the environment unless given; models loaded and warmed before return."""
     settings = settings or Settings.from_env()
-    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging(settings.log_level)
     app = Flask(__name__)
     app.config.update(
         SETTINGS=settings,
@@ -25,13 +28,20 @@ def create_app(settings: Settings | None = None, registry: ModelRegistry | None 
         MAX_FORM_PARTS=settings.max_instances + 16,
     )
     if registry is None:
-        registry = ModelRegistry(settings.model_dir, settings.device, settings.session_threads)
+        registry = ModelRegistry(settings.model_dir, settings.device, settings.session_threads,
+                                 Path(settings.state_dir) if settings.state_dir else None, settings.max_versions)
         registry.load_all()
+        if settings.model_poll_seconds:
+            registry.start_polling(settings.model_poll_seconds)
     app.extensions["registry"] = registry
+    install_request_hooks(app)
+    app.before_request(registry.sync)  # follow loads and unloads made through another worker
     register_error_handlers(app)
 
-    from service.api import health, predict
+    from service.api import health, meta, predict, v2
 
-    app.register_blueprint(health.bp)
-    app.register_blueprint(predict.bp)
+    for blueprint in (health.bp, predict.bp, v2.bp, meta.bp):
+        app.register_blueprint(blueprint)
+    logging.getLogger("service").info("worker %d ready: %s", os.getpid(), ", ".join(
+        f"{name} v{registry.get(name).version}" for name in registry.names()) if registry.ready else "no models")
     return app

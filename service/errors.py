@@ -67,7 +67,11 @@ def _is_protocol_path() -> bool:
 
 
 def error_response(status: int, code: str, message: str) -> Response:
-    body = {"error": message} if _is_protocol_path() else {"error": {"code": code, "message": message}}
+    if _is_protocol_path():
+        # The protocol answers a request it cannot run with 400 and {"error": "..."}.
+        body, status = {"error": message}, 400 if status == 422 else status
+    else:
+        body = {"error": {"code": code, "message": message}}
     return Response(orjson.dumps(body), status=status, mimetype="application/json")
 
 

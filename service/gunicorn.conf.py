@@ -2,13 +2,27 @@
 
 Run: gunicorn -c service/gunicorn.conf.py
 Each worker builds the app (and its onnxruntime sessions) after the fork: no preloading, since
-sessions must not be shared across processes.
+sessions must not be shared across processes. The master makes one runtime directory that its
+workers share: the serving state (which versions to serve) and the Prometheus multiprocess files.
 """
 
 import os
+import shutil
+import tempfile
+from pathlib import Path
 
-from service.registry import choose_providers
-from service.settings import Settings
+# Before anything imports prometheus_client: it picks its storage when first imported.
+_created_state_dir = not os.environ.get("STATE_DIR")
+if _created_state_dir:
+    os.environ["STATE_DIR"] = tempfile.mkdtemp(prefix="digit-serve-")
+_metrics_dir = Path(os.environ["STATE_DIR"]) / "metrics"
+shutil.rmtree(_metrics_dir, ignore_errors=True)
+_metrics_dir.mkdir(parents=True, exist_ok=True)
+(Path(os.environ["STATE_DIR"]) / "serving.json").unlink(missing_ok=True)  # a fresh server starts from disk
+os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(_metrics_dir)
+
+from service.registry import choose_providers  # noqa: E402
+from service.settings import Settings  # noqa: E402
 
 settings = Settings.from_env()
 
@@ -21,7 +35,7 @@ timeout = settings.request_timeout
 graceful_timeout = 20
 keepalive = 5
 loglevel = settings.log_level
-accesslog = None
+accesslog = None  # the app writes one JSON line per request
 preload_app = False
 worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None
 proc_name = "digit-serve"
@@ -35,3 +49,14 @@ def on_starting(server) -> None:
     except RuntimeError as exc:
         server.log.error("%s", exc)
         raise SystemExit(f"digit-serve: {exc}") from None
+
+
+def child_exit(server, worker) -> None:
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
+
+
+def on_exit(server) -> None:
+    if _created_state_dir:
+        shutil.rmtree(os.environ["STATE_DIR"], ignore_errors=True)

@@ -8,9 +8,11 @@ tensors must match the card, and a warm-up inference must succeed before it may 
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import logging
+import os
 import threading
 import time
 from dataclasses import dataclass, field
@@ -19,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 
+from service import observability
 from service.errors import ModelLoadError, ModelNotFound
 
 log = logging.getLogger("service.registry")
@@ -147,17 +150,65 @@ def load_version(path: Path, providers: list[str], threads: int) -> ModelVersion
     return version
 
 
-class ModelRegistry:
-    """Every model in the repository, each with its loaded versions and the one it serves by default."""
+class SharedState:
+    """Which versions every worker should hold, in `serving.json` in a directory all workers share.
 
-    def __init__(self, model_dir: Path, device: str = "auto", threads: int = 1) -> None:
+    One HTTP call lands on one worker; that worker verifies the change, then records it here
+    (read-modify-write under an exclusive lock, atomic rename). Every worker compares the file's
+    stamp before each request and applies a change it has not seen, so no request after a
+    successful load is answered by the old version, and requests already running finish on theirs.
+    """
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = Path(directory)
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self.path = self.directory / "serving.json"
+        self._lock_path = self.directory / "serving.lock"
+
+    def stamp(self) -> tuple[int, int] | None:
+        try:
+            info = os.stat(self.path)
+        except FileNotFoundError:
+            return None
+        return info.st_mtime_ns, info.st_ino
+
+    def read(self) -> dict | None:
+        try:
+            return json.loads(self.path.read_text())
+        except FileNotFoundError:
+            return None
+
+    def update(self, change, initial: dict[str, list[int]]) -> dict:
+        """Apply `change(models)` to the recorded {name: [versions]} (or `initial` if none yet)."""
+        with open(self._lock_path, "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            current = self.read() or {"generation": 0, "models": initial}
+            models = {name: list(versions) for name, versions in current["models"].items()}
+            change(models)
+            state = {"generation": current["generation"] + 1, "models": models}
+            tmp = self.path.with_suffix(f".{os.getpid()}.tmp")
+            tmp.write_text(json.dumps(state))
+            os.replace(tmp, self.path)
+            return state
+
+
+class ModelRegistry:
+    """Every model in the repository, each with its loaded versions; the newest loaded one serves by default."""
+
+    def __init__(self, model_dir: Path, device: str = "auto", threads: int = 1, state_dir: Path | None = None,
+                 max_versions: int = 3) -> None:
         self.model_dir = Path(model_dir)
         self.providers = choose_providers(device)
         self.threads = threads
+        self.max_versions = max_versions
+        self.state = SharedState(state_dir) if state_dir else None
         self._versions: dict[str, dict[int, ModelVersion]] = {}
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
+        self._seen_stamp: tuple[int, int] | None = None
+        self._failed: set[tuple[str, int]] = set()
         self.ready = False
 
+    # -- discovery ---------------------------------------------------------------------------
     def discover(self) -> dict[str, list[int]]:
         """Model names and their version numbers on disk (folders holding a model.json)."""
         found: dict[str, list[int]] = {}
@@ -170,40 +221,148 @@ class ModelRegistry:
                 found[model.name] = versions
         return found
 
+    # -- loading in this process ---------------------------------------------------------------
+    def _load_local(self, name: str, number: int) -> ModelVersion:
+        try:
+            loaded = load_version(self.model_dir / name / str(number), self.providers, self.threads)
+        except ModelLoadError:
+            observability.record_load(name, number, ok=False)
+            raise
+        observability.record_load(name, number, ok=True)
+        return loaded
+
+    def _install(self, versions: dict[str, dict[int, ModelVersion]]) -> None:
+        """Swap in a new {name: {version: ModelVersion}} map; requests holding the old one finish with it."""
+        for name in set(self._versions) - set(versions):
+            observability.record_served(name, 0, None)
+        self._versions = versions
+        for name, loaded in versions.items():
+            newest = loaded[max(loaded)]
+            observability.record_served(name, newest.version, newest.provider)
+
+    def _keep_newest(self, numbers) -> list[int]:
+        return sorted(numbers)[-self.max_versions:]
+
     def load_all(self) -> None:
-        """Load every version on disk; a broken version is logged and skipped, never fatal to the others."""
-        for name, versions in self.discover().items():
-            for number in versions:
+        """Load the newest versions on disk (or what the shared state records); skip a broken one."""
+        recorded = self.state.read() if self.state else None
+        wanted = recorded["models"] if recorded else {n: self._keep_newest(v) for n, v in self.discover().items()}
+        versions: dict[str, dict[int, ModelVersion]] = {}
+        for name, numbers in wanted.items():
+            for number in numbers:
                 try:
-                    self.load(name, number)
+                    versions.setdefault(name, {})[number] = self._load_local(name, number)
                 except ModelLoadError as exc:
                     log.error("skipping %s version %s: %s", name, number, exc.message)
-        if not self._versions:
+        if not versions:
             raise RuntimeError(f"no loadable model in {self.model_dir.resolve()}")
+        with self._lock:
+            self._seen_stamp = self.state.stamp() if self.state else None
+            self._install(versions)
+        for name, loaded in versions.items():
+            log.info("serving %s version %d (loaded: %s) on %s", name, max(loaded),
+                     ", ".join(map(str, sorted(loaded))), loaded[max(loaded)].provider)
         self.ready = True
 
+    def sync(self) -> None:
+        """Apply a change another worker recorded in the shared state; cheap (one stat) when nothing changed."""
+        if self.state is None or self.state.stamp() == self._seen_stamp:
+            return
+        with self._lock:
+            stamp = self.state.stamp()
+            if stamp == self._seen_stamp:
+                return
+            recorded = self.state.read() or {"models": {}}
+            versions: dict[str, dict[int, ModelVersion]] = {}
+            for name, numbers in recorded["models"].items():
+                for number in numbers:
+                    held = self._versions.get(name, {}).get(number)
+                    if held is None:
+                        try:
+                            held = self._load_local(name, number)
+                        except ModelLoadError as exc:  # verified by the worker that recorded it; disk changed since
+                            log.error("cannot follow shared state for %s version %d: %s", name, number, exc.message)
+                            continue
+                    versions.setdefault(name, {})[number] = held
+            self._install(versions)
+            self._seen_stamp = stamp
+
+    # -- model control (Triton's repository extension) -------------------------------------------
+    def current_map(self) -> dict[str, list[int]]:
+        return {name: sorted(loaded) for name, loaded in self._versions.items()}
+
     def load(self, name: str, version: int | None = None) -> ModelVersion:
-        """Load `version` of `name` (default: the newest on disk) and make it available."""
+        """Verify and load `version` of `name` (default: the newest on disk) in every worker.
+
+        Raises ModelNotFound or ModelLoadError; on either, what serves stays as it was.
+        """
+        self.sync()
         on_disk = self.discover().get(name, [])
         number = version if version is not None else (on_disk[-1] if on_disk else None)
         if number is None or number not in on_disk:
             raise ModelNotFound(f"model {name!r} version {number} not found in the model repository")
-        loaded = load_version(self.model_dir / name / str(number), self.providers, self.threads)
         with self._lock:
-            versions = dict(self._versions.get(name, {}))
-            versions[number] = loaded
-            self._versions = {**self._versions, name: versions}
+            held = self._versions.get(name, {}).get(number)
+            loaded = held or self._load_local(name, number)
+
+            def add(models: dict[str, list[int]]) -> None:
+                models[name] = self._keep_newest(set(models.get(name, [])) | {number})
+
+            versions = {**self._versions, name: {**self._versions.get(name, {}), number: loaded}}
+            if self.state:
+                recorded = self.state.update(add, self.current_map())
+                versions[name] = {v: m for v, m in versions[name].items() if v in recorded["models"][name]}
+                self._seen_stamp = self.state.stamp()
+            else:
+                versions[name] = {v: versions[name][v] for v in self._keep_newest(versions[name])}
+            self._install(versions)
         log.info("loaded %s version %d on %s", name, number, loaded.provider)
         return loaded
 
     def unload(self, name: str) -> None:
-        """Stop serving every version of `name`."""
+        """Stop serving every version of `name`, in every worker."""
+        self.sync()
         with self._lock:
             if name not in self._versions:
                 raise ModelNotFound(f"model {name!r} is not loaded")
-            self._versions = {k: v for k, v in self._versions.items() if k != name}
+            if self.state:
+                self.state.update(lambda models: models.pop(name, None), self.current_map())
+                self._seen_stamp = self.state.stamp()
+            self._install({k: v for k, v in self._versions.items() if k != name})
         log.info("unloaded %s", name)
 
+    def poll_once(self) -> list[tuple[str, int]]:
+        """Load every version newer than the served one that appeared on disk; returns what was loaded."""
+        loaded = []
+        for name, on_disk in self.discover().items():
+            newest = on_disk[-1]
+            served = self._versions.get(name)
+            if served is None or newest <= max(served) or (name, newest) in self._failed:
+                continue
+            try:
+                self.load(name, newest)
+                loaded.append((name, newest))
+            except ModelLoadError as exc:
+                self._failed.add((name, newest))
+                log.error("not serving %s version %d found on disk: %s", name, newest, exc.message)
+        return loaded
+
+    def start_polling(self, seconds: float) -> threading.Thread:
+        """Watch the model directory every `seconds` in a daemon thread."""
+
+        def watch() -> None:
+            while True:
+                time.sleep(seconds)
+                try:
+                    self.poll_once()
+                except Exception:
+                    log.exception("model directory poll failed")
+
+        thread = threading.Thread(target=watch, name="model-poller", daemon=True)
+        thread.start()
+        return thread
+
+    # -- answering requests ----------------------------------------------------------------------
     def names(self) -> list[str]:
         return sorted(self._versions)
 
@@ -231,3 +390,13 @@ class ModelRegistry:
         """A model's served version with its metadata, and every loaded version."""
         served = self.get(name)
         return {**served.describe(), "versions": self.versions(name), "served_version": served.version}
+
+    def index(self) -> list[dict]:
+        """Every version on disk with its state, as Triton's repository index lists them."""
+        entries = []
+        for name, on_disk in self.discover().items():
+            for number in on_disk:
+                ready = number in self._versions.get(name, {})
+                entries.append({"name": name, "version": str(number), "state": "READY" if ready else "UNAVAILABLE",
+                                "reason": "" if ready else "not loaded"})
+        return entries

@@ -36,14 +36,16 @@ class Settings:
     max_image_pixels: int = 25_000_000  # width x height of one image, checked before decoding
     request_timeout: int = 30
     log_level: str = "info"
-    admin_token: str = ""
-    model_poll_seconds: float = 0.0
+    admin_token: str = ""  # bearer token for /v2/repository/*; empty: model control disabled (403)
+    model_poll_seconds: float = 0.0  # > 0: load new versions found on disk every so many seconds
+    max_versions: int = 3  # versions of one model kept loaded; the newest serves by default
+    state_dir: str = ""  # shared by a server's workers to agree on what they serve (gunicorn.conf.py sets it)
 
     def __post_init__(self) -> None:
         if self.device not in DEVICES:
             raise SettingsError(f"DEVICE must be one of {', '.join(DEVICES)}, got {self.device!r}")
         for name in ("port", "workers", "threads", "max_body_bytes", "max_instances", "max_image_pixels",
-                     "request_timeout"):
+                     "request_timeout", "max_versions"):
             if getattr(self, name) < 1:
                 raise SettingsError(f"{name.upper()} must be at least 1, got {getattr(self, name)}")
         if self.port > 65535:

@@ -55,11 +55,13 @@ def running_server(tmp_path: Path, ready_timeout: float = 60.0, **env: str) -> I
         while True:
             if process.poll() is not None:
                 raise RuntimeError(f"gunicorn exited with {process.returncode}:\n{server.log()}")
-            try:
-                if requests.get(f"{server.url}/readyz", timeout=2).status_code == 200:
-                    break
-            except requests.ConnectionError:
-                pass
+            workers = int(environ["WORKERS"])
+            if server.log().count(" ready: ") >= workers:  # every worker, not only the first, has its models
+                try:
+                    if requests.get(f"{server.url}/readyz", timeout=2).status_code == 200:
+                        break
+                except requests.ConnectionError:
+                    pass
             if time.monotonic() > deadline:
                 raise TimeoutError(f"gunicorn not ready in {ready_timeout} s:\n{server.log()}")
             time.sleep(0.2)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import numpy as np
 from flask import Blueprint, Response, request
 
+from service import observability
 from service.api import json_response, registry, settings
 from service.errors import InvalidInput, PayloadTooLarge, UnsupportedMedia
 from service.preprocess import IMAGE_MEDIA_TYPES, mnist_from_image
@@ -69,8 +71,16 @@ def _run_images(images: list[bytes], model: ModelVersion) -> tuple[np.ndarray, n
     if len(images) > limit:
         raise PayloadTooLarge(f"{len(images)} images in one request; the limit is {limit}")
     digits = np.stack([mnist_from_image(data, settings().max_image_pixels) for data in images])
+    observability.record_images(len(digits))
     batch = digits.reshape((len(digits), *model.input.shape[1:])).astype(model.input.dtype)
-    return model.infer(batch), digits
+    return _infer(model, batch), digits
+
+
+def _infer(model: ModelVersion, batch: np.ndarray) -> np.ndarray:
+    started = time.perf_counter()
+    outputs = model.infer(batch)
+    observability.record_inference(model.name, model.version, len(batch), time.perf_counter() - started)
+    return outputs
 
 
 @bp.post("/predict")
@@ -90,7 +100,7 @@ def predict() -> Response:
             batch = number_batch(payload["inputs"], limit)
         else:
             batch = image_batch(payload["inputs"], model.input.shape, limit)
-        outputs = model.infer(batch)
+        outputs = _infer(model, batch)
     else:
         images, payload = _uploaded_images()
         model = _choose_model(payload)

@@ -1,0 +1,143 @@
+"""The open inference protocol (KServe V2 / Triton HTTP): health, metadata, config, infer, model control."""
+
+from __future__ import annotations
+
+import gzip
+import hmac
+import time
+import zlib
+
+from flask import Blueprint, Response, request
+
+from service import observability
+from service.api import json_response, registry, settings
+from service.errors import BadRequest, Forbidden, PayloadTooLarge, Unauthorized
+from service.protocol import encode_infer_response, model_config, model_metadata, parse_infer_request
+
+bp = Blueprint("v2", __name__, url_prefix="/v2")
+
+EXTENSIONS = ["binary_tensor_data", "model_repository"]
+
+
+def _empty(status: int) -> Response:
+    return Response(status=status)
+
+
+@bp.get("")
+def server_metadata() -> Response:
+    from service import __version__
+
+    return json_response({"name": "digit-serve", "version": __version__, "extensions": EXTENSIONS})
+
+
+@bp.get("/health/live")
+def live() -> Response:
+    return _empty(200)
+
+
+@bp.get("/health/ready")
+def ready() -> Response:
+    return _empty(200 if registry().ready else 503)
+
+
+@bp.get("/models/<name>")
+@bp.get("/models/<name>/versions/<version>")
+def metadata(name: str, version: str | None = None) -> Response:
+    model = registry().get(name, version)
+    return json_response(model_metadata(model, registry().versions(name)))
+
+
+@bp.get("/models/<name>/ready")
+@bp.get("/models/<name>/versions/<version>/ready")
+def model_ready(name: str, version: str | None = None) -> Response:
+    registry().get(name, version)  # 404 when unknown
+    return _empty(200)
+
+
+@bp.get("/models/<name>/config")
+@bp.get("/models/<name>/versions/<version>/config")
+def config(name: str, version: str | None = None) -> Response:
+    return json_response(model_config(registry().get(name, version), settings().max_instances))
+
+
+def _request_body() -> bytes:
+    """The body, decompressed when the client sent Content-Encoding gzip or deflate (bounded in size)."""
+    body = request.get_data(cache=False)
+    encoding = request.headers.get("Content-Encoding", "identity").lower()
+    if encoding in ("", "identity"):
+        return body
+    limit = settings().max_body_bytes
+    try:
+        if encoding == "gzip":
+            decompressor = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        elif encoding == "deflate":
+            decompressor = zlib.decompressobj()
+        else:
+            raise BadRequest(f"unsupported Content-Encoding {encoding!r}; use gzip, deflate or none")
+        data = decompressor.decompress(body, limit + 1)
+    except (zlib.error, gzip.BadGzipFile) as exc:
+        raise BadRequest(f"cannot decompress the {encoding} body: {exc}") from None
+    if len(data) > limit:
+        raise PayloadTooLarge(f"decompressed body over the limit of {limit} bytes")
+    return data
+
+
+@bp.post("/models/<name>/infer")
+@bp.post("/models/<name>/versions/<version>/infer")
+def infer(name: str, version: str | None = None) -> Response:
+    model = registry().get(name, version)
+    parsed = parse_infer_request(_request_body(), request.headers.get("Inference-Header-Content-Length"), model,
+                                 settings().max_instances)
+    started = time.perf_counter()
+    results = model.run(parsed.inputs, parsed.outputs)
+    batch = next(iter(parsed.inputs.values())).shape[0]
+    observability.record_inference(model.name, model.version, batch, time.perf_counter() - started)
+    body, header_length = encode_infer_response(model, parsed, results)
+    if header_length is None:
+        return Response(body, mimetype="application/json")
+    response = Response(body, mimetype="application/octet-stream")
+    response.headers["Inference-Header-Content-Length"] = str(header_length)
+    return response
+
+
+# -- model repository extension: protected by ADMIN_TOKEN ------------------------------------------
+def _require_admin() -> None:
+    token = settings().admin_token
+    if not token:
+        raise Forbidden("model control is disabled: set ADMIN_TOKEN on the server to enable it")
+    supplied = request.headers.get("Authorization", "")
+    if not hmac.compare_digest(supplied.encode(), f"Bearer {token}".encode()):
+        raise Unauthorized("model control needs the header 'Authorization: Bearer <ADMIN_TOKEN>'")
+
+
+def _load_version_parameter() -> int | None:
+    body = request.get_json(silent=True, force=True) or {}
+    parameters = body.get("parameters") if isinstance(body, dict) else None
+    version = (parameters or {}).get("version")
+    if version is None:
+        return None
+    try:
+        return int(version)
+    except (TypeError, ValueError):
+        raise BadRequest(f"parameters.version must be an integer, got {version!r}") from None
+
+
+@bp.post("/repository/index")
+def repository_index() -> Response:
+    _require_admin()
+    return json_response(registry().index())
+
+
+@bp.post("/repository/models/<name>/load")
+def load(name: str) -> Response:
+    _require_admin()
+    loaded = registry().load(name, _load_version_parameter())
+    return json_response({"name": loaded.name, "version": loaded.version, "state": "READY",
+                          "provider": loaded.provider})
+
+
+@bp.post("/repository/models/<name>/unload")
+def unload(name: str) -> Response:
+    _require_admin()
+    registry().unload(name)
+    return json_response({"name": name, "state": "UNAVAILABLE"})

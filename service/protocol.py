@@ -1,0 +1,221 @@
+"""The open inference protocol (KServe V2 / Triton HTTP) as pure functions: bytes in, tensors out, and back.
+
+Covers JSON tensors and the binary tensor data extension: a JSON header of
+`Inference-Header-Content-Length` bytes followed by the raw tensors named by `binary_data_size`,
+and a header length of 0 for a raw body holding the single input. No Flask in here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import orjson
+
+from service.errors import BadRequest, PayloadTooLarge
+from service.registry import ModelVersion, TensorSpec
+
+DATATYPES = {"BOOL": np.bool_, "UINT8": np.uint8, "UINT16": np.uint16, "UINT32": np.uint32, "UINT64": np.uint64,
+             "INT8": np.int8, "INT16": np.int16, "INT32": np.int32, "INT64": np.int64, "FP16": np.float16,
+             "FP32": np.float32, "FP64": np.float64}
+TRITON_TYPES = {name: f"TYPE_{name}" for name in DATATYPES} | {"FP32": "TYPE_FP32", "BYTES": "TYPE_STRING"}
+BATCH_HINT = ("the first dimension is the batch: one instance of shape {instance} is sent as shape {example}")
+
+
+@dataclass
+class InferRequest:
+    """A parsed infer request: named input arrays, requested outputs and whether each is binary."""
+
+    inputs: dict[str, np.ndarray]
+    outputs: list[str]
+    binary_outputs: dict[str, bool]
+    id: str | None = None
+    parameters: dict[str, Any] = field(default_factory=dict)
+
+
+def _shape_text(shape) -> str:
+    return "[" + ", ".join(str(d) for d in shape) + "]"
+
+
+def check_shape(spec: TensorSpec, shape: list[int]) -> None:
+    """The declared shape must match the model's, with any batch size; say what was expected and why."""
+    expected = list(spec.shape)
+    fits = len(shape) == len(expected) and all(e in (-1, s) for e, s in zip(expected, shape, strict=True))
+    if fits and all(s >= 0 for s in shape):
+        return
+    instance = [d for d in expected[1:]]
+    message = (f"input '{spec.name}': unexpected shape {_shape_text(shape)}, expected {_shape_text(expected)} "
+               f"(-1 is any size); " + BATCH_HINT.format(instance=_shape_text(instance),
+                                                         example=_shape_text([1, *instance])))
+    raise BadRequest(message)
+
+
+def _array_from_json(spec: TensorSpec, tensor: dict, shape: list[int]) -> np.ndarray:
+    data = tensor.get("data")
+    if data is None:
+        raise BadRequest(f"input '{spec.name}' has neither 'data' nor binary_data_size")
+    try:
+        array = np.array(data, dtype=spec.dtype)
+    except (ValueError, TypeError, OverflowError):
+        raise BadRequest(f"input '{spec.name}': data must be {tensor.get('datatype')} numbers") from None
+    if array.dtype.kind == "f" and not np.isfinite(array).all():
+        raise BadRequest(f"input '{spec.name}': data must be finite numbers")
+    expected = int(np.prod(shape))
+    if array.size != expected:
+        raise BadRequest(f"input '{spec.name}': shape {_shape_text(shape)} needs {expected} values, "
+                         f"got {array.size}")
+    return array.reshape(shape)
+
+
+def _array_from_bytes(spec: TensorSpec, raw: bytes, shape: list[int]) -> np.ndarray:
+    itemsize = np.dtype(spec.dtype).itemsize
+    expected = int(np.prod(shape)) * itemsize
+    if len(raw) != expected:
+        raise BadRequest(f"input '{spec.name}': shape {_shape_text(shape)} of {spec.datatype} needs "
+                         f"{expected} bytes, got {len(raw)}")
+    array = np.frombuffer(raw, dtype=np.dtype(spec.dtype).newbyteorder("<")).reshape(shape)
+    if array.dtype.kind == "f" and not np.isfinite(array).all():
+        raise BadRequest(f"input '{spec.name}': data must be finite numbers")
+    return array.astype(spec.dtype, copy=False)
+
+
+def _header_length(value: str | None, body_length: int) -> int | None:
+    if value is None or value == "":
+        return None
+    try:
+        length = int(value)
+    except ValueError:
+        raise BadRequest(f"Inference-Header-Content-Length must be an integer, got {value!r}") from None
+    if not 0 <= length <= body_length:
+        raise BadRequest(f"Inference-Header-Content-Length {length} is outside the body's {body_length} bytes")
+    return length
+
+
+def _check_batch(shape: list[int], max_batch: int) -> None:
+    if shape and shape[0] > max_batch:
+        raise PayloadTooLarge(f"batch of {shape[0]} is over the limit of {max_batch}")
+
+
+def parse_infer_request(body: bytes, header_length: str | None, model: ModelVersion, max_batch: int) -> InferRequest:
+    """Body and Inference-Header-Content-Length -> checked input arrays for `model`."""
+    length = _header_length(header_length, len(body))
+    specs = {spec.name: spec for spec in model.inputs}
+    if length == 0:  # the whole body is the raw data of the model's single input
+        if len(specs) != 1:
+            raise BadRequest("a raw body (Inference-Header-Content-Length: 0) needs a model with one input")
+        spec = model.input
+        itemsize = np.dtype(spec.dtype).itemsize
+        per_instance = int(np.prod([d for d in spec.shape[1:]])) * itemsize
+        if per_instance <= 0 or len(body) == 0 or len(body) % per_instance:
+            raise BadRequest(f"raw body of {len(body)} bytes is not a whole number of {spec.datatype} "
+                             f"instances of shape {_shape_text(spec.shape[1:])} ({per_instance} bytes each)")
+        shape = [len(body) // per_instance, *spec.shape[1:]]
+        _check_batch(shape, max_batch)
+        return InferRequest({spec.name: _array_from_bytes(spec, body, shape)}, [o.name for o in model.outputs],
+                            {o.name: True for o in model.outputs})
+    header_bytes = body if length is None else body[:length]
+    binary = b"" if length is None else body[length:]
+    try:
+        header = orjson.loads(header_bytes)
+    except orjson.JSONDecodeError as exc:
+        raise BadRequest(f"malformed JSON in the inference request: {exc}") from None
+    if not isinstance(header, dict) or not isinstance(header.get("inputs"), list) or not header["inputs"]:
+        raise BadRequest("the inference request needs 'inputs': a non-empty list of tensors")
+    parameters = header.get("parameters") or {}
+    if not isinstance(parameters, dict):
+        raise BadRequest("'parameters' must be an object")
+    arrays: dict[str, np.ndarray] = {}
+    offset = 0
+    for tensor in header["inputs"]:
+        if not isinstance(tensor, dict):
+            raise BadRequest("each input must be an object with name, shape, datatype and data")
+        name = tensor.get("name")
+        spec = specs.get(name)
+        if spec is None:
+            raise BadRequest(f"unexpected input '{name}' for model '{model.name}'; inputs: {', '.join(specs)}")
+        if name in arrays:
+            raise BadRequest(f"input '{name}' is given twice")
+        datatype = tensor.get("datatype")
+        if datatype != spec.datatype:
+            raise BadRequest(f"input '{name}': datatype {datatype} does not match the model's {spec.datatype}")
+        shape = tensor.get("shape")
+        if not isinstance(shape, list) or not all(isinstance(d, int) and not isinstance(d, bool) for d in shape):
+            raise BadRequest(f"input '{name}': shape must be a list of integers, got {shape!r}")
+        check_shape(spec, shape)
+        _check_batch(shape, max_batch)
+        size = (tensor.get("parameters") or {}).get("binary_data_size")
+        if size is not None:
+            if not isinstance(size, int) or size < 0 or offset + size > len(binary):
+                raise BadRequest(f"input '{name}': binary_data_size {size} is beyond the "
+                                 f"{len(binary) - offset} binary bytes left in the body")
+            arrays[name] = _array_from_bytes(spec, binary[offset:offset + size], shape)
+            offset += size
+        else:
+            arrays[name] = _array_from_json(spec, tensor, shape)
+    missing = [name for name in specs if name not in arrays]
+    if missing:
+        raise BadRequest(f"missing input(s) {', '.join(missing)} for model '{model.name}'")
+    if offset != len(binary):
+        raise BadRequest(f"{len(binary) - offset} bytes of binary data are not claimed by any input")
+    default_binary = bool(parameters.get("binary_data_output", False))
+    requested = header.get("outputs")
+    known = {o.name for o in model.outputs}
+    if requested:
+        outputs, binary_outputs = [], {}
+        for item in requested:
+            name = item.get("name") if isinstance(item, dict) else None
+            if name not in known:
+                raise BadRequest(f"unexpected output '{name}' for model '{model.name}'; outputs: {', '.join(known)}")
+            outputs.append(name)
+            binary_outputs[name] = bool((item.get("parameters") or {}).get("binary_data", default_binary))
+    else:
+        outputs = [o.name for o in model.outputs]
+        binary_outputs = dict.fromkeys(outputs, default_binary)
+    request_id = header.get("id")
+    return InferRequest(arrays, outputs, binary_outputs, str(request_id) if request_id is not None else None,
+                        parameters)
+
+
+def encode_infer_response(model: ModelVersion, request: InferRequest,
+                          results: list[np.ndarray]) -> tuple[bytes, int | None]:
+    """The response body and, when any output is binary, the length of its JSON header."""
+    outputs, blobs = [], []
+    specs = {o.name: o for o in model.outputs}
+    for name, array in zip(request.outputs, results, strict=True):
+        entry: dict[str, Any] = {"name": name, "datatype": specs[name].datatype, "shape": list(array.shape)}
+        if request.binary_outputs.get(name):
+            blob = np.ascontiguousarray(array, dtype=np.dtype(array.dtype).newbyteorder("<")).tobytes()
+            entry["parameters"] = {"binary_data_size": len(blob)}
+            blobs.append(blob)
+        else:
+            entry["data"] = array.ravel().tolist()
+        outputs.append(entry)
+    response: dict[str, Any] = {"model_name": model.name, "model_version": str(model.version), "outputs": outputs}
+    if request.id is not None:
+        response["id"] = request.id
+    header = orjson.dumps(response)
+    if not blobs:
+        return header, None
+    return header + b"".join(blobs), len(header)
+
+
+def model_metadata(model: ModelVersion, versions: list[int]) -> dict:
+    """The protocol's model metadata: name, versions, platform, inputs and outputs (-1 for the batch)."""
+    return {"name": model.name, "versions": [str(v) for v in versions], "platform": "onnxruntime_onnx",
+            "inputs": [spec.describe() for spec in model.inputs],
+            "outputs": [spec.describe() for spec in model.outputs]}
+
+
+def model_config(model: ModelVersion, max_batch: int) -> dict:
+    """The model's configuration as Triton answers GET /v2/models/{m}/config (batch dimension implicit)."""
+
+    def tensors(specs: list[TensorSpec]) -> list[dict]:
+        return [{"name": s.name, "data_type": TRITON_TYPES[s.datatype], "dims": list(s.shape[1:])} for s in specs]
+
+    return {"name": model.name, "platform": "onnxruntime_onnx", "backend": "onnxruntime",
+            "version_policy": {"latest": {"num_versions": 1}}, "max_batch_size": max_batch,
+            "input": tensors(model.inputs), "output": tensors(model.outputs),
+            "instance_group": [{"kind": "KIND_GPU" if model.provider.startswith("CUDA") else "KIND_CPU",
+                                "count": 1}],
+            "parameters": {"provider": {"string_value": model.provider}}}

@@ -1,0 +1,117 @@
+"""The open inference protocol's request parsing and response encoding, without HTTP."""
+
+import numpy as np
+import orjson
+import pytest
+
+from service.errors import BadRequest, PayloadTooLarge
+from service.protocol import encode_infer_response, model_config, model_metadata, parse_infer_request
+
+
+@pytest.fixture(scope="module")
+def mlp(app):
+    return app.extensions["registry"].get("mlp")
+
+
+def _json_request(data, shape, datatype="FP32", **extra) -> bytes:
+    return orjson.dumps({"inputs": [{"name": "pixels", "shape": shape, "datatype": datatype, "data": data}],
+                         **extra})
+
+
+def test_json_tensor_is_parsed_to_the_models_dtype_and_shape(mlp):
+    request = parse_infer_request(_json_request([0.5] * 1568, [2, 784], id="abc"), None, mlp, 10)
+    assert request.inputs["pixels"].shape == (2, 784)
+    assert request.inputs["pixels"].dtype == np.float32
+    assert request.outputs == ["probabilities"]
+    assert request.binary_outputs == {"probabilities": False}
+    assert request.id == "abc"
+
+
+def test_nested_json_data_is_accepted(mlp):
+    request = parse_infer_request(_json_request([[0.0] * 784], [1, 784]), None, mlp, 10)
+    assert request.inputs["pixels"].shape == (1, 784)
+
+
+def test_binary_input_and_binary_output_request(mlp):
+    raw = np.random.default_rng(0).random((3, 784), dtype=np.float32)
+    header = orjson.dumps({"inputs": [{"name": "pixels", "shape": [3, 784], "datatype": "FP32",
+                                       "parameters": {"binary_data_size": raw.nbytes}}],
+                           "parameters": {"binary_data_output": True}})
+    request = parse_infer_request(header + raw.tobytes(), str(len(header)), mlp, 10)
+    np.testing.assert_array_equal(request.inputs["pixels"], raw)
+    assert request.binary_outputs == {"probabilities": True}
+    body, length = encode_infer_response(mlp, request, [np.ones((3, 10), dtype=np.float32)])
+    response = orjson.loads(body[:length])
+    assert response["outputs"][0]["parameters"]["binary_data_size"] == 120
+    np.testing.assert_array_equal(np.frombuffer(body[length:], dtype=np.float32), np.ones(30))
+
+
+def test_raw_body_with_header_length_zero_is_the_single_input(mlp):
+    raw = np.zeros((4, 784), dtype=np.float32).tobytes()
+    request = parse_infer_request(raw, "0", mlp, 10)
+    assert request.inputs["pixels"].shape == (4, 784)
+    with pytest.raises(BadRequest, match="whole number"):
+        parse_infer_request(raw[:-4], "0", mlp, 10)
+
+
+def test_shape_error_names_expected_and_received_with_a_batch_hint(mlp):
+    with pytest.raises(BadRequest) as error:
+        parse_infer_request(_json_request([0.0] * 784, [784]), None, mlp, 10)
+    message = error.value.message
+    assert "unexpected shape [784], expected [-1, 784]" in message
+    assert "the first dimension is the batch" in message
+    assert "[1, 784]" in message
+
+
+@pytest.mark.parametrize(("data", "shape", "datatype", "match"), [
+    ([0.0] * 784, [1, 784], "FP64", "datatype FP64 does not match the model's FP32"),
+    ([0.0] * 783, [1, 784], "FP32", "needs 784 values, got 783"),
+    (["a"] * 784, [1, 784], "FP32", "must be FP32 numbers"),
+    ([0.0] * 784, [1, "784"], "FP32", "shape must be a list of integers"),
+    ([0.0] * 784, [1, 28, 28], "FP32", "unexpected shape"),
+])
+def test_wrong_tensors_are_400_with_a_reason(mlp, data, shape, datatype, match):
+    with pytest.raises(BadRequest, match=match):
+        parse_infer_request(_json_request(data, shape, datatype), None, mlp, 10)
+
+
+def test_unknown_input_and_output_names_are_refused(mlp):
+    body = orjson.dumps({"inputs": [{"name": "x", "shape": [1, 784], "datatype": "FP32", "data": [0] * 784}]})
+    with pytest.raises(BadRequest, match="unexpected input 'x'"):
+        parse_infer_request(body, None, mlp, 10)
+    with pytest.raises(BadRequest, match="unexpected output 'logits'"):
+        parse_infer_request(_json_request([0.0] * 784, [1, 784], outputs=[{"name": "logits"}]), None, mlp, 10)
+
+
+def test_binary_sizes_must_add_up(mlp):
+    header = orjson.dumps({"inputs": [{"name": "pixels", "shape": [1, 784], "datatype": "FP32",
+                                       "parameters": {"binary_data_size": 3136}}]})
+    with pytest.raises(BadRequest, match="beyond"):
+        parse_infer_request(header + b"\0" * 100, str(len(header)), mlp, 10)
+    with pytest.raises(BadRequest, match="not claimed"):
+        parse_infer_request(header + b"\0" * 3200, str(len(header)), mlp, 10)
+    with pytest.raises(BadRequest, match="outside the body"):
+        parse_infer_request(header, str(len(header) + 5), mlp, 10)
+    with pytest.raises(BadRequest, match="integer"):
+        parse_infer_request(header, "ten", mlp, 10)
+
+
+def test_non_finite_binary_data_is_refused(mlp):
+    raw = np.full((1, 784), np.nan, dtype=np.float32)
+    with pytest.raises(BadRequest, match="finite"):
+        parse_infer_request(raw.tobytes(), "0", mlp, 10)
+
+
+def test_batch_over_the_limit_is_413(mlp):
+    with pytest.raises(PayloadTooLarge):
+        parse_infer_request(_json_request([0.0] * 784 * 11, [11, 784]), None, mlp, 10)
+
+
+def test_metadata_and_config_describe_the_model(mlp):
+    metadata = model_metadata(mlp, [1])
+    assert metadata == {"name": "mlp", "versions": ["1"], "platform": "onnxruntime_onnx",
+                        "inputs": [{"name": "pixels", "datatype": "FP32", "shape": [-1, 784]}],
+                        "outputs": [{"name": "probabilities", "datatype": "FP32", "shape": [-1, 10]}]}
+    config = model_config(mlp, 256)
+    assert config["max_batch_size"] == 256
+    assert config["input"] == [{"name": "pixels", "data_type": "TYPE_FP32", "dims": [784]}]

@@ -1,0 +1,137 @@
+"""Hot reload with several workers under traffic: publish, load, and every later request gets the new version."""
+
+import json
+import shutil
+import threading
+import time
+
+import pytest
+import requests
+
+from tests.server import running_server
+from training.__main__ import main as retrain
+from training.publish import publish_version
+
+pytestmark = pytest.mark.slow
+TOKEN = "reload-token"
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+
+
+@pytest.fixture
+def model_dir(tmp_path, models_dir):
+    target = tmp_path / "models"
+    shutil.copytree(models_dir, target)
+    return target
+
+
+def _publish_copy(model_dir, name: str, corrupt: bytes | None = None, wrong_sha: bool = False) -> int:
+    """Publish version 1's files again as the next version (through the real publisher)."""
+    source = model_dir / name / "1"
+    card = json.loads((source / "model.json").read_text())
+    onnx_bytes = corrupt if corrupt is not None else (source / "model.onnx").read_bytes()
+    if wrong_sha:
+        card["onnx"]["sha256"] = "0" * 64
+    version, _ = publish_version(model_dir, name, {"model.onnx": onnx_bytes}, card)
+    return version
+
+
+def _predict_version(url: str) -> int:
+    response = requests.post(f"{url}/predict", json={"model": "linear", "inputs": [1]}, timeout=10)
+    assert response.status_code == 200, response.text
+    return response.json()["version"]
+
+
+def test_load_swaps_every_worker_without_failing_a_request(tmp_path, model_dir):
+    with running_server(tmp_path, MODEL_DIR=str(model_dir), WORKERS="3", THREADS="2",
+                        ADMIN_TOKEN=TOKEN) as server:
+        failures, answered, stop = [], [], threading.Event()
+
+        def traffic() -> None:
+            while not stop.is_set():
+                try:
+                    response = requests.post(f"{server.url}/predict", json={"model": "linear", "inputs": [2]},
+                                             timeout=10)
+                    (answered if response.status_code == 200 else failures).append(response.status_code)
+                except requests.RequestException as exc:
+                    failures.append(repr(exc))
+
+        threads = [threading.Thread(target=traffic) for _ in range(4)]
+        for thread in threads:
+            thread.start()
+        try:
+            time.sleep(0.5)
+            assert _publish_copy(model_dir, "linear") == 2
+            assert _predict_version(server.url) == 1  # published is not served until loaded
+            response = requests.post(f"{server.url}/v2/repository/models/linear/load", headers=AUTH, timeout=30)
+            assert response.status_code == 200, response.text
+            assert response.json()["version"] == 2
+            seen = {_predict_version(server.url) for _ in range(60)}  # fresh connections reach every worker
+            assert seen == {2}
+            time.sleep(0.5)
+        finally:
+            stop.set()
+            for thread in threads:
+                thread.join(30)
+        assert failures == []
+        assert len(answered) > 20
+        # the previous version stays addressable
+        response = requests.post(f"{server.url}/predict?version=1", json={"model": "linear", "inputs": [1]}, timeout=5)
+        assert response.json()["version"] == 1
+
+
+@pytest.mark.parametrize(("corrupt", "wrong_sha", "reason"), [
+    (b"not an onnx model", False, "does not match model.json"),
+    (None, True, "does not match model.json"),
+])
+def test_a_broken_version_is_refused_and_the_current_one_keeps_serving(tmp_path, model_dir, corrupt, wrong_sha,
+                                                                       reason):
+    with running_server(tmp_path, MODEL_DIR=str(model_dir), WORKERS="2", ADMIN_TOKEN=TOKEN) as server:
+        version = _publish_copy(model_dir, "linear", corrupt=corrupt, wrong_sha=wrong_sha)
+        response = requests.post(f"{server.url}/v2/repository/models/linear/load", headers=AUTH, timeout=30)
+        assert response.status_code == 400
+        assert reason in response.json()["error"]
+        assert f"/linear/{version}" in response.json()["error"]
+        assert {_predict_version(server.url) for _ in range(20)} == {1}
+
+
+def test_a_version_onnxruntime_cannot_load_is_refused(tmp_path, model_dir):
+    with running_server(tmp_path, MODEL_DIR=str(model_dir), WORKERS="2", ADMIN_TOKEN=TOKEN) as server:
+        source = model_dir / "linear" / "1"
+        card = json.loads((source / "model.json").read_text())
+        garbage = b"\x08\x07garbage that is not a protobuf model"
+        import hashlib
+
+        card["onnx"]["sha256"] = hashlib.sha256(garbage).hexdigest()
+        publish_version(model_dir, "linear", {"model.onnx": garbage}, card)
+        response = requests.post(f"{server.url}/v2/repository/models/linear/load", headers=AUTH, timeout=30)
+        assert response.status_code == 400
+        assert "onnxruntime cannot load" in response.json()["error"]
+        assert _predict_version(server.url) == 1
+
+
+def test_unload_then_load_in_every_worker(tmp_path, model_dir):
+    with running_server(tmp_path, MODEL_DIR=str(model_dir), WORKERS="2", ADMIN_TOKEN=TOKEN) as server:
+        assert requests.post(f"{server.url}/v2/repository/models/mlp/unload", headers=AUTH, timeout=10).ok
+        for _ in range(20):
+            assert requests.get(f"{server.url}/v2/models/mlp/ready", timeout=5).status_code == 404
+        assert requests.post(f"{server.url}/v2/repository/models/mlp/load", headers=AUTH, timeout=30).ok
+        for _ in range(20):
+            assert requests.get(f"{server.url}/v2/models/mlp/ready", timeout=5).status_code == 200
+
+
+def test_retrain_with_reload_url_makes_the_service_serve_the_new_version(tmp_path, model_dir, monkeypatch, capsys):
+    with running_server(tmp_path, MODEL_DIR=str(model_dir), WORKERS="2", ADMIN_TOKEN=TOKEN) as server:
+        monkeypatch.setenv("ADMIN_TOKEN", TOKEN)
+        assert retrain(["linear", "--model-dir", str(model_dir), "--seed", "3", "--reload-url", server.url]) == 0
+        assert "/v2/repository/models/linear/load: 200" in capsys.readouterr().out
+        assert {_predict_version(server.url) for _ in range(20)} == {2}
+
+
+def test_polling_picks_up_a_new_version(tmp_path, model_dir):
+    with running_server(tmp_path, MODEL_DIR=str(model_dir), WORKERS="2", MODEL_POLL_SECONDS="0.5") as server:
+        _publish_copy(model_dir, "linear")
+        deadline = time.monotonic() + 15
+        while _predict_version(server.url) != 2:
+            assert time.monotonic() < deadline, "the new version was not picked up"
+            time.sleep(0.2)
+        assert {_predict_version(server.url) for _ in range(20)} == {2}

@@ -1,0 +1,155 @@
+"""The official tritonclient[http], unmodified, against the real gunicorn on loopback."""
+
+import numpy as np
+import pytest
+import requests
+import tritonclient.http as httpclient
+from tritonclient.utils import InferenceServerException
+
+from tests.server import running_server
+
+pytestmark = pytest.mark.slow
+TOKEN = "test-admin-token"
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory, models_dir):
+    with running_server(tmp_path_factory.mktemp("v2"), MODEL_DIR=str(models_dir), WORKERS="2",
+                        ADMIN_TOKEN=TOKEN, MAX_INSTANCES="512") as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def client(server):
+    client = httpclient.InferenceServerClient(server.url.removeprefix("http://"), connection_timeout=10,
+                                              network_timeout=30)
+    yield client
+    client.close()
+
+
+def test_server_and_model_health(client):
+    assert client.is_server_live()
+    assert client.is_server_ready()
+    for name in ("mlp", "cnn", "linear"):
+        assert client.is_model_ready(name)
+        assert client.is_model_ready(name, "1")
+    assert not client.is_model_ready("resnet")
+    assert not client.is_model_ready("mlp", "9")
+
+
+def test_server_metadata(client):
+    metadata = client.get_server_metadata()
+    assert metadata["name"] == "digit-serve"
+    assert "binary_tensor_data" in metadata["extensions"]
+
+
+def test_model_metadata_and_config(client):
+    metadata = client.get_model_metadata("cnn")
+    assert metadata["platform"] == "onnxruntime_onnx"
+    assert metadata["inputs"] == [{"name": "pixels", "datatype": "FP32", "shape": [-1, 28, 28, 1]}]
+    assert client.get_model_metadata("cnn", "1")["versions"] == ["1"]
+    config = client.get_model_config("linear")
+    assert config["input"] == [{"name": "x", "data_type": "TYPE_FP32", "dims": [1]}]
+    assert config["max_batch_size"] == 512
+
+
+def _classifier_inputs(images: np.ndarray, name: str, binary: bool) -> httpclient.InferInput:
+    pixels = (images / 255.0).astype(np.float32)
+    pixels = pixels.reshape(len(images), 784) if name == "mlp" else pixels[..., None]
+    tensor = httpclient.InferInput("pixels", list(pixels.shape), "FP32")
+    tensor.set_data_from_numpy(pixels, binary_data=binary)
+    return tensor
+
+
+@pytest.mark.parametrize("name", ["mlp", "cnn"])
+@pytest.mark.parametrize("binary", [False, True])
+@pytest.mark.parametrize("batch", [1, 256])
+def test_infer_classifiers_json_and_binary(client, mnist_sample, name, binary, batch):
+    images, labels = mnist_sample
+    outputs = [httpclient.InferRequestedOutput("probabilities", binary_data=binary)]
+    result = client.infer(name, [_classifier_inputs(images[:batch], name, binary)], outputs=outputs,
+                          request_id="req-1")
+    probabilities = result.as_numpy("probabilities")
+    assert probabilities.shape == (batch, 10)
+    assert result.get_response()["id"] == "req-1"
+    assert result.get_response()["model_version"] == "1"
+    accuracy = np.mean(probabilities.argmax(axis=1) == labels[:batch])
+    assert accuracy >= (0.97 if batch > 1 else 1.0)
+
+
+def test_infer_default_outputs_come_back_binary(client, mnist_sample):
+    images, labels = mnist_sample
+    result = client.infer("mlp", [_classifier_inputs(images[:4], "mlp", True)])  # no outputs: binary_data_output
+    assert result.get_response()["outputs"][0]["parameters"]["binary_data_size"] == 160
+    assert result.as_numpy("probabilities").argmax(axis=1).tolist() == labels[:4].tolist()
+
+
+@pytest.mark.parametrize("binary", [False, True])
+def test_infer_linear(client, binary, models_dir):
+    import json
+
+    card = json.loads((models_dir / "linear" / "1" / "model.json").read_text())
+    x = np.array([[0.0], [1.0], [10.0]], dtype=np.float32)
+    tensor = httpclient.InferInput("x", [3, 1], "FP32")
+    tensor.set_data_from_numpy(x, binary_data=binary)
+    result = client.infer("linear", [tensor], model_version="1",
+                          outputs=[httpclient.InferRequestedOutput("y", binary_data=binary)])
+    w, b = card["coefficients"]["w"], card["coefficients"]["b"]
+    np.testing.assert_allclose(result.as_numpy("y")[:, 0], [b, w + b, 10 * w + b], rtol=1e-5)
+
+
+def test_gzip_compressed_request(client, mnist_sample):
+    images, labels = mnist_sample
+    result = client.infer("cnn", [_classifier_inputs(images[:8], "cnn", True)], request_compression_algorithm="gzip")
+    assert result.as_numpy("probabilities").argmax(axis=1).tolist() == labels[:8].tolist()
+
+
+def test_unknown_model_and_bad_shape_errors(client):
+    tensor = httpclient.InferInput("pixels", [1, 784], "FP32")
+    tensor.set_data_from_numpy(np.zeros((1, 784), dtype=np.float32))
+    with pytest.raises(InferenceServerException, match="unknown model 'resnet'"):
+        client.infer("resnet", [tensor])
+    with pytest.raises(InferenceServerException, match="unknown model"):
+        client.get_model_metadata("resnet")
+    flat = httpclient.InferInput("pixels", [784], "FP32")
+    flat.set_data_from_numpy(np.zeros(784, dtype=np.float32))
+    with pytest.raises(InferenceServerException, match=r"expected \[-1, 784\].*first dimension is the batch"):
+        client.infer("mlp", [flat])
+    wrong_type = httpclient.InferInput("pixels", [1, 784], "FP64")
+    wrong_type.set_data_from_numpy(np.zeros((1, 784), dtype=np.float64))
+    with pytest.raises(InferenceServerException, match="datatype FP64"):
+        client.infer("mlp", [wrong_type])
+
+
+def test_protocol_errors_are_400_with_a_plain_error_string(server):
+    response = requests.post(f"{server.url}/v2/models/mlp/infer", data=b'{"inputs": [}', timeout=10)
+    assert response.status_code == 400
+    assert isinstance(response.json()["error"], str)
+
+
+def test_raw_body_with_header_length_zero(server, mnist_sample):
+    images, labels = mnist_sample
+    raw = (images[:3] / 255.0).astype(np.float32).reshape(3, 784).tobytes()
+    response = requests.post(f"{server.url}/v2/models/mlp/infer", data=raw,
+                             headers={"Inference-Header-Content-Length": "0"}, timeout=10)
+    assert response.status_code == 200
+    length = int(response.headers["Inference-Header-Content-Length"])
+    probabilities = np.frombuffer(response.content[length:], dtype=np.float32).reshape(3, 10)
+    assert probabilities.argmax(axis=1).tolist() == labels[:3].tolist()
+
+
+def test_model_control_needs_the_admin_token(client, server):
+    with pytest.raises(InferenceServerException, match="Authorization"):
+        client.get_model_repository_index()
+    with pytest.raises(InferenceServerException, match="Authorization"):
+        client.load_model("mlp", headers={"Authorization": "Bearer wrong"})
+    index = client.get_model_repository_index(headers={"Authorization": f"Bearer {TOKEN}"})
+    assert {"name": "mlp", "version": "1", "state": "READY", "reason": ""} in index
+    assert requests.post(f"{server.url}/v2/repository/index", timeout=5).status_code == 401
+
+
+def test_model_control_disabled_without_a_token(tmp_path, models_dir):
+    with running_server(tmp_path, MODEL_DIR=str(models_dir), WORKERS="1") as server:
+        response = requests.post(f"{server.url}/v2/repository/models/mlp/load", timeout=10)
+        assert response.status_code == 403
+        assert "ADMIN_TOKEN" in response.json()["error"]
