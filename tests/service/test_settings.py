@@ -1,0 +1,62 @@
+from pathlib import Path
+
+import pytest
+
+from service.registry import choose_providers
+from service.settings import Settings, SettingsError
+
+CPU = ["CPUExecutionProvider"]
+GPU = ["CUDAExecutionProvider", "CPUExecutionProvider"]
+
+
+def test_defaults():
+    settings = Settings.from_env({})
+    assert (settings.host, settings.port, settings.model_dir, settings.device) == ("0.0.0.0", 8000, Path("models"),
+                                                                                   "auto")
+    assert settings.workers >= 1
+    assert settings.admin_token == ""
+
+
+def test_values_are_read_and_typed_from_the_environment():
+    settings = Settings.from_env({"PORT": "9000", "MODEL_DIR": "/srv/models", "WORKERS": "3", "DEVICE": "cpu",
+                                  "MODEL_POLL_SECONDS": "2.5", "ADMIN_TOKEN": " secret "})
+    assert settings.port == 9000
+    assert settings.model_dir == Path("/srv/models")
+    assert settings.workers == 3
+    assert settings.model_poll_seconds == 2.5
+    assert settings.admin_token == "secret"
+
+
+@pytest.mark.parametrize(("env", "message"), [
+    ({"PORT": "http"}, "PORT must be int"),
+    ({"PORT": "70000"}, "PORT must be at most 65535"),
+    ({"WORKERS": "0"}, "WORKERS must be at least 1"),
+    ({"DEVICE": "tpu"}, "DEVICE must be one of auto, cpu, cuda"),
+    ({"ORT_THREADS": "-1"}, "must not be negative"),
+])
+def test_bad_values_are_refused_with_the_variable_named(env, message):
+    with pytest.raises(SettingsError, match=message):
+        Settings.from_env(env)
+
+
+def test_onnxruntime_threads_share_the_cores_between_workers(monkeypatch):
+    monkeypatch.setattr("service.settings._cores", lambda: 8)
+    assert Settings.from_env({"WORKERS": "4"}).session_threads == 2
+    assert Settings.from_env({"WORKERS": "16"}).session_threads == 1
+    assert Settings.from_env({"WORKERS": "4", "ORT_THREADS": "3"}).session_threads == 3
+
+
+# No GPU exists here: the provider lists stand in for what onnxruntime-gpu reports on a GPU host.
+def test_auto_prefers_cuda_when_onnxruntime_offers_it():
+    assert choose_providers("auto", GPU) == GPU
+    assert choose_providers("auto", CPU) == CPU
+
+
+def test_cpu_never_uses_the_gpu():
+    assert choose_providers("cpu", GPU) == CPU
+
+
+def test_cuda_without_a_gpu_provider_is_a_clear_error():
+    assert choose_providers("cuda", GPU) == GPU
+    with pytest.raises(RuntimeError, match="DEVICE=cuda but onnxruntime offers no CUDAExecutionProvider"):
+        choose_providers("cuda", CPU)
