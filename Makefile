@@ -13,6 +13,7 @@ PIP_FLAGS ?= -q --disable-pip-version-check
 $(VENV)/.installed: requirements/serve.txt requirements/train.txt requirements/dev.txt
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install $(PIP_FLAGS) -r requirements/dev.txt
+	$(VENV)/bin/pip install $(PIP_FLAGS) --no-deps -e .
 	touch $@
 
 $(SERVE_VENV)/.installed: requirements/serve.txt
@@ -28,6 +29,10 @@ lint: $(VENV)/.installed
 
 test: lint
 	TF_CPP_MIN_LOG_LEVEL=2 $(VENV)/bin/python -m pytest $(PYTEST_ARGS)
+
+# Builds and runs the Docker images with docker-compose (a Docker engine, or ../shared/tools/container-engine).
+test-container: $(VENV)/.installed
+	$(VENV)/bin/python -m pytest -m container tests/container $(PYTEST_ARGS)
 
 retrain: $(VENV)/.installed
 	TF_CPP_MIN_LOG_LEVEL=2 $(VENV)/bin/python -m training $(or $(MODEL),all) $(RETRAIN_ARGS)

@@ -92,7 +92,7 @@ def _datasets(name: str, recipe: Recipe, batch_size: int, x: np.ndarray, y: np.n
 
 
 def train_classifier(name: str, data: Mnist, epochs: int | None = None, batch_size: int | None = None,
-                     seed: int = 0, verbose: int = 2) -> TrainedClassifier:
+                     seed: int = 0, verbose: int = 1) -> TrainedClassifier:
     """Build, train and evaluate `name` ("mlp" or "cnn") on MNIST."""
     import keras
 

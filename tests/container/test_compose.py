@@ -1,0 +1,132 @@
+"""docker-compose really builds and runs the images: api up and healthy, predictions, a retrain that the api loads.
+
+Needs a Docker engine: $DOCKER_HOST or the default socket, else ../shared/tools/container-engine (podman
+with a Docker-compatible socket). Without either the test is skipped, loudly. Only loopback ports.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import secrets
+import shutil
+import subprocess
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+import requests
+from PIL import Image
+
+from tests.server import ROOT, free_port
+
+pytestmark = pytest.mark.container
+ENGINE_TOOL = ROOT.parent / "shared" / "tools" / "container-engine"
+PROJECT = "digitservetest"
+
+
+def _docker_env() -> dict[str, str] | None:
+    env = dict(os.environ)
+    if shutil.which("docker") and subprocess.run(["docker", "info"], capture_output=True, env=env,
+                                                 timeout=30).returncode == 0:
+        return env
+    if ENGINE_TOOL.exists():
+        result = subprocess.run([str(ENGINE_TOOL), "up"], capture_output=True, text=True, timeout=900)
+        if result.returncode == 0:
+            for line in result.stdout.splitlines():
+                if line.startswith("export "):
+                    key, _, value = line.removeprefix("export ").partition("=")
+                    env[key] = value.strip("'\"")
+            return env
+        warnings.warn(f"container-engine up failed: {result.stderr[-500:]}", stacklevel=1)
+    return None
+
+
+def _compose_command() -> list[str] | None:
+    if shutil.which("docker-compose"):
+        return ["docker-compose"]
+    if shutil.which("docker") and subprocess.run(["docker", "compose", "version"], capture_output=True).returncode == 0:
+        return ["docker", "compose"]
+    return None
+
+
+@pytest.fixture(scope="module")
+def compose(mnist_dir):
+    env = _docker_env()
+    command = _compose_command()
+    if env is None or command is None:
+        message = "NO DOCKER ENGINE AND NO container-engine TOOL: the container test did NOT run"
+        print(f"\n{'!' * 20} {message} {'!' * 20}")
+        pytest.skip(message)
+    if env.get("PIP_CERT") and Path(env["PIP_CERT"]).is_file():
+        shutil.copy(env["PIP_CERT"], ROOT / ".build-ca.pem")  # a TLS-intercepting proxy's CA, for pip in the build
+    port = free_port()
+    env.update(API_HOST_IP="127.0.0.1", API_PORT=str(port), ADMIN_TOKEN=secrets.token_hex(16), WORKERS="2",
+               MNIST_DIR=str(mnist_dir), COMPOSE_PROJECT_NAME=PROJECT)
+
+    def run(*args: str, timeout: float = 900, check: bool = True) -> subprocess.CompletedProcess:
+        result = subprocess.run([*command, *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
+        if check and result.returncode != 0:
+            raise AssertionError(f"{' '.join(args)} failed ({result.returncode}):\n{result.stdout[-3000:]}\n"
+                                 f"{result.stderr[-3000:]}")
+        return result
+
+    try:
+        yield run, f"http://127.0.0.1:{port}", env
+    finally:
+        run("--profile", "train", "down", "-v", "--remove-orphans", timeout=180, check=False)
+
+
+def _container_id(run) -> str:
+    return run("ps", "-q", "api").stdout.strip()
+
+
+def _wait_healthy(run, env: dict[str, str], timeout: float = 180) -> None:
+    container = _container_id(run)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        state = subprocess.run(["docker", "inspect", "--format", "{{.State.Health.Status}}", container],
+                               capture_output=True, text=True, env=env).stdout.strip()
+        if state == "healthy":
+            return
+        if state == "starting" and shutil.which("podman"):
+            # podman runs health checks from systemd timers; without systemd, run the image's check by hand
+            subprocess.run(["podman", "healthcheck", "run", container], capture_output=True, env=env)
+        time.sleep(2)
+    raise AssertionError(f"api not healthy in {timeout} s (last state {state!r})")
+
+
+def _png(array: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(array).save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def test_compose_up_predict_retrain_and_reload(compose, mnist_sample):
+    run, url, env = compose
+    run("up", "-d", "--build", "api")
+    _wait_healthy(run, env)
+    images, labels = mnist_sample
+
+    response = requests.post(f"{url}/predict", data=_png(images[0]), headers={"Content-Type": "image/png"},
+                             timeout=30)
+    assert response.status_code == 200, response.text
+    assert response.json()["predictions"][0]["label"] == labels[0]
+    pixels = (images[:10] / 255.0).reshape(10, 784).round(4).tolist()
+    response = requests.post(f"{url}/predict", json={"model": "mlp", "inputs": pixels}, timeout=30)
+    assert [p["label"] for p in response.json()["predictions"]] == labels[:10].tolist()
+    assert requests.get(f"{url}/models/cnn", timeout=10).json()["served_version"] == 1
+
+    run("--profile", "train", "build", "train", timeout=1500)  # `run` alone would reuse a stale image
+    # --no-deps: the api is up and healthy (checked above); podman without systemd never marks it healthy by itself
+    result = run("--profile", "train", "run", "--rm", "--no-deps", "train", "cnn", "--limit", "5000", "--epochs", "1",
+                 "--gate", "0.3", "--no-keras", "--reload-url", "http://api:8000", timeout=1200)
+    assert "/v2/repository/models/cnn/load: 200" in result.stdout
+
+    assert requests.get(f"{url}/models/cnn", timeout=10).json()["served_version"] == 2
+    for _ in range(10):
+        response = requests.post(f"{url}/predict", data=_png(images[1]), headers={"Content-Type": "image/png"},
+                                 timeout=30)
+        assert response.json()["version"] == 2
