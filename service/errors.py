@@ -88,7 +88,8 @@ def register_error_handlers(app: Flask) -> None:
         message = exc.description or exc.name
         if exc.code == 413:
             code, message = PayloadTooLarge.code, (
-                f"request body over the limit of {app.config['MAX_CONTENT_LENGTH']} bytes")
+                f"request too large: the limits are {app.config['MAX_CONTENT_LENGTH']} bytes of body and "
+                f"{app.config['MAX_FORM_PARTS']} multipart parts")
         response = error_response(exc.code or 500, code, message)
         if exc.code == 405 and exc.valid_methods:
             response.headers["Allow"] = ", ".join(exc.valid_methods)

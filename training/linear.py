@@ -57,15 +57,16 @@ class LinearRegressorGD:
         for iteration in range(1, self.max_iterations + 1):
             self.iterations = iteration
             error = self.w * x + self.b - y
-            self.loss_history.append(float(np.mean(error**2)))
+            loss = float(np.mean(error**2))
+            if not np.isfinite(loss) or loss > 1e300:  # checked before it overflows, not after
+                raise FloatingPointError(
+                    f"gradient descent diverged at iteration {iteration}: lower the learning rate"
+                )
+            self.loss_history.append(loss)
             d_w = float(np.mean(error * x))
             d_b = float(np.mean(error))
             self.w -= self.learning_rate * d_w
             self.b -= self.learning_rate * d_b
-            if not (np.isfinite(self.w) and np.isfinite(self.b)):
-                raise FloatingPointError(
-                    f"gradient descent diverged at iteration {iteration}: lower the learning rate"
-                )
             if abs(d_w) < self.tolerance and abs(d_b) < self.tolerance:
                 break
         return self
