@@ -41,14 +41,24 @@ def _shape_text(shape) -> str:
 def check_shape(spec: TensorSpec, shape: list[int]) -> None:
     """The declared shape must match the model's, with any batch size; say what was expected and why."""
     expected = list(spec.shape)
-    fits = len(shape) == len(expected) and all(e in (-1, s) for e, s in zip(expected, shape, strict=True))
-    if fits and all(s >= 0 for s in shape):
+    if any(size < 0 for size in shape):
+        raise BadRequest(f"input '{spec.name}': shape {_shape_text(shape)} has a negative size; a request states "
+                         f"the actual sizes (-1 appears only in metadata, for 'any size')")
+    if len(shape) == len(expected) and all(e in (-1, s) for e, s in zip(expected, shape, strict=True)):
         return
-    instance = [d for d in expected[1:]]
+    instance = expected[1:]
     message = (f"input '{spec.name}': unexpected shape {_shape_text(shape)}, expected {_shape_text(expected)} "
                f"(-1 is any size); " + BATCH_HINT.format(instance=_shape_text(instance),
                                                          example=_shape_text([1, *instance])))
     raise BadRequest(message)
+
+
+def _object(value: Any, what: str) -> dict:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise BadRequest(f"{what} must be an object, got {value!r:.60}")
+    return value
 
 
 def _array_from_json(spec: TensorSpec, tensor: dict, shape: list[int]) -> np.ndarray:
@@ -56,7 +66,16 @@ def _array_from_json(spec: TensorSpec, tensor: dict, shape: list[int]) -> np.nda
     if data is None:
         raise BadRequest(f"input '{spec.name}' has neither 'data' nor binary_data_size")
     try:
-        array = np.array(data, dtype=spec.dtype)
+        found = np.array(data)
+    except (ValueError, TypeError):
+        raise BadRequest(f"input '{spec.name}': data must be a flat or regular nested list of numbers") from None
+    wanted = np.dtype(spec.dtype).kind
+    if found.size and not (found.dtype.kind == wanted or (found.dtype.kind in "iu" and wanted in "iuf")):
+        raise BadRequest(f"input '{spec.name}': data must be {tensor.get('datatype')} numbers, "
+                         f"found {found.dtype.kind!r} values")
+    try:
+        with np.errstate(over="ignore", invalid="ignore"):
+            array = found.astype(spec.dtype)
     except (ValueError, TypeError, OverflowError):
         raise BadRequest(f"input '{spec.name}': data must be {tensor.get('datatype')} numbers") from None
     if array.dtype.kind == "f" and not np.isfinite(array).all():
@@ -122,9 +141,7 @@ def parse_infer_request(body: bytes, header_length: str | None, model: ModelVers
         raise BadRequest(f"malformed JSON in the inference request: {exc}") from None
     if not isinstance(header, dict) or not isinstance(header.get("inputs"), list) or not header["inputs"]:
         raise BadRequest("the inference request needs 'inputs': a non-empty list of tensors")
-    parameters = header.get("parameters") or {}
-    if not isinstance(parameters, dict):
-        raise BadRequest("'parameters' must be an object")
+    parameters = _object(header.get("parameters"), "'parameters'")
     arrays: dict[str, np.ndarray] = {}
     offset = 0
     for tensor in header["inputs"]:
@@ -144,9 +161,9 @@ def parse_infer_request(body: bytes, header_length: str | None, model: ModelVers
             raise BadRequest(f"input '{name}': shape must be a list of integers, got {shape!r}")
         check_shape(spec, shape)
         _check_batch(shape, max_batch)
-        size = (tensor.get("parameters") or {}).get("binary_data_size")
+        size = _object(tensor.get("parameters"), f"input '{name}' parameters").get("binary_data_size")
         if size is not None:
-            if not isinstance(size, int) or size < 0 or offset + size > len(binary):
+            if not isinstance(size, int) or isinstance(size, bool) or size < 0 or offset + size > len(binary):
                 raise BadRequest(f"input '{name}': binary_data_size {size} is beyond the "
                                  f"{len(binary) - offset} binary bytes left in the body")
             arrays[name] = _array_from_bytes(spec, binary[offset:offset + size], shape)
@@ -168,7 +185,8 @@ def parse_infer_request(body: bytes, header_length: str | None, model: ModelVers
             if name not in known:
                 raise BadRequest(f"unexpected output '{name}' for model '{model.name}'; outputs: {', '.join(known)}")
             outputs.append(name)
-            binary_outputs[name] = bool((item.get("parameters") or {}).get("binary_data", default_binary))
+            item_parameters = _object(item.get("parameters"), f"output '{name}' parameters")
+            binary_outputs[name] = bool(item_parameters.get("binary_data", default_binary))
     else:
         outputs = [o.name for o in model.outputs]
         binary_outputs = dict.fromkeys(outputs, default_binary)

@@ -54,6 +54,17 @@ def _spec(node) -> TensorSpec:
     return TensorSpec(node.name, dtype, shape)
 
 
+def parse_version(value: object) -> int | None:
+    """An integer version from 3 or "3"; None for anything else (booleans, 1.5, "latest", objects)."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value)
+    return None
+
+
 def choose_providers(device: str, available: list[str] | None = None) -> list[str]:
     """onnxruntime providers for DEVICE=auto|cpu|cuda; cuda without a GPU provider is an error."""
     available = ort.get_available_providers() if available is None else available
@@ -377,10 +388,9 @@ class ModelRegistry:
             raise ModelNotFound(f"unknown model {name!r}; available: {known}")
         if version is None or version == "":
             return versions[max(versions)]
-        try:
-            number = int(version)
-        except (TypeError, ValueError):
-            raise ModelNotFound(f"model {name!r} has no version {version!r}; versions are integers") from None
+        number = parse_version(version)
+        if number is None:
+            raise ModelNotFound(f"model {name!r} has no version {version!r}; versions are integers")
         if number not in versions:
             raise ModelNotFound(f"model {name!r} has no version {number}; available: "
                                 f"{', '.join(map(str, sorted(versions)))}")

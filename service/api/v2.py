@@ -13,6 +13,7 @@ from service import observability
 from service.api import json_response, registry, settings
 from service.errors import BadRequest, Forbidden, PayloadTooLarge, Unauthorized
 from service.protocol import encode_infer_response, model_config, model_metadata, parse_infer_request
+from service.registry import parse_version
 
 bp = Blueprint("v2", __name__, url_prefix="/v2")
 
@@ -111,15 +112,15 @@ def _require_admin() -> None:
 
 
 def _load_version_parameter() -> int | None:
-    body = request.get_json(silent=True, force=True) or {}
+    body = request.get_json(silent=True, force=True)
     parameters = body.get("parameters") if isinstance(body, dict) else None
-    version = (parameters or {}).get("version")
+    version = parameters.get("version") if isinstance(parameters, dict) else None
     if version is None:
         return None
-    try:
-        return int(version)
-    except (TypeError, ValueError):
-        raise BadRequest(f"parameters.version must be an integer, got {version!r}") from None
+    number = parse_version(version)
+    if number is None:
+        raise BadRequest(f"parameters.version must be an integer, got {version!r}")
+    return number
 
 
 @bp.post("/repository/index")

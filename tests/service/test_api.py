@@ -133,6 +133,23 @@ def test_error_404_unknown_model_and_version(client):
            "model_not_found")
 
 
+@pytest.mark.parametrize("version", [True, 1.5, "latest", {"v": 1}, [1], "-1"])
+def test_error_404_versions_that_are_not_integers(client, version):
+    _error(client.post("/predict", json={"model": "linear", "version": version, "inputs": [1]}), 404,
+           "model_not_found")
+
+
+@pytest.mark.parametrize("body", [
+    "[" * 5000 + "]" * 5000,
+    '{"model": "mlp", "inputs": ' + "[" * 40 + "0" + "]" * 40 + "}",
+    '{"model": "linear", "inputs": [1' + "0" * 400 + "]}",
+    b'\xff\xfe{"a": 1}',
+])
+def test_hostile_json_is_a_4xx(client, body):
+    response = client.post("/predict", data=body, content_type="application/json")
+    assert response.status_code in (400, 422)
+
+
 def test_error_404_and_405_are_json(client):
     _error(client.get("/nowhere"), 404, "not_found")
     response = client.get("/predict")

@@ -69,6 +69,9 @@ def test_shape_error_names_expected_and_received_with_a_batch_hint(mlp):
     (["a"] * 784, [1, 784], "FP32", "must be FP32 numbers"),
     ([0.0] * 784, [1, "784"], "FP32", "shape must be a list of integers"),
     ([0.0] * 784, [1, 28, 28], "FP32", "unexpected shape"),
+    ([0.0] * 784, [-1, 784], "FP32", "negative size"),
+    ([True] * 784, [1, 784], "FP32", "must be FP32 numbers"),
+    ([[0.0] * 784, [0.0]], [2, 784], "FP32", "regular nested list"),
 ])
 def test_wrong_tensors_are_400_with_a_reason(mlp, data, shape, datatype, match):
     with pytest.raises(BadRequest, match=match):
@@ -83,6 +86,19 @@ def test_unknown_input_and_output_names_are_refused(mlp):
         parse_infer_request(_json_request([0.0] * 784, [1, 784], outputs=[{"name": "logits"}]), None, mlp, 10)
 
 
+@pytest.mark.parametrize("extra", [{"parameters": "x"}, {"outputs": [{"name": "probabilities", "parameters": 1}]}])
+def test_parameters_that_are_not_objects_are_400(mlp, extra):
+    with pytest.raises(BadRequest, match="must be an object"):
+        parse_infer_request(_json_request([0.0] * 784, [1, 784], **extra), None, mlp, 10)
+
+
+def test_out_of_range_float_is_refused_without_warnings(app):
+    linear = app.extensions["registry"].get("linear")
+    body = orjson.dumps({"inputs": [{"name": "x", "shape": [1, 1], "datatype": "FP32", "data": [1e39]}]})
+    with pytest.raises(BadRequest, match="finite"):
+        parse_infer_request(body, None, linear, 10)
+
+
 def test_binary_sizes_must_add_up(mlp):
     header = orjson.dumps({"inputs": [{"name": "pixels", "shape": [1, 784], "datatype": "FP32",
                                        "parameters": {"binary_data_size": 3136}}]})
@@ -94,6 +110,10 @@ def test_binary_sizes_must_add_up(mlp):
         parse_infer_request(header, str(len(header) + 5), mlp, 10)
     with pytest.raises(BadRequest, match="integer"):
         parse_infer_request(header, "ten", mlp, 10)
+    boolean = orjson.dumps({"inputs": [{"name": "pixels", "shape": [1, 784], "datatype": "FP32",
+                                        "parameters": {"binary_data_size": True}}]})
+    with pytest.raises(BadRequest, match="binary_data_size True"):
+        parse_infer_request(boolean, str(len(boolean)), mlp, 10)
 
 
 def test_non_finite_binary_data_is_refused(mlp):
