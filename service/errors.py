@@ -52,10 +52,6 @@ class InvalidInput(ServiceError):
     status, code = 422, "invalid_input"
 
 
-class NotReady(ServiceError):
-    status, code = 503, "not_ready"
-
-
 class ModelLoadError(ServiceError):
     """A model version could not be loaded; what serves stays as it was."""
 

@@ -16,10 +16,9 @@ import orjson
 from service.errors import BadRequest, PayloadTooLarge
 from service.registry import ModelVersion, TensorSpec
 
-DATATYPES = {"BOOL": np.bool_, "UINT8": np.uint8, "UINT16": np.uint16, "UINT32": np.uint32, "UINT64": np.uint64,
-             "INT8": np.int8, "INT16": np.int16, "INT32": np.int32, "INT64": np.int64, "FP16": np.float16,
-             "FP32": np.float32, "FP64": np.float64}
-TRITON_TYPES = {name: f"TYPE_{name}" for name in DATATYPES} | {"FP32": "TYPE_FP32", "BYTES": "TYPE_STRING"}
+# The protocol's datatypes as Triton's model configuration names them.
+TRITON_TYPES = {"BOOL": "TYPE_BOOL", "UINT8": "TYPE_UINT8", "INT32": "TYPE_INT32", "INT64": "TYPE_INT64",
+                "FP16": "TYPE_FP16", "FP32": "TYPE_FP32", "FP64": "TYPE_FP64", "BYTES": "TYPE_STRING"}
 BATCH_HINT = ("the first dimension is the batch: one instance of shape {instance} is sent as shape {example}")
 
 

@@ -15,7 +15,7 @@ import logging
 import os
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -89,7 +89,6 @@ class ModelVersion:
     session: ort.InferenceSession
     inputs: list[TensorSpec]
     outputs: list[TensorSpec]
-    loaded_at: float = field(default_factory=time.time)
 
     @property
     def task(self) -> str:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 import urllib.error
@@ -176,11 +175,6 @@ def request_reload(url: str, name: str, token: str | None, timeout: float = 30.0
         raise RuntimeError(f"reload failed, {endpoint} unreachable: {exc}") from None
 
 
-def describe(outcome: Outcome) -> dict:
-    return {"model": outcome.name, "version": outcome.version, outcome.metric_name: outcome.metric,
-            "params": outcome.parameters, "time_s": round(outcome.wall_time_s, 1), "path": str(outcome.path)}
-
-
 def summary_table(outcomes: list[Outcome]) -> str:
     """A plain-text table: model, version, metric, parameters, wall time, path."""
     rows = [("model", "version", "metric", "params", "train time", "path")]
@@ -189,7 +183,3 @@ def summary_table(outcomes: list[Outcome]) -> str:
         rows.append((o.name, str(o.version), value, f"{o.parameters:,}", f"{o.wall_time_s:.1f} s", str(o.path)))
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     return "\n".join("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=False)) for row in rows)
-
-
-def outcomes_json(outcomes: list[Outcome]) -> str:
-    return json.dumps([describe(o) for o in outcomes])
