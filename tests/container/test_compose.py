@@ -12,7 +12,6 @@ import secrets
 import shutil
 import subprocess
 import time
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -34,13 +33,22 @@ def _docker_env() -> dict[str, str] | None:
         return env
     if ENGINE_TOOL.exists():
         result = subprocess.run([str(ENGINE_TOOL), "up"], capture_output=True, text=True, timeout=900)
-        if result.returncode == 0:
-            for line in result.stdout.splitlines():
-                if line.startswith("export "):
-                    key, _, value = line.removeprefix("export ").partition("=")
-                    env[key] = value.strip("'\"")
-            return env
-        warnings.warn(f"container-engine up failed: {result.stderr[-500:]}", stacklevel=1)
+        if result.returncode != 0:
+            pytest.fail(f"{ENGINE_TOOL} up failed ({result.returncode}): {result.stderr[-2000:]}")
+        for line in result.stdout.splitlines():
+            if line.startswith("export "):
+                key, _, value = line.removeprefix("export ").partition("=")
+                env[key] = value.strip("'\"")
+        return env
+    return None
+
+
+def _ca_bundle(env: dict[str, str]) -> Path | None:
+    """The CA bundle this host trusts (a TLS-intercepting proxy's CA included), for pip inside the build."""
+    for candidate in (env.get("PIP_CERT"), env.get("REQUESTS_CA_BUNDLE"), env.get("SSL_CERT_FILE"),
+                      "/etc/ssl/certs/ca-certificates.crt"):
+        if candidate and Path(candidate).is_file():
+            return Path(candidate)
     return None
 
 
@@ -60,8 +68,9 @@ def compose(mnist_dir):
         message = "NO DOCKER ENGINE AND NO container-engine TOOL: the container test did NOT run"
         print(f"\n{'!' * 20} {message} {'!' * 20}")
         pytest.skip(message)
-    if env.get("PIP_CERT") and Path(env["PIP_CERT"]).is_file():
-        shutil.copy(env["PIP_CERT"], ROOT / ".build-ca.pem")  # a TLS-intercepting proxy's CA, for pip in the build
+    bundle = _ca_bundle(env)
+    if bundle:
+        shutil.copy(bundle, ROOT / ".build-ca.pem")
     port = free_port()
     env.update(API_HOST_IP="127.0.0.1", API_PORT=str(port), ADMIN_TOKEN=secrets.token_hex(16), WORKERS="2",
                MNIST_DIR=str(mnist_dir), COMPOSE_PROJECT_NAME=PROJECT)
