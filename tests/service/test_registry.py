@@ -1,0 +1,98 @@
+"""The registry in process: discovery, broken versions, the versions kept, and two workers agreeing through shared state."""
+
+import json
+import shutil
+
+import pytest
+
+from service.errors import ModelLoadError, ModelNotFound
+from service.registry import ModelRegistry
+from training.publish import publish_version
+
+
+@pytest.fixture
+def model_dir(tmp_path, models_dir):
+    target = tmp_path / "models"
+    shutil.copytree(models_dir / "linear", target / "linear")
+    shutil.copytree(models_dir / "mlp", target / "mlp")
+    return target
+
+
+def _publish(model_dir, name="linear", onnx: bytes | None = None) -> int:
+    source = model_dir / name / "1"
+    card = json.loads((source / "model.json").read_text())
+    version, _ = publish_version(model_dir, name, {"model.onnx": onnx or (source / "model.onnx").read_bytes()}, card)
+    return version
+
+
+def test_discovery_ignores_staging_folders_and_folders_without_a_card(model_dir):
+    (model_dir / "linear" / ".tmp-abc").mkdir()
+    (model_dir / "linear" / "7").mkdir()  # no model.json: a half-copied version
+    assert ModelRegistry(model_dir).discover() == {"linear": [1], "mlp": [1]}
+
+
+def test_a_broken_version_on_disk_at_start_is_skipped_and_the_others_serve(model_dir):
+    _publish(model_dir, onnx=b"broken")
+    registry = ModelRegistry(model_dir)
+    registry.load_all()
+    assert registry.versions("linear") == [1]
+    assert registry.ready
+
+
+def test_no_loadable_model_is_an_error_at_start(tmp_path):
+    with pytest.raises(RuntimeError, match="no loadable model"):
+        ModelRegistry(tmp_path).load_all()
+
+
+def test_only_the_newest_versions_stay_loaded(model_dir):
+    registry = ModelRegistry(model_dir, max_versions=2)
+    registry.load_all()
+    for expected in (2, 3, 4):
+        assert _publish(model_dir) == expected
+        registry.load("linear")
+    assert registry.versions("linear") == [3, 4]
+    assert registry.get("linear").version == 4
+    with pytest.raises(ModelNotFound, match="available: 3, 4"):
+        registry.get("linear", 1)
+
+
+def test_load_refuses_a_broken_version_and_keeps_serving(model_dir):
+    registry = ModelRegistry(model_dir)
+    registry.load_all()
+    _publish(model_dir, onnx=b"broken")
+    with pytest.raises(ModelLoadError, match="sha256"):
+        registry.load("linear")
+    assert registry.get("linear").version == 1
+    with pytest.raises(ModelNotFound):
+        registry.load("resnet")
+
+
+def test_two_workers_agree_through_the_shared_state(model_dir, tmp_path):
+    state = tmp_path / "state"
+    first, second = ModelRegistry(model_dir, state_dir=state), ModelRegistry(model_dir, state_dir=state)
+    first.load_all()
+    second.load_all()
+    _publish(model_dir)
+    first.load("linear")
+    assert second.get("linear").version == 1  # not yet synced
+    second.sync()
+    assert second.get("linear").version == 2
+    second.unload("mlp")
+    first.sync()
+    assert first.names() == ["linear"]
+    third = ModelRegistry(model_dir, state_dir=state)  # a worker restarted later follows the recorded state
+    third.load_all()
+    assert third.names() == ["linear"]
+    assert third.versions("linear") == [1, 2]
+
+
+def test_poll_once_loads_new_versions_once_and_remembers_failures(model_dir):
+    registry = ModelRegistry(model_dir)
+    registry.load_all()
+    assert registry.poll_once() == []
+    _publish(model_dir)
+    assert registry.poll_once() == [("linear", 2)]
+    _publish(model_dir, onnx=b"broken")
+    assert registry.poll_once() == []
+    assert registry.get("linear").version == 2
+    assert ("linear", 3) in registry._failed
