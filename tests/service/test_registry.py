@@ -1,4 +1,4 @@
-"""The registry in process: discovery, broken versions, the versions kept, and two workers agreeing through shared state."""
+"""The registry in process: discovery, broken versions, versions kept, workers agreeing through shared state."""
 
 import json
 import shutil
