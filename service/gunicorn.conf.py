@@ -27,7 +27,7 @@ from service.settings import Settings  # noqa: E402
 settings = Settings.from_env()
 
 wsgi_app = "service:create_app()"
-bind = [f"{settings.host}:{settings.port}"]
+bind = [f"[{settings.host}]:{settings.port}" if ":" in settings.host else f"{settings.host}:{settings.port}"]
 workers = settings.workers
 threads = settings.threads
 worker_class = "gthread"
