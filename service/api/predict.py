@@ -18,6 +18,7 @@ from service.validation import image_batch, number_batch, parse_json
 bp = Blueprint("predict", __name__)
 
 JSON_MEDIA_TYPES = {"application/json", "text/plain", "application/x-www-form-urlencoded", ""}
+UNTYPED_MEDIA_TYPES = {"", "application/octet-stream", "application/x-www-form-urlencoded"}
 TRUE_WORDS = {"1", "true", "yes", "on"}
 
 
@@ -58,8 +59,9 @@ def _uploaded_images() -> tuple[list[bytes], dict[str, Any]]:
             fields = ", ".join(sorted(request.files)) or "none"
             raise InvalidInput(f"multipart upload needs one or more files in field 'image'; got file fields: {fields}")
         return [f.read() for f in files], request.form.to_dict()
-    if mimetype in IMAGE_MEDIA_TYPES or mimetype == "application/octet-stream":
-        return [request.get_data(cache=False)], {}
+    # `curl --data-binary @digit.png` without -H sends form-urlencoded: take any untyped body as an image.
+    if mimetype in IMAGE_MEDIA_TYPES or mimetype in UNTYPED_MEDIA_TYPES:
+        return [request.get_data(cache=True)], {}
     accepted = "application/json, multipart/form-data (field 'image'), image/png|jpeg|gif|bmp|webp|tiff"
     raise UnsupportedMedia(f"unsupported Content-Type {mimetype or '(none)'}; send {accepted}")
 

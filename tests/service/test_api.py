@@ -103,6 +103,14 @@ def test_raw_png_body_defaults_to_cnn(client, digit):
     assert body["predictions"][0]["label"] == 7
 
 
+@pytest.mark.parametrize("content_type", ["application/x-www-form-urlencoded", "application/octet-stream"])
+def test_image_body_without_an_image_content_type_is_still_decoded(client, digit, content_type):
+    response = client.post("/predict", data=_png(digit), content_type=content_type)
+    assert response.get_json()["predictions"][0]["label"] == 7
+    garbage = client.post("/predict", data=b"x=1&y=2", content_type=content_type)
+    assert garbage.status_code == 415
+
+
 def test_multipart_images_are_answered_in_order(client, mnist_sample):
     images, labels = mnist_sample
     files = [(io.BytesIO(_png(images[i])), f"{i}.png") for i in range(8)]
