@@ -89,6 +89,11 @@ def render_metrics() -> Response:
     return Response(body, mimetype=CONTENT_TYPE_LATEST.split(";")[0], content_type=CONTENT_TYPE_LATEST)
 
 
+def _utc_timestamp(now: float) -> str:
+    """ISO 8601 UTC with milliseconds, e.g. 2026-11-29T01:20:11.512Z."""
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + f".{int(now * 1000) % 1000:03d}Z"
+
+
 def install_request_hooks(app: Flask) -> None:
     """Request id in and out, one JSON access-log line and the request metrics for every response."""
 
@@ -108,7 +113,7 @@ def install_request_hooks(app: Flask) -> None:
         response.headers["X-Request-ID"] = g.get("request_id", "")
         if access_log.isEnabledFor(logging.INFO):
             access_log.info(orjson.dumps({
-                "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime()) + f".{int(time.time() * 1000) % 1000:03d}Z",
+                "ts": _utc_timestamp(time.time()),
                 "request_id": g.get("request_id"), "method": request.method, "path": request.path,
                 "model": model or None, "version": version or None, "status": response.status_code,
                 "latency_ms": round(elapsed * 1000, 3), "instances": g.get("instances"),
