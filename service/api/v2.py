@@ -94,11 +94,24 @@ def infer(name: str, version: str | None = None) -> Response:
     batch = next(iter(parsed.inputs.values())).shape[0]
     observability.record_inference(model.name, model.version, batch, time.perf_counter() - started)
     body, header_length = encode_infer_response(model, parsed, results)
-    if header_length is None:
-        return Response(body, mimetype="application/json")
-    response = Response(body, mimetype="application/octet-stream")
-    response.headers["Inference-Header-Content-Length"] = str(header_length)
+    response = Response(mimetype="application/json" if header_length is None else "application/octet-stream")
+    if header_length is not None:
+        response.headers["Inference-Header-Content-Length"] = str(header_length)  # of the uncompressed body
+    response.set_data(_compress_for_client(body, response))
     return response
+
+
+def _compress_for_client(body: bytes, response: Response) -> bytes:
+    """gzip or deflate the body when the client asks for it (tritonclient's response_compression_algorithm)."""
+    accepted = {item.split(";")[0].strip().lower() for item in request.headers.get("Accept-Encoding", "").split(",")}
+    response.vary.add("Accept-Encoding")
+    if "gzip" in accepted:
+        response.headers["Content-Encoding"] = "gzip"
+        return gzip.compress(body, compresslevel=1)
+    if "deflate" in accepted:
+        response.headers["Content-Encoding"] = "deflate"
+        return zlib.compress(body, 1)
+    return body
 
 
 # -- model repository extension: protected by ADMIN_TOKEN ------------------------------------------

@@ -98,9 +98,13 @@ def test_infer_linear(client, binary, models_dir):
     np.testing.assert_allclose(result.as_numpy("y")[:, 0], [b, w + b, 10 * w + b], rtol=1e-5)
 
 
-def test_gzip_compressed_request(client, mnist_sample):
+@pytest.mark.parametrize("algorithm", ["gzip", "deflate"])
+@pytest.mark.parametrize("binary", [False, True])
+def test_compressed_requests_and_responses(client, mnist_sample, algorithm, binary):
     images, labels = mnist_sample
-    result = client.infer("cnn", [_classifier_inputs(images[:8], "cnn", True)], request_compression_algorithm="gzip")
+    result = client.infer("cnn", [_classifier_inputs(images[:8], "cnn", binary)],
+                          outputs=[httpclient.InferRequestedOutput("probabilities", binary_data=binary)],
+                          request_compression_algorithm=algorithm, response_compression_algorithm=algorithm)
     assert result.as_numpy("probabilities").argmax(axis=1).tolist() == labels[:8].tolist()
 
 
