@@ -6,7 +6,6 @@ with a Docker-compatible socket). Without either the test is skipped, loudly. On
 
 from __future__ import annotations
 
-import io
 import os
 import secrets
 import shutil
@@ -14,11 +13,10 @@ import subprocess
 import time
 from pathlib import Path
 
-import numpy as np
 import pytest
 import requests
-from PIL import Image
 
+from tests.images import png
 from tests.server import ROOT, free_port
 
 pytestmark = pytest.mark.container
@@ -107,19 +105,13 @@ def _wait_healthy(run, env: dict[str, str], timeout: float = 180) -> None:
     raise AssertionError(f"api not healthy in {timeout} s (last state {state!r})")
 
 
-def _png(array: np.ndarray) -> bytes:
-    buffer = io.BytesIO()
-    Image.fromarray(array).save(buffer, "PNG")
-    return buffer.getvalue()
-
-
 def test_compose_up_predict_retrain_and_reload(compose, mnist_sample):
     run, url, env = compose
     run("up", "-d", "--build", "api")
     _wait_healthy(run, env)
     images, labels = mnist_sample
 
-    response = requests.post(f"{url}/predict", data=_png(images[0]), headers={"Content-Type": "image/png"},
+    response = requests.post(f"{url}/predict", data=png(images[0]), headers={"Content-Type": "image/png"},
                              timeout=30)
     assert response.status_code == 200, response.text
     assert response.json()["predictions"][0]["label"] == labels[0]
@@ -136,6 +128,6 @@ def test_compose_up_predict_retrain_and_reload(compose, mnist_sample):
 
     assert requests.get(f"{url}/models/cnn", timeout=10).json()["served_version"] == 2
     for _ in range(10):
-        response = requests.post(f"{url}/predict", data=_png(images[1]), headers={"Content-Type": "image/png"},
+        response = requests.post(f"{url}/predict", data=png(images[1]), headers={"Content-Type": "image/png"},
                                  timeout=30)
         assert response.json()["version"] == 2

@@ -10,11 +10,7 @@ from PIL import Image
 from service import create_app
 from service.registry import ModelRegistry
 from service.settings import Settings
-from tests.service.conftest import encode
-
-
-def _png(array: np.ndarray) -> bytes:
-    return encode(Image.fromarray(array))
+from tests.images import encode, png
 
 
 def _error(response, status: int, code: str) -> str:
@@ -97,7 +93,7 @@ def test_curl_style_form_urlencoded_json_body_is_accepted(client):
 
 
 def test_raw_png_body_defaults_to_cnn(client, digit):
-    response = client.post("/predict", data=_png(digit), content_type="image/png")
+    response = client.post("/predict", data=png(digit), content_type="image/png")
     body = response.get_json()
     assert body["model"] == "cnn"
     assert body["predictions"][0]["label"] == 7
@@ -105,7 +101,7 @@ def test_raw_png_body_defaults_to_cnn(client, digit):
 
 @pytest.mark.parametrize("content_type", ["application/x-www-form-urlencoded", "application/octet-stream"])
 def test_image_body_without_an_image_content_type_is_still_decoded(client, digit, content_type):
-    response = client.post("/predict", data=_png(digit), content_type=content_type)
+    response = client.post("/predict", data=png(digit), content_type=content_type)
     assert response.get_json()["predictions"][0]["label"] == 7
     garbage = client.post("/predict", data=b"x=1&y=2", content_type=content_type)
     assert garbage.status_code == 415
@@ -113,7 +109,7 @@ def test_image_body_without_an_image_content_type_is_still_decoded(client, digit
 
 def test_multipart_images_are_answered_in_order(client, mnist_sample):
     images, labels = mnist_sample
-    files = [(io.BytesIO(_png(images[i])), f"{i}.png") for i in range(8)]
+    files = [(io.BytesIO(png(images[i])), f"{i}.png") for i in range(8)]
     response = client.post("/predict", data={"image": files, "model": "mlp"}, content_type="multipart/form-data")
     body = response.get_json()
     assert body["model"] == "mlp"
@@ -121,7 +117,7 @@ def test_multipart_images_are_answered_in_order(client, mnist_sample):
 
 
 def test_preprocessed_flag_returns_what_the_model_saw(client, digit):
-    response = client.post("/predict?preprocessed=true", data=_png(255 - digit), content_type="image/png")
+    response = client.post("/predict?preprocessed=true", data=png(255 - digit), content_type="image/png")
     seen = np.array(response.get_json()["preprocessed"])
     assert seen.shape == (1, 28, 28)
     assert np.abs(seen[0] - digit / 255.0).max() < 1e-3
@@ -172,7 +168,7 @@ def test_error_413_body_too_large(client):
 
 def test_error_413_too_many_instances_and_images(client, digit):
     _error(client.post("/predict", json={"model": "linear", "inputs": list(range(301))}), 413, "payload_too_large")
-    files = [(io.BytesIO(_png(digit)), "d.png") for _ in range(301)]
+    files = [(io.BytesIO(png(digit)), "d.png") for _ in range(301)]
     _error(client.post("/predict", data={"image": files}, content_type="multipart/form-data"), 413,
            "payload_too_large")
 
@@ -208,13 +204,13 @@ def test_error_422_non_finite_numbers(client, number):
 
 
 def test_error_422_images_sent_to_the_linear_model(client, digit):
-    message = _error(client.post("/predict?model=linear", data=_png(digit), content_type="image/png"), 422,
+    message = _error(client.post("/predict?model=linear", data=png(digit), content_type="image/png"), 422,
                      "invalid_input")
     assert "takes numbers" in message
 
 
 def test_error_422_multipart_without_image_field(client, digit):
-    response = client.post("/predict", data={"file": (io.BytesIO(_png(digit)), "d.png")},
+    response = client.post("/predict", data={"file": (io.BytesIO(png(digit)), "d.png")},
                            content_type="multipart/form-data")
     assert "field 'image'" in _error(response, 422, "invalid_input")
 

@@ -1,6 +1,5 @@
 """The real gunicorn on loopback, with the committed models: the service as users run it."""
 
-import io
 import subprocess
 import sys
 from pathlib import Path
@@ -9,8 +8,8 @@ import numpy as np
 import onnxruntime as ort
 import pytest
 import requests
-from PIL import Image
 
+from tests.images import png
 from tests.server import ROOT, running_server
 
 pytestmark = pytest.mark.slow
@@ -20,12 +19,6 @@ pytestmark = pytest.mark.slow
 def server(tmp_path_factory, models_dir):
     with running_server(tmp_path_factory.mktemp("gunicorn"), MODEL_DIR=str(models_dir), WORKERS="2") as server:
         yield server
-
-
-def _png(array: np.ndarray) -> bytes:
-    buffer = io.BytesIO()
-    Image.fromarray(array).save(buffer, "PNG")
-    return buffer.getvalue()
 
 
 def _model_accuracy(models_dir: Path, name: str, images: np.ndarray, labels: np.ndarray) -> float:
@@ -40,7 +33,7 @@ def test_mnist_digits_sent_as_png_are_classified_at_the_models_own_accuracy(serv
     images, labels = mnist_sample
     predicted = []
     for start in range(0, len(images), 100):
-        files = [("image", (f"{i}.png", _png(images[i]), "image/png")) for i in range(start, start + 100)]
+        files = [("image", (f"{i}.png", png(images[i]), "image/png")) for i in range(start, start + 100)]
         response = requests.post(f"{server.url}/predict", params={"model": name}, files=files, timeout=30)
         assert response.status_code == 200, response.text
         predicted += [p["label"] for p in response.json()["predictions"]]
@@ -52,7 +45,7 @@ def test_mnist_digits_sent_as_png_are_classified_at_the_models_own_accuracy(serv
 def test_single_raw_png_and_json_requests(server, mnist_sample):
     images, labels = mnist_sample
     for i in range(5):
-        response = requests.post(f"{server.url}/predict", data=_png(images[i]),
+        response = requests.post(f"{server.url}/predict", data=png(images[i]),
                                  headers={"Content-Type": "image/png"}, timeout=10)
         assert response.json()["predictions"][0]["label"] == labels[i]
     response = requests.post(f"{server.url}/predict", json={"model": "linear", "inputs": [1, 2]}, timeout=10)

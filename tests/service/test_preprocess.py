@@ -7,7 +7,7 @@ from PIL import Image
 
 from service.errors import InvalidInput, PayloadTooLarge, UnsupportedMedia
 from service.preprocess import center_by_mass, crop_to_ink, decode_image, fit_box, mnist_from_image, to_grayscale
-from tests.service.conftest import encode
+from tests.images import encode
 
 LIMIT = 4_000_000
 
