@@ -12,11 +12,29 @@ class SettingsError(ValueError):
     """An environment variable holds a value the service cannot use."""
 
 
-def _cores() -> int:
+def cgroup_cpu_limit(root: Path = Path("/sys/fs/cgroup")) -> float | None:
+    """CPUs allowed by the container's cgroup quota (v2 cpu.max or v1 cfs files), None when unlimited."""
     try:
-        return len(os.sched_getaffinity(0))
+        quota, period = (root / "cpu.max").read_text().split()[:2]
+        return None if quota == "max" else int(quota) / int(period)
+    except (OSError, ValueError):
+        pass
+    try:
+        quota = int((root / "cpu" / "cpu.cfs_quota_us").read_text())
+        period = int((root / "cpu" / "cpu.cfs_period_us").read_text())
+        return None if quota <= 0 else quota / period
+    except (OSError, ValueError):
+        return None
+
+
+def _cores() -> int:
+    """CPUs this process may use: its affinity, capped by a container's CPU quota (docker --cpus, k8s limits)."""
+    try:
+        cores = len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
+        cores = os.cpu_count() or 1
+    limit = cgroup_cpu_limit()
+    return max(1, min(cores, int(limit + 0.5))) if limit else cores
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,7 @@ from pathlib import Path
 import pytest
 
 from service.registry import choose_providers
-from service.settings import Settings, SettingsError
+from service.settings import Settings, SettingsError, cgroup_cpu_limit
 
 CPU = ["CPUExecutionProvider"]
 GPU = ["CUDAExecutionProvider", "CPUExecutionProvider"]
@@ -60,3 +60,18 @@ def test_cuda_without_a_gpu_provider_is_a_clear_error():
     assert choose_providers("cuda", GPU) == GPU
     with pytest.raises(RuntimeError, match="DEVICE=cuda but onnxruntime offers no CUDAExecutionProvider"):
         choose_providers("cuda", CPU)
+
+
+def test_container_cpu_quota_is_read_from_cgroup_v2_and_v1(tmp_path):
+    assert cgroup_cpu_limit(tmp_path) is None
+    (tmp_path / "cpu.max").write_text("max 100000\n")
+    assert cgroup_cpu_limit(tmp_path) is None
+    (tmp_path / "cpu.max").write_text("150000 100000\n")
+    assert cgroup_cpu_limit(tmp_path) == 1.5
+    v1 = tmp_path / "v1"
+    (v1 / "cpu").mkdir(parents=True)
+    (v1 / "cpu" / "cpu.cfs_quota_us").write_text("200000")
+    (v1 / "cpu" / "cpu.cfs_period_us").write_text("100000")
+    assert cgroup_cpu_limit(v1) == 2.0
+    (v1 / "cpu" / "cpu.cfs_quota_us").write_text("-1")
+    assert cgroup_cpu_limit(v1) is None
