@@ -77,13 +77,11 @@ def _array_from_json(spec: TensorSpec, tensor: dict, shape: list[int]) -> np.nda
             array = found.astype(spec.dtype)
     except (ValueError, TypeError, OverflowError):
         raise BadRequest(f"input '{spec.name}': data must be {tensor.get('datatype')} numbers") from None
-    if array.dtype.kind == "f" and not np.isfinite(array).all():
-        raise BadRequest(f"input '{spec.name}': data must be finite numbers")
     expected = int(np.prod(shape))
     if array.size != expected:
         raise BadRequest(f"input '{spec.name}': shape {_shape_text(shape)} needs {expected} values, "
                          f"got {array.size}")
-    return array.reshape(shape)
+    return _finite(spec, array.reshape(shape))
 
 
 def _array_from_bytes(spec: TensorSpec, raw: bytes, shape: list[int]) -> np.ndarray:
@@ -93,9 +91,14 @@ def _array_from_bytes(spec: TensorSpec, raw: bytes, shape: list[int]) -> np.ndar
         raise BadRequest(f"input '{spec.name}': shape {_shape_text(shape)} of {spec.datatype} needs "
                          f"{expected} bytes, got {len(raw)}")
     array = np.frombuffer(raw, dtype=np.dtype(spec.dtype).newbyteorder("<")).reshape(shape)
+    return _finite(spec, array.astype(spec.dtype, copy=False))
+
+
+def _finite(spec: TensorSpec, array: np.ndarray) -> np.ndarray:
+    """The array unchanged; NaN or Infinity in a float tensor is refused, whichever way it arrived."""
     if array.dtype.kind == "f" and not np.isfinite(array).all():
         raise BadRequest(f"input '{spec.name}': data must be finite numbers")
-    return array.astype(spec.dtype, copy=False)
+    return array
 
 
 def _header_length(value: str | None, body_length: int) -> int | None:

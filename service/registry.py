@@ -318,14 +318,13 @@ class ModelRegistry:
             def add(models: dict[str, list[int]]) -> None:
                 models[name] = self._keep_newest(set(models.get(name, [])) | {number})
 
-            versions = {**self._versions, name: {**self._versions.get(name, {}), number: loaded}}
+            candidates = {**self._versions.get(name, {}), number: loaded}
             if self.state:
-                recorded = self.state.update(add, self.current_map())
-                versions[name] = {v: m for v, m in versions[name].items() if v in recorded["models"][name]}
+                kept = self.state.update(add, self.current_map())["models"][name]
                 self._seen_stamp = self.state.stamp()
             else:
-                versions[name] = {v: versions[name][v] for v in self._keep_newest(versions[name])}
-            self._install(versions)
+                kept = self._keep_newest(candidates)
+            self._install({**self._versions, name: {v: m for v, m in candidates.items() if v in kept}})
         log.info("loaded %s version %d on %s", name, number, loaded.provider)
         return loaded
 
