@@ -6,6 +6,8 @@ VENV ?= .venv
 SERVE_VENV ?= .venv-serve
 MNIST_DIR ?= $(firstword $(wildcard ../shared/data/mnist) $(wildcard data/mnist))
 export MNIST_DIR
+# onnxruntime >= 1.29 sends telemetry unless told not to; every command below inherits this (README: Privacy).
+export ORT_DISABLE_TELEMETRY ?= 1
 PIP_FLAGS ?= -q --disable-pip-version-check
 
 .PHONY: serve test lint retrain test-container bench clean

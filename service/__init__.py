@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
-import logging
 import os
+
+# onnxruntime >= 1.29 collects and uploads telemetry unless this is set before it initialises, and its
+# uploader threads abort forked gunicorn workers on shutdown. Off by default; a deliberate setting wins.
+os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
+
+import logging
 from pathlib import Path
 
 from flask import Flask

@@ -11,6 +11,11 @@ import shutil
 import tempfile
 from pathlib import Path
 
+# Before anything imports onnxruntime (service.registry below): telemetry off in the master and every worker,
+# which inherit the master's environment. Set here too, not only in the service package, because the
+# master's threads are what forked workers inherit.
+os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
+
 # Before anything imports prometheus_client: it picks its storage when first imported.
 _created_state_dir = not os.environ.get("STATE_DIR")
 if _created_state_dir:

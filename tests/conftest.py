@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import os
+
+# Before any test module imports onnxruntime; every subprocess the tests start inherits it.
+os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
+
 from pathlib import Path
 
 import numpy as np

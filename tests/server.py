@@ -39,11 +39,17 @@ class Server:
 
 
 @contextlib.contextmanager
-def running_server(tmp_path: Path, ready_timeout: float = 60.0, **env: str) -> Iterator[Server]:
-    """gunicorn with the service's config on 127.0.0.1; yields once /readyz answers 200."""
+def running_server(tmp_path: Path, ready_timeout: float = 60.0, unset: tuple[str, ...] = (),
+                   **env: str) -> Iterator[Server]:
+    """gunicorn with the service's config on 127.0.0.1; yields once /readyz answers 200.
+
+    `env` is added to this process's environment and the names in `unset` are removed from it.
+    """
     port = free_port()
     environ = {**os.environ, "HOST": "127.0.0.1", "PORT": str(port), "WORKERS": "2", "LOG_LEVEL": "info",
                "PYTHONUNBUFFERED": "1", **env}
+    for name in unset:
+        environ.pop(name, None)
     log_path = tmp_path / f"gunicorn-{port}.log"
     with open(log_path, "wb") as log:
         process = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", "service/gunicorn.conf.py"],

@@ -6,6 +6,7 @@ with a Docker-compatible socket). Without either the test is skipped, loudly. On
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import shutil
@@ -105,10 +106,21 @@ def _wait_healthy(run, env: dict[str, str], timeout: float = 180) -> None:
     raise AssertionError(f"api not healthy in {timeout} s (last state {state!r})")
 
 
+def _image_env(image: str, env: dict[str, str]) -> list[str]:
+    result = subprocess.run(["docker", "image", "inspect", "--format", "{{json .Config.Env}}", image],
+                            capture_output=True, text=True, env=env, timeout=60)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
 def test_compose_up_predict_retrain_and_reload(compose, mnist_sample):
     run, url, env = compose
     run("up", "-d", "--build", "api")
     _wait_healthy(run, env)
+    assert "ORT_DISABLE_TELEMETRY=1" in _image_env("digit-serve:latest", env)
+    container_env = subprocess.run(["docker", "inspect", "--format", "{{json .Config.Env}}", _container_id(run)],
+                                   capture_output=True, text=True, env=env, timeout=60).stdout
+    assert "ORT_DISABLE_TELEMETRY=1" in json.loads(container_env)
     images, labels = mnist_sample
 
     response = requests.post(f"{url}/predict", data=png(images[0]), headers={"Content-Type": "image/png"},
@@ -121,6 +133,7 @@ def test_compose_up_predict_retrain_and_reload(compose, mnist_sample):
     assert requests.get(f"{url}/models/cnn", timeout=10).json()["served_version"] == 1
 
     run("--profile", "train", "build", "train", timeout=1500)  # `run` alone would reuse a stale image
+    assert "ORT_DISABLE_TELEMETRY=1" in _image_env("digit-serve-train:latest", env)
     # --no-deps: the api is up and healthy (checked above); podman without systemd never marks it healthy by itself
     result = run("--profile", "train", "run", "--rm", "--no-deps", "train", "cnn", "--limit", "5000", "--epochs", "1",
                  "--gate", "0.3", "--no-keras", "--reload-url", "http://api:8000", timeout=1200)
