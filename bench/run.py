@@ -28,21 +28,18 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")  # this process and every server it starts
 
-from tests.server import free_port, stop  # noqa: E402
+from tests.server import spawn_gunicorn, stop  # noqa: E402
 
 
 def start(app: str, workers: int, threads: int, env: dict[str, str] | None = None) -> tuple[subprocess.Popen, str]:
-    port = free_port()
-    environ = {**os.environ, "HOST": "127.0.0.1", "PORT": str(port), "WORKERS": str(workers),
-               "THREADS": str(threads), "LOG_LEVEL": "warning", **(env or {})}
+    environ = {**os.environ, "HOST": "127.0.0.1", "WORKERS": str(workers), "THREADS": str(threads),
+               "LOG_LEVEL": "warning", **(env or {})}
     if app == "bare":
-        command = [sys.executable, "-m", "gunicorn", "-w", str(workers), "--threads", str(threads), "-k", "gthread",
-                   "-b", f"127.0.0.1:{port}", "--chdir", str(ROOT / "bench"), "bare_app:app"]
+        args = ["-w", str(workers), "--threads", str(threads), "-k", "gthread", "--chdir", str(ROOT / "bench"),
+                "bare_app:app"]
     else:
-        command = [sys.executable, "-m", "gunicorn", "-c", "service/gunicorn.conf.py"]
-    process = subprocess.Popen(command, cwd=ROOT, env=environ, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                               start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
+        args = ["-c", "service/gunicorn.conf.py"]
+    process, url = spawn_gunicorn(args, environ, Path(os.devnull))
     import requests
 
     for _ in range(200):
@@ -78,15 +75,15 @@ def wrk(url: str, path: str, body: bytes, headers: dict[str, str], seconds: int,
 
 def raw_onnxruntime(name: str, runs: int = 2000) -> float:
     """Microseconds per single-sample inference, one thread."""
-    from service.registry import load_version
+    from service.model import load_version
 
     model = load_version(ROOT / "models" / name / "1", ["CPUExecutionProvider"], 1)
-    x = np.zeros([1, *model.input.shape[1:]], dtype=np.float32)
+    feeds = {model.input.name: np.zeros([1, *model.input.shape[1:]], dtype=np.float32)}
     for _ in range(100):
-        model.infer(x)
+        model.run(feeds)
     started = time.perf_counter()
     for _ in range(runs):
-        model.infer(x)
+        model.run(feeds)
     return (time.perf_counter() - started) / runs * 1e6
 
 

@@ -9,13 +9,15 @@ import os
 os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
 
 import logging
-from pathlib import Path
 
 from flask import Flask
 
+from service.dataplane import DataPlane
 from service.errors import register_error_handlers
+from service.model import choose_providers
 from service.observability import configure_logging, install_request_hooks
-from service.registry import ModelRegistry
+from service.registry import ModelRegistry, start_polling
+from service.serving_state import serving_state
 from service.settings import Settings
 
 __version__ = "0.2.0"
@@ -33,12 +35,14 @@ def create_app(settings: Settings | None = None, registry: ModelRegistry | None 
         MAX_FORM_PARTS=settings.max_instances + 16,
     )
     if registry is None:
-        registry = ModelRegistry(settings.model_dir, settings.device, settings.session_threads,
-                                 Path(settings.state_dir) if settings.state_dir else None, settings.max_versions)
+        registry = ModelRegistry.for_device(settings.model_dir, choose_providers(settings.device),
+                                            settings.session_threads, serving_state(settings.state_dir),
+                                            settings.max_versions)
         registry.load_all()
         if settings.model_poll_seconds:
-            registry.start_polling(settings.model_poll_seconds)
+            start_polling(registry, settings.model_poll_seconds)
     app.extensions["registry"] = registry
+    app.extensions["dataplane"] = DataPlane(settings.max_instances)
     install_request_hooks(app)
     app.before_request(registry.sync)  # follow loads and unloads made through another worker
     register_error_handlers(app)

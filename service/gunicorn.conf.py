@@ -26,7 +26,7 @@ _metrics_dir.mkdir(parents=True, exist_ok=True)
 (Path(os.environ["STATE_DIR"]) / "serving.json").unlink(missing_ok=True)  # a fresh server starts from disk
 os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(_metrics_dir)
 
-from service.registry import choose_providers  # noqa: E402
+from service.model import choose_providers  # noqa: E402
 from service.settings import Settings  # noqa: E402
 
 settings = Settings.from_env()

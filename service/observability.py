@@ -14,7 +14,7 @@ import time
 import uuid
 
 import orjson
-from flask import Flask, Response, g, request
+from flask import Flask, Response, g, has_request_context, request
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
@@ -48,9 +48,11 @@ PROVIDER = Gauge("digit_serve_model_provider", "onnxruntime provider a model run
 
 
 def record_inference(model: str, version: int, instances: int, seconds: float) -> None:
+    """Inference metrics; inside an HTTP request, also what its access-log line names."""
     INFERENCE_LATENCY.labels(model, str(version)).observe(seconds)
     INSTANCES.labels(model).observe(instances)
-    g.model, g.version, g.instances = model, version, instances
+    if has_request_context():
+        g.model, g.version, g.instances = model, version, instances
 
 
 def record_images(count: int) -> None:

@@ -13,8 +13,8 @@ from typing import Any
 import numpy as np
 import orjson
 
-from service.errors import BadRequest, PayloadTooLarge
-from service.registry import ModelVersion, TensorSpec
+from service.errors import BadRequest
+from service.model import ModelVersion, TensorSpec
 
 # The protocol's datatypes as Triton's model configuration names them.
 TRITON_TYPES = {"BOOL": "TYPE_BOOL", "UINT8": "TYPE_UINT8", "INT32": "TYPE_INT32", "INT64": "TYPE_INT64",
@@ -113,12 +113,7 @@ def _header_length(value: str | None, body_length: int) -> int | None:
     return length
 
 
-def _check_batch(shape: list[int], max_batch: int) -> None:
-    if shape and shape[0] > max_batch:
-        raise PayloadTooLarge(f"batch of {shape[0]} is over the limit of {max_batch}")
-
-
-def parse_infer_request(body: bytes, header_length: str | None, model: ModelVersion, max_batch: int) -> InferRequest:
+def parse_infer_request(body: bytes, header_length: str | None, model: ModelVersion) -> InferRequest:
     """Body and Inference-Header-Content-Length -> checked input arrays for `model`."""
     length = _header_length(header_length, len(body))
     specs = {spec.name: spec for spec in model.inputs}
@@ -132,7 +127,6 @@ def parse_infer_request(body: bytes, header_length: str | None, model: ModelVers
             raise BadRequest(f"raw body of {len(body)} bytes is not a whole number of {spec.datatype} "
                              f"instances of shape {_shape_text(spec.shape[1:])} ({per_instance} bytes each)")
         shape = [len(body) // per_instance, *spec.shape[1:]]
-        _check_batch(shape, max_batch)
         return InferRequest({spec.name: _array_from_bytes(spec, body, shape)}, [o.name for o in model.outputs],
                             {o.name: True for o in model.outputs})
     header_bytes = body if length is None else body[:length]
@@ -162,7 +156,6 @@ def parse_infer_request(body: bytes, header_length: str | None, model: ModelVers
         if not isinstance(shape, list) or not all(isinstance(d, int) and not isinstance(d, bool) for d in shape):
             raise BadRequest(f"input '{name}': shape must be a list of integers, got {shape!r}")
         check_shape(spec, shape)
-        _check_batch(shape, max_batch)
         size = _object(tensor.get("parameters"), f"input '{name}' parameters").get("binary_data_size")
         if size is not None:
             if not isinstance(size, int) or isinstance(size, bool) or size < 0 or offset + size > len(binary):
@@ -198,11 +191,12 @@ def parse_infer_request(body: bytes, header_length: str | None, model: ModelVers
 
 
 def encode_infer_response(model: ModelVersion, request: InferRequest,
-                          results: list[np.ndarray]) -> tuple[bytes, int | None]:
+                          results: dict[str, np.ndarray]) -> tuple[bytes, int | None]:
     """The response body and, when any output is binary, the length of its JSON header."""
     outputs, blobs = [], []
     specs = {o.name: o for o in model.outputs}
-    for name, array in zip(request.outputs, results, strict=True):
+    for name in request.outputs:
+        array = results[name]
         entry: dict[str, Any] = {"name": name, "datatype": specs[name].datatype, "shape": list(array.shape)}
         if request.binary_outputs.get(name):
             blob = np.ascontiguousarray(array, dtype=np.dtype(array.dtype).newbyteorder("<")).tobytes()
@@ -239,3 +233,14 @@ def model_config(model: ModelVersion, max_batch: int) -> dict:
             "instance_group": [{"kind": "KIND_GPU" if model.provider.startswith("CUDA") else "KIND_CPU",
                                 "count": 1}],
             "parameters": {"provider": {"string_value": model.provider}}}
+
+
+def repository_index(on_disk: dict[str, list[int]], loaded: dict[str, list[int]]) -> list[dict]:
+    """Every version on disk with its state, as Triton's repository index lists them."""
+    entries = []
+    for name, numbers in on_disk.items():
+        for number in numbers:
+            ready = number in loaded.get(name, [])
+            entries.append({"name": name, "version": str(number), "state": "READY" if ready else "UNAVAILABLE",
+                            "reason": "" if ready else "not loaded"})
+    return entries

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import orjson
 
-from service.errors import BadRequest, InvalidInput, PayloadTooLarge
+from service.errors import BadRequest, InvalidInput
 
 
 def parse_json(body: bytes) -> Any:
@@ -52,14 +52,23 @@ def numeric_array(values: Any, what: str = "inputs") -> np.ndarray:
     return array
 
 
-def _check_count(count: int, max_instances: int) -> None:
+def parse_version(value: object) -> int | None:
+    """An integer version from 3 or "3"; None for anything else (booleans, 1.5, "latest", objects)."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value)
+    return None
+
+
+def _check_not_empty(count: int) -> None:
     if count == 0:
         raise InvalidInput("inputs is empty; send at least one instance")
-    if count > max_instances:
-        raise PayloadTooLarge(f"{count} instances in one request; the limit is {max_instances}")
 
 
-def image_batch(values: Any, input_shape: tuple[int, ...], max_instances: int) -> np.ndarray:
+def image_batch(values: Any, input_shape: tuple[int, ...]) -> np.ndarray:
     """Pixel instances (784 values, 28x28, or the model's own shape, in [0, 1]) -> float32 batch."""
     if not isinstance(values, list):
         raise InvalidInput("inputs must be a list of instances")
@@ -69,7 +78,7 @@ def image_batch(values: Any, input_shape: tuple[int, ...], max_instances: int) -
         raise InvalidInput(f"inputs must be a list of instances; got one flat list of {array.size} numbers "
                            f"(the whole inputs array has shape {list(array.shape)}): wrap it in a list, "
                            "[[...]], to send it as a batch of one")
-    _check_count(len(array), max_instances)
+    _check_not_empty(len(array))
     size = int(np.prod(instance))
     accepted = {(size,), (28, 28), tuple(instance)}
     if array.shape[1:] not in accepted:
@@ -83,11 +92,11 @@ def image_batch(values: Any, input_shape: tuple[int, ...], max_instances: int) -
     return array.reshape((len(array), *instance)).astype(np.float32)
 
 
-def number_batch(values: Any, max_instances: int) -> np.ndarray:
+def number_batch(values: Any) -> np.ndarray:
     """Numbers x (or [x]) for the linear model -> float32 batch of shape (N, 1)."""
     if not isinstance(values, list):
         values = [values]
-    _check_count(len(values), max_instances)
+    _check_not_empty(len(values))
     array = numeric_array([v[0] if isinstance(v, list) and len(v) == 1 else v for v in values])
     if array.ndim != 1:
         raise InvalidInput(f"each instance must be one number x (or [x]); got shape {list(array.shape[1:])}")

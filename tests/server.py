@@ -1,4 +1,8 @@
-"""Start the real gunicorn on a free loopback port for integration tests; always stopped afterwards."""
+"""Start the real gunicorn on a loopback port for integration tests; always stopped afterwards.
+
+The port is chosen by the kernel (bind to port 0) on a socket this process opens and gunicorn inherits
+(`--bind fd://N`), so no other process can take the port between choosing it and serving on it.
+"""
 
 from __future__ import annotations
 
@@ -18,10 +22,29 @@ import requests
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+def listening_socket(host: str = "127.0.0.1") -> socket.socket:
+    """A TCP socket listening on a port the kernel picked, ready to hand to gunicorn."""
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, 0))
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    return sock
+
+
+def spawn_gunicorn(args: list[str], env: dict[str, str], log_path: Path, host: str = "127.0.0.1",
+                   cwd: Path = ROOT) -> tuple[subprocess.Popen, str]:
+    """gunicorn `args` serving on a fresh loopback socket it inherits; returns the process and its base URL."""
+    sock = listening_socket(host)
+    try:
+        port = sock.getsockname()[1]
+        with open(log_path, "wb") as log:
+            process = subprocess.Popen([sys.executable, "-m", "gunicorn", *args, "--bind", f"fd://{sock.fileno()}"],
+                                       cwd=cwd, env={**env, "PORT": str(port)}, stdout=log,
+                                       stderr=subprocess.STDOUT, pass_fds=(sock.fileno(),), start_new_session=True)
+    finally:
+        sock.close()  # gunicorn holds its own copy
+    return process, f"http://{host}:{port}"
 
 
 @dataclass
@@ -38,6 +61,23 @@ class Server:
         return [int(pid) for pid in children.read_text().split()] if children.exists() else []
 
 
+def wait_ready(server: Server, workers: int, timeout: float, path: str = "/readyz") -> None:
+    """Until `path` answers 200 and the master has forked every worker; raise with the log otherwise."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if server.process.poll() is not None:
+            raise RuntimeError(f"gunicorn exited with {server.process.returncode}:\n{server.log()}")
+        try:
+            if requests.get(f"{server.url}{path}", timeout=2).status_code == 200 and \
+                    len(server.worker_pids()) >= workers:
+                return
+        except requests.ConnectionError:
+            pass
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"gunicorn not ready in {timeout} s:\n{server.log()}")
+        time.sleep(0.1)
+
+
 @contextlib.contextmanager
 def running_server(tmp_path: Path, ready_timeout: float = 60.0, unset: tuple[str, ...] = (),
                    **env: str) -> Iterator[Server]:
@@ -45,32 +85,15 @@ def running_server(tmp_path: Path, ready_timeout: float = 60.0, unset: tuple[str
 
     `env` is added to this process's environment and the names in `unset` are removed from it.
     """
-    port = free_port()
-    environ = {**os.environ, "HOST": "127.0.0.1", "PORT": str(port), "WORKERS": "2", "LOG_LEVEL": "info",
-               "PYTHONUNBUFFERED": "1", **env}
+    environ = {**os.environ, "HOST": "127.0.0.1", "WORKERS": "2", "LOG_LEVEL": "info", "PYTHONUNBUFFERED": "1",
+               **env}
     for name in unset:
         environ.pop(name, None)
-    log_path = tmp_path / f"gunicorn-{port}.log"
-    with open(log_path, "wb") as log:
-        process = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", "service/gunicorn.conf.py"],
-                                   cwd=ROOT, env=environ, stdout=log, stderr=subprocess.STDOUT,
-                                   start_new_session=True)
-    server = Server(f"http://127.0.0.1:{port}", process, log_path)
+    log_path = tmp_path / f"gunicorn-{time.monotonic_ns()}.log"
+    process, url = spawn_gunicorn(["-c", "service/gunicorn.conf.py"], environ, log_path)
+    server = Server(url, process, log_path)
     try:
-        deadline = time.monotonic() + ready_timeout
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(f"gunicorn exited with {process.returncode}:\n{server.log()}")
-            workers = int(environ["WORKERS"])
-            if server.log().count(" ready: ") >= workers:  # every worker, not only the first, has its models
-                try:
-                    if requests.get(f"{server.url}/readyz", timeout=2).status_code == 200:
-                        break
-                except requests.ConnectionError:
-                    pass
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"gunicorn not ready in {ready_timeout} s:\n{server.log()}")
-            time.sleep(0.2)
+        wait_ready(server, int(environ["WORKERS"]), ready_timeout)
         yield server
     finally:
         stop(process)

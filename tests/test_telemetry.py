@@ -88,7 +88,7 @@ def test_training_export_verification_leaves_no_telemetry_behind(model, tmp_path
     args = [model, "--model-dir", str(tmp_path / "models"), "--no-keras"]
     if model != "linear":
         mnist = request.getfixturevalue("mnist_dir")  # skips, before anything starts, where MNIST is absent
-        args += ["--data-dir", str(mnist), "--limit", "600", "--epochs", "1", "--gate", "0"]
+        args += ["--data-dir", str(mnist), "--limit", "600", "--epochs", "1", "--min-accuracy", "0"]
     result = subprocess.run([sys.executable, "-m", "training", *args], cwd=ROOT, env=_clean_env(home),
                             capture_output=True, text=True, timeout=240)
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]

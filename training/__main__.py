@@ -26,13 +26,20 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="model repository to publish into (default: $MODEL_DIR or ./models)")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     parser.add_argument("--limit", type=int, help="train on the first N training images only")
-    parser.add_argument("--gate", type=float, help="minimum test accuracy to publish (default: mlp 0.978, "
-                                                   "cnn 0.99); for linear, the largest relative distance "
-                                                   "to least squares (default 1e-3)")
+    parser.add_argument("--min-accuracy", type=float, help="mlp, cnn: the lowest MNIST test accuracy that may be "
+                                                           "published (default: mlp 0.978, cnn 0.99)")
+    parser.add_argument("--max-distance", type=float, help="linear: the largest relative distance of w and b to "
+                                                           "the least-squares fit that may be published "
+                                                           "(default 1e-3)")
     parser.add_argument("--reload-url", help="service base URL to ask to load the new versions, e.g. "
                                              "http://127.0.0.1:8000 (bearer token from $ADMIN_TOKEN)")
     parser.add_argument("--no-keras", action="store_true", help="do not save model.keras beside the ONNX")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.model == "linear" and args.min_accuracy is not None:
+        parser.error("--min-accuracy applies to mlp and cnn; the linear model's gate is --max-distance")
+    if args.model in ("mlp", "cnn") and args.max_distance is not None:
+        parser.error("--max-distance applies to linear; the classifiers' gate is --min-accuracy")
+    return args
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -40,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     names = MODELS if args.model == "all" else (args.model,)
     options = RunOptions(Path(args.model_dir), args.epochs, args.batch_size, args.seed, args.limit,
-                         args.gate, not args.no_keras)
+                         args.min_accuracy, args.max_distance, not args.no_keras)
     outcomes = []
     try:
         data = load_mnist(args.data_dir) if {"mlp", "cnn"} & set(names) else None

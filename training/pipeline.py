@@ -17,8 +17,8 @@ from training.publish import package_versions, publish_version, sha256_bytes, ut
 
 log = logging.getLogger("training")
 
-DEFAULT_GATES = {"mlp": 0.978, "cnn": 0.99}
-LINEAR_TOLERANCE = 1e-3  # relative distance to numpy.polyfit's least-squares solution
+MIN_ACCURACY = {"mlp": 0.978, "cnn": 0.99}
+MAX_DISTANCE = 1e-3  # linear: relative distance to numpy.polyfit's least-squares solution
 PARITY_SAMPLES = 1_000
 LABELS = [str(digit) for digit in range(10)]
 PREPROCESSING = {
@@ -50,7 +50,8 @@ class RunOptions:
     batch_size: int | None = None
     seed: int = 0
     limit: int | None = None
-    gate: float | None = None
+    min_accuracy: float | None = None  # classifiers: the lowest test accuracy that may be published
+    max_distance: float | None = None  # linear: the largest relative distance to least squares
     save_keras: bool = True
 
 
@@ -65,11 +66,11 @@ def run_classifier(name: str, data: Mnist, options: RunOptions) -> Outcome:
     trained = train_classifier(name, data.limited(options.limit), options.epochs, options.batch_size,
                                options.seed)
     model = trained.model
-    gate = DEFAULT_GATES[name] if options.gate is None else options.gate
-    log.info("%s: test accuracy %.4f (gate %.4f) after %.1f s", name, trained.test_accuracy, gate,
+    gate = MIN_ACCURACY[name] if options.min_accuracy is None else options.min_accuracy
+    log.info("%s: test accuracy %.4f (minimum %.4f) after %.1f s", name, trained.test_accuracy, gate,
              trained.wall_time_s)
     if trained.test_accuracy < gate:
-        raise GateRefused(f"{name}: test accuracy {trained.test_accuracy:.4f} is under the gate {gate:.4f}; "
+        raise GateRefused(f"{name}: test accuracy {trained.test_accuracy:.4f} is under the minimum {gate:.4f}; "
                           "nothing published")
     proto = export.export_keras(model, doc=f"digit-serve {name} MNIST classifier")
     sample = model_inputs(name, data.x_test[:PARITY_SAMPLES])
@@ -88,13 +89,13 @@ def run_classifier(name: str, data: Mnist, options: RunOptions) -> Outcome:
         "labels": LABELS,
         "parameters": int(model.count_params()),
         "metrics": {"test_accuracy": round(trained.test_accuracy, 6), "test_loss": round(trained.test_loss, 6),
-                    "test_samples": len(data.y_test), "gate": gate,
+                    "test_samples": len(data.y_test), "min_accuracy": gate,
                     "onnx_parity_max_abs_diff": parity, "onnx_parity_samples": PARITY_SAMPLES},
         "training": {**trained.settings, "wall_time_s": round(trained.wall_time_s, 1)},
         "data": {"source": data.source, "sha256": data.sha256, "limit": options.limit},
         "onnx": {"sha256": sha256_bytes(onnx_bytes), "opset": export.OPSET},
         "created_at": utc_now(),
-        "versions": package_versions(),
+        "libraries": package_versions(),
     }
     files = {
         "model.onnx": onnx_bytes,
@@ -116,7 +117,7 @@ def run_linear(options: RunOptions) -> Outcome:
     wall_time = time.perf_counter() - started
     exact_w, exact_b = np.polyfit(x, y, 1)
     distance = max(abs(model.w - exact_w) / abs(exact_w), abs(model.b - exact_b) / abs(exact_b))
-    tolerance = LINEAR_TOLERANCE if options.gate is None else options.gate
+    tolerance = MAX_DISTANCE if options.max_distance is None else options.max_distance
     if distance > tolerance:
         raise GateRefused(f"linear: {distance:.2e} from the least-squares solution (> {tolerance:g}); "
                           "nothing published")
@@ -147,7 +148,7 @@ def run_linear(options: RunOptions) -> Outcome:
                  "sha256": sha256_bytes(np.stack([x, y]).tobytes())},
         "onnx": {"sha256": sha256_bytes(onnx_bytes), "opset": export.OPSET},
         "created_at": utc_now(),
-        "versions": package_versions(),
+        "libraries": package_versions(),
     }
     files = {
         "model.onnx": onnx_bytes,

@@ -16,6 +16,8 @@ import numpy as np
 from training.data import Mnist, to_unit_range
 from training.models import BUILDERS
 
+OPTIMIZERS = {"adam": "Adam", "rmsprop": "RMSprop", "sgd": "SGD"}  # recipe name -> keras.optimizers class
+
 
 @dataclass(frozen=True)
 class Recipe:
@@ -27,8 +29,14 @@ class Recipe:
     zoom: float = 0.0
     validation_split: float = 0.1
     patience: int = 5
-    optimizer: str = "adam"
-    schedule: str = "cosine decay"
+    optimizer: str = "adam"  # one of OPTIMIZERS
+    schedule: str = "cosine"  # "cosine" (decay to 0 over all steps) or "constant"
+
+    def __post_init__(self) -> None:
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(f"optimizer must be one of {', '.join(OPTIMIZERS)}, got {self.optimizer!r}")
+        if self.schedule not in ("cosine", "constant"):
+            raise ValueError(f"schedule must be 'cosine' or 'constant', got {self.schedule!r}")
 
 
 RECIPES = {
@@ -68,6 +76,15 @@ def _augmenter(recipe: Recipe, seed: int):
     return keras.Sequential(steps) if steps else None
 
 
+def _optimizer(recipe: Recipe, steps: int):
+    """The recipe's optimizer with its learning-rate schedule over `steps` training steps."""
+    import keras
+
+    rate = (keras.optimizers.schedules.CosineDecay(recipe.learning_rate, decay_steps=steps)
+            if recipe.schedule == "cosine" else recipe.learning_rate)
+    return getattr(keras.optimizers, OPTIMIZERS[recipe.optimizer])(learning_rate=rate)
+
+
 def _datasets(name: str, recipe: Recipe, batch_size: int, x: np.ndarray, y: np.ndarray, seed: int):
     import tensorflow as tf
 
@@ -103,9 +120,7 @@ def train_classifier(name: str, data: Mnist, epochs: int | None = None, batch_si
     model = BUILDERS[name]()
     model.summary()
     train, val, train_samples = _datasets(name, recipe, batch_size, data.x_train, data.y_train, seed)
-    steps = epochs * -(-train_samples // batch_size)
-    schedule = keras.optimizers.schedules.CosineDecay(recipe.learning_rate, decay_steps=steps)
-    model.compile(optimizer=keras.optimizers.Adam(schedule),
+    model.compile(optimizer=_optimizer(recipe, steps=epochs * -(-train_samples // batch_size)),
                   loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     stop = keras.callbacks.EarlyStopping(monitor="val_accuracy", patience=recipe.patience,
                                          restore_best_weights=True)

@@ -7,6 +7,7 @@ from typing import Any
 import orjson
 from flask import Response, current_app
 
+from service.dataplane import DataPlane
 from service.registry import ModelRegistry
 from service.settings import Settings
 
@@ -18,6 +19,10 @@ def json_response(body: Any, status: int = 200) -> Response:
 
 def registry() -> ModelRegistry:
     return current_app.extensions["registry"]
+
+
+def dataplane() -> DataPlane:
+    return current_app.extensions["dataplane"]
 
 
 def settings() -> Settings:

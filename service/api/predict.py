@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import numpy as np
 from flask import Blueprint, Response, request
 
 from service import observability
-from service.api import json_response, registry, settings
-from service.errors import InvalidInput, PayloadTooLarge, UnsupportedMedia
+from service.api import dataplane, json_response, registry, settings
+from service.errors import InvalidInput, UnsupportedMedia
+from service.model import ModelVersion
 from service.preprocess import IMAGE_MEDIA_TYPES, mnist_from_image
-from service.registry import ModelVersion
 from service.validation import image_batch, number_batch, parse_json
 
 bp = Blueprint("predict", __name__)
@@ -69,20 +68,10 @@ def _uploaded_images() -> tuple[list[bytes], dict[str, Any]]:
 def _run_images(images: list[bytes], model: ModelVersion) -> tuple[np.ndarray, np.ndarray]:
     if model.task != "classification":
         raise InvalidInput(f"model {model.name!r} takes numbers, not images; send JSON {{\"inputs\": [x, ...]}}")
-    limit = settings().max_instances
-    if len(images) > limit:
-        raise PayloadTooLarge(f"{len(images)} images in one request; the limit is {limit}")
     digits = np.stack([mnist_from_image(data, settings().max_image_pixels) for data in images])
     observability.record_images(len(digits))
     batch = digits.reshape((len(digits), *model.input.shape[1:])).astype(model.input.dtype)
-    return _infer(model, batch), digits
-
-
-def _infer(model: ModelVersion, batch: np.ndarray) -> np.ndarray:
-    started = time.perf_counter()
-    outputs = model.infer(batch)
-    observability.record_inference(model.name, model.version, len(batch), time.perf_counter() - started)
-    return outputs
+    return dataplane().infer_one(model, batch), digits
 
 
 @bp.post("/predict")
@@ -97,12 +86,11 @@ def predict() -> Response:
         model = _choose_model(payload)
         if "inputs" not in payload:
             raise InvalidInput('the JSON body needs "inputs": a list of instances')
-        limit = settings().max_instances
         if model.task == "regression":
-            batch = number_batch(payload["inputs"], limit)
+            batch = number_batch(payload["inputs"])
         else:
-            batch = image_batch(payload["inputs"], model.input.shape, limit)
-        outputs = _infer(model, batch)
+            batch = image_batch(payload["inputs"], model.input.shape)
+        outputs = dataplane().infer_one(model, batch)
     else:
         images, payload = _uploaded_images()
         model = _choose_model(payload)
@@ -113,7 +101,7 @@ def predict() -> Response:
         # float32 carries about 7 significant digits; print no more than that.
         predictions: list = [float(f"{value:.7g}") for value in outputs[:, 0].tolist()]
     else:
-        predictions = classification_predictions(outputs, model.card.get("labels", []))
+        predictions = classification_predictions(outputs, model.labels)
     body_out: dict[str, Any] = {"model": model.name, "version": model.version, "predictions": predictions}
     if preprocessed is not None:
         body_out["preprocessed"] = preprocessed

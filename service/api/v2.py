@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import gzip
 import hmac
-import time
 import zlib
 
 from flask import Blueprint, Response, request
 
-from service import observability
-from service.api import json_response, registry, settings
+from service import protocol
+from service.api import dataplane, json_response, registry, settings
 from service.errors import BadRequest, Forbidden, PayloadTooLarge, Unauthorized
 from service.protocol import encode_infer_response, model_config, model_metadata, parse_infer_request
-from service.registry import parse_version
+from service.validation import parse_version
 
 bp = Blueprint("v2", __name__, url_prefix="/v2")
 
@@ -87,12 +86,8 @@ def _request_body() -> bytes:
 @bp.post("/models/<name>/versions/<version>/infer")
 def infer(name: str, version: str | None = None) -> Response:
     model = registry().get(name, version)
-    parsed = parse_infer_request(_request_body(), request.headers.get("Inference-Header-Content-Length"), model,
-                                 settings().max_instances)
-    started = time.perf_counter()
-    results = model.run(parsed.inputs, parsed.outputs)
-    batch = next(iter(parsed.inputs.values())).shape[0]
-    observability.record_inference(model.name, model.version, batch, time.perf_counter() - started)
+    parsed = parse_infer_request(_request_body(), request.headers.get("Inference-Header-Content-Length"), model)
+    results = dataplane().infer(model, parsed.inputs, parsed.outputs)
     body, header_length = encode_infer_response(model, parsed, results)
     response = Response(mimetype="application/json" if header_length is None else "application/octet-stream")
     if header_length is not None:
@@ -103,12 +98,13 @@ def infer(name: str, version: str | None = None) -> Response:
 
 def _compress_for_client(body: bytes, response: Response) -> bytes:
     """gzip or deflate the body when the client asks for it (tritonclient's response_compression_algorithm)."""
-    accepted = {item.split(";")[0].strip().lower() for item in request.headers.get("Accept-Encoding", "").split(",")}
     response.vary.add("Accept-Encoding")
-    if "gzip" in accepted:
+    # werkzeug honours q-values: "gzip;q=0" refuses gzip, and the client's preference wins among the two.
+    encoding = request.accept_encodings.best_match(["gzip", "deflate"])
+    if encoding == "gzip":
         response.headers["Content-Encoding"] = "gzip"
         return gzip.compress(body, compresslevel=1)
-    if "deflate" in accepted:
+    if encoding == "deflate":
         response.headers["Content-Encoding"] = "deflate"
         return zlib.compress(body, 1)
     return body
@@ -139,7 +135,7 @@ def _load_version_parameter() -> int | None:
 @bp.post("/repository/index")
 def repository_index() -> Response:
     _require_admin()
-    return json_response(registry().index())
+    return json_response(protocol.repository_index(registry().discover(), registry().current_map()))
 
 
 @bp.post("/repository/models/<name>/load")

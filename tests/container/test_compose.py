@@ -10,6 +10,7 @@ import json
 import os
 import secrets
 import shutil
+import socket
 import subprocess
 import time
 from pathlib import Path
@@ -18,7 +19,7 @@ import pytest
 import requests
 
 from tests.images import png
-from tests.server import ROOT, free_port
+from tests.server import ROOT
 
 pytestmark = pytest.mark.container
 ENGINE_TOOL = ROOT.parent / "shared" / "tools" / "container-engine"
@@ -51,6 +52,13 @@ def _ca_bundle(env: dict[str, str]) -> Path | None:
     return None
 
 
+def _free_port() -> int:
+    """A loopback port for compose to publish on: the engine binds it, so no socket can be handed over."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
 def _compose_command() -> list[str] | None:
     if shutil.which("docker-compose"):
         return ["docker-compose"]
@@ -70,7 +78,7 @@ def compose(mnist_dir):
     bundle = _ca_bundle(env)
     if bundle:
         shutil.copy(bundle, ROOT / ".build-ca.pem")
-    port = free_port()
+    port = _free_port()
     env.update(API_HOST_IP="127.0.0.1", API_PORT=str(port), ADMIN_TOKEN=secrets.token_hex(16), WORKERS="2",
                MNIST_DIR=str(mnist_dir), COMPOSE_PROJECT_NAME=PROJECT)
 
@@ -121,6 +129,9 @@ def test_compose_up_predict_retrain_and_reload(compose, mnist_sample):
     container_env = subprocess.run(["docker", "inspect", "--format", "{{json .Config.Env}}", _container_id(run)],
                                    capture_output=True, text=True, env=env, timeout=60).stdout
     assert "ORT_DISABLE_TELEMETRY=1" in json.loads(container_env)
+    uid = subprocess.run(["docker", "exec", _container_id(run), "id", "-u"], capture_output=True, text=True, env=env,
+                         timeout=60).stdout.strip()
+    assert uid == "10001"  # the service runs as the image's non-root user
     images, labels = mnist_sample
 
     response = requests.post(f"{url}/predict", data=png(images[0]), headers={"Content-Type": "image/png"},
@@ -136,7 +147,7 @@ def test_compose_up_predict_retrain_and_reload(compose, mnist_sample):
     assert "ORT_DISABLE_TELEMETRY=1" in _image_env("digit-serve-train:latest", env)
     # --no-deps: the api is up and healthy (checked above); podman without systemd never marks it healthy by itself
     result = run("--profile", "train", "run", "--rm", "--no-deps", "train", "cnn", "--limit", "5000", "--epochs", "1",
-                 "--gate", "0.3", "--no-keras", "--reload-url", "http://api:8000", timeout=1200)
+                 "--min-accuracy", "0.3", "--no-keras", "--reload-url", "http://api:8000", timeout=1200)
     assert "/v2/repository/models/cnn/load: 200" in result.stdout
 
     assert requests.get(f"{url}/models/cnn", timeout=10).json()["served_version"] == 2

@@ -1,7 +1,11 @@
 """Every endpoint and every error through the Flask test client, on the committed models."""
 
+import gzip
+import hashlib
 import io
 import json
+import shutil
+import zlib
 
 import numpy as np
 import pytest
@@ -11,6 +15,8 @@ from service import create_app
 from service.registry import ModelRegistry
 from service.settings import Settings
 from tests.images import encode, png
+from training.export import export_linear
+from training.publish import publish_version
 
 
 def _error(response, status: int, code: str) -> str:
@@ -30,7 +36,7 @@ def test_health_and_readiness(client):
 
 
 def test_readiness_is_503_until_models_are_loaded(settings):
-    registry = ModelRegistry(settings.model_dir)
+    registry = ModelRegistry.for_device(settings.model_dir, ["CPUExecutionProvider"], 1)
     app = create_app(settings, registry=registry)
     assert app.test_client().get("/readyz").status_code == 503
     registry.load_all()
@@ -74,7 +80,47 @@ def test_model_and_version_from_query_string(client, mnist_sample):
     images, _ = mnist_sample
     body = {"inputs": (images[:1] / 255.0).reshape(1, 784).tolist()}
     response = client.post("/predict?model=mlp&version=1", json=body)
-    assert response.get_json()["model"] == "mlp"
+    assert (response.get_json()["model"], response.get_json()["version"]) == ("mlp", 1)
+
+
+@pytest.fixture(scope="module")
+def two_linear_versions(tmp_path_factory, models_dir, settings):
+    """A repository holding the committed linear model as version 1 and y = 2x as version 2."""
+    repository = tmp_path_factory.mktemp("versions")
+    shutil.copytree(models_dir / "linear", repository / "linear")
+    card = json.loads((repository / "linear" / "1" / "model.json").read_text())
+    onnx_bytes = export_linear(2.0, 0.0, doc="y = 2x").SerializeToString()
+    card["onnx"]["sha256"] = hashlib.sha256(onnx_bytes).hexdigest()
+    assert publish_version(repository, "linear", {"model.onnx": onnx_bytes}, card)[0] == 2
+    return create_app(Settings.from_env({}, model_dir=repository, workers=1)).test_client(), card
+
+
+@pytest.mark.parametrize(("where", "version"), [("body", 1), ("query", 1), ("body", 2), ("query", "2"), (None, None)])
+def test_the_requested_version_is_the_one_that_answers(two_linear_versions, models_dir, where, version):
+    client, _ = two_linear_versions
+    v1 = json.loads((models_dir / "linear" / "1" / "model.json").read_text())["coefficients"]
+    body = {"model": "linear", "inputs": [10.0]}
+    if where == "body":
+        body["version"] = version
+    response = client.post("/predict" + (f"?version={version}" if where == "query" else ""), json=body)
+    answered = response.get_json()
+    expected_version = int(version) if version is not None else 2  # the newest serves by default
+    assert answered["version"] == expected_version
+    expected = 10 * v1["w"] + v1["b"] if expected_version == 1 else 20.0
+    assert answered["predictions"] == [pytest.approx(expected, rel=1e-6)]
+
+
+@pytest.mark.parametrize(("accept", "encoding"), [("gzip", "gzip"), ("deflate", "deflate"), ("gzip;q=0", None),
+                                                  ("gzip;q=0, deflate", "deflate"), ("gzip;q=0.5, deflate", "deflate"),
+                                                  ("identity", None), ("", None)])
+def test_v2_response_compression_follows_accept_encoding_with_q_values(client, accept, encoding):
+    body = {"inputs": [{"name": "x", "shape": [1, 1], "datatype": "FP32", "data": [1.0]}]}
+    response = client.post("/v2/models/linear/infer", json=body, headers={"Accept-Encoding": accept})
+    assert response.status_code == 200
+    assert response.headers.get("Content-Encoding") == encoding
+    raw = response.get_data()
+    data = gzip.decompress(raw) if encoding == "gzip" else zlib.decompress(raw) if encoding == "deflate" else raw
+    assert json.loads(data)["model_name"] == "linear"
 
 
 def test_linear_predictions_are_w_x_plus_b(client, models_dir):
@@ -143,15 +189,14 @@ def test_error_404_versions_that_are_not_integers(client, version):
            "model_not_found")
 
 
-@pytest.mark.parametrize("body", [
-    "[" * 5000 + "]" * 5000,
-    '{"model": "mlp", "inputs": ' + "[" * 40 + "0" + "]" * 40 + "}",
-    '{"model": "linear", "inputs": [1' + "0" * 400 + "]}",
-    b'\xff\xfe{"a": 1}',
+@pytest.mark.parametrize(("body", "status", "code"), [
+    ("[" * 5000 + "]" * 5000, 400, "bad_request"),  # nested deeper than a JSON parser will go
+    ('{"model": "mlp", "inputs": ' + "[" * 40 + "0" + "]" * 40 + "}", 422, "invalid_input"),  # valid, wrong shape
+    ('{"model": "linear", "inputs": [1' + "0" * 400 + "]}", 422, "invalid_input"),  # beyond the float range
+    (b'\xff\xfe{"a": 1}', 400, "bad_request"),  # not UTF-8
 ])
-def test_hostile_json_is_a_4xx(client, body):
-    response = client.post("/predict", data=body, content_type="application/json")
-    assert response.status_code in (400, 422)
+def test_hostile_json_is_refused_with_its_documented_error(client, body, status, code):
+    _error(client.post("/predict", data=body, content_type="application/json"), status, code)
 
 
 def test_error_404_and_405_are_json(client):

@@ -74,12 +74,13 @@ def test_no_serving_process_has_tensorflow_loaded(server):
         assert "tensorflow" not in maps.lower(), f"process {pid} has TensorFlow mapped"
 
 
+@pytest.mark.skipif("CUDAExecutionProvider" in ort.get_available_providers(),
+                    reason="this machine has a CUDA provider")
 def test_device_cuda_without_a_gpu_fails_at_start_with_a_clear_message(models_dir):
+    # PORT 1 is never bound: the check must refuse before gunicorn binds anything.
     result = subprocess.run([sys.executable, "-m", "gunicorn", "-c", "service/gunicorn.conf.py"], cwd=ROOT,
                             env={"PATH": "/usr/bin:/bin", "DEVICE": "cuda", "MODEL_DIR": str(models_dir),
                                  "HOST": "127.0.0.1", "PORT": "1"},
                             capture_output=True, text=True, timeout=60)
-    if "CUDAExecutionProvider" in ort.get_available_providers():
-        pytest.skip("this machine has a CUDA provider")
     assert result.returncode != 0
     assert "DEVICE=cuda but onnxruntime offers no CUDAExecutionProvider" in result.stderr

@@ -23,21 +23,34 @@ def _sample(metrics: str, name: str, **labels: str) -> float:
     return total
 
 
+def _metrics(server) -> str:
+    return requests.get(f"{server.url}/metrics", timeout=5).text
+
+
 @pytest.mark.slow
 def test_metrics_add_up_across_workers(server):
+    counted = {
+        "ok": ("digit_serve_requests_total", {"endpoint": "/predict", "status": "200", "model": "linear",
+                                              "version": "1"}),
+        "not_found": ("digit_serve_requests_total", {"endpoint": "/predict", "status": "404"}),
+        "instances": ("digit_serve_instances_per_request_sum", {"model": "linear"}),
+        "inferences": ("digit_serve_inference_latency_seconds_count", {"model": "linear"}),
+        "latencies": ("digit_serve_request_latency_seconds_count", {"endpoint": "/predict"}),
+    }
+    text = _metrics(server)
+    before = {key: _sample(text, name, **labels) for key, (name, labels) in counted.items()}
     for _ in range(30):  # fresh connections: spread over both workers
-        assert requests.post(f"{server.url}/predict", json={"model": "linear", "inputs": [1, 2, 3]}, timeout=5).ok
+        response = requests.post(f"{server.url}/predict", json={"model": "linear", "inputs": [1, 2, 3]}, timeout=5)
+        assert response.ok
     requests.post(f"{server.url}/predict", json={"model": "nope", "inputs": [1]}, timeout=5)
-    metrics = requests.get(f"{server.url}/metrics", timeout=5).text
-    assert _sample(metrics, "digit_serve_requests_total", endpoint="/predict", status="200", model="linear",
-                   version="1") == 30
-    assert _sample(metrics, "digit_serve_requests_total", endpoint="/predict", status="404") == 1
-    assert _sample(metrics, "digit_serve_instances_per_request_sum", model="linear") == 90
-    assert _sample(metrics, "digit_serve_inference_latency_seconds_count", model="linear") == 30
-    assert _sample(metrics, "digit_serve_request_latency_seconds_count", endpoint="/predict") == 31
-    assert _sample(metrics, "digit_serve_served_version", model="cnn") == 1
-    assert _sample(metrics, "digit_serve_model_provider", model="mlp", provider="CPUExecutionProvider") == 1
-    assert _sample(metrics, "digit_serve_model_loads_total", model="cnn", result="success") == 2  # one per worker
+    text = _metrics(server)
+    after = {key: _sample(text, name, **labels) for key, (name, labels) in counted.items()}
+    assert {key: after[key] - before[key] for key in counted} == {"ok": 30, "not_found": 1, "instances": 90,
+                                                                  "inferences": 30, "latencies": 31}
+    # Set once at start (this server gets no load or unload calls): one per worker, or the latest value.
+    assert _sample(text, "digit_serve_served_version", model="cnn") == 1
+    assert _sample(text, "digit_serve_model_provider", model="mlp", provider="CPUExecutionProvider") == 1
+    assert _sample(text, "digit_serve_model_loads_total", model="cnn", result="success") == 2
 
 
 @pytest.mark.slow

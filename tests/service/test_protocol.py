@@ -4,7 +4,7 @@ import numpy as np
 import orjson
 import pytest
 
-from service.errors import BadRequest, PayloadTooLarge
+from service.errors import BadRequest
 from service.protocol import encode_infer_response, model_config, model_metadata, parse_infer_request
 
 
@@ -19,7 +19,7 @@ def _json_request(data, shape, datatype="FP32", **extra) -> bytes:
 
 
 def test_json_tensor_is_parsed_to_the_models_dtype_and_shape(mlp):
-    request = parse_infer_request(_json_request([0.5] * 1568, [2, 784], id="abc"), None, mlp, 10)
+    request = parse_infer_request(_json_request([0.5] * 1568, [2, 784], id="abc"), None, mlp)
     assert request.inputs["pixels"].shape == (2, 784)
     assert request.inputs["pixels"].dtype == np.float32
     assert request.outputs == ["probabilities"]
@@ -28,7 +28,7 @@ def test_json_tensor_is_parsed_to_the_models_dtype_and_shape(mlp):
 
 
 def test_nested_json_data_is_accepted(mlp):
-    request = parse_infer_request(_json_request([[0.0] * 784], [1, 784]), None, mlp, 10)
+    request = parse_infer_request(_json_request([[0.0] * 784], [1, 784]), None, mlp)
     assert request.inputs["pixels"].shape == (1, 784)
 
 
@@ -37,10 +37,10 @@ def test_binary_input_and_binary_output_request(mlp):
     header = orjson.dumps({"inputs": [{"name": "pixels", "shape": [3, 784], "datatype": "FP32",
                                        "parameters": {"binary_data_size": raw.nbytes}}],
                            "parameters": {"binary_data_output": True}})
-    request = parse_infer_request(header + raw.tobytes(), str(len(header)), mlp, 10)
+    request = parse_infer_request(header + raw.tobytes(), str(len(header)), mlp)
     np.testing.assert_array_equal(request.inputs["pixels"], raw)
     assert request.binary_outputs == {"probabilities": True}
-    body, length = encode_infer_response(mlp, request, [np.ones((3, 10), dtype=np.float32)])
+    body, length = encode_infer_response(mlp, request, {"probabilities": np.ones((3, 10), dtype=np.float32)})
     response = orjson.loads(body[:length])
     assert response["outputs"][0]["parameters"]["binary_data_size"] == 120
     np.testing.assert_array_equal(np.frombuffer(body[length:], dtype=np.float32), np.ones(30))
@@ -48,15 +48,15 @@ def test_binary_input_and_binary_output_request(mlp):
 
 def test_raw_body_with_header_length_zero_is_the_single_input(mlp):
     raw = np.zeros((4, 784), dtype=np.float32).tobytes()
-    request = parse_infer_request(raw, "0", mlp, 10)
+    request = parse_infer_request(raw, "0", mlp)
     assert request.inputs["pixels"].shape == (4, 784)
     with pytest.raises(BadRequest, match="whole number"):
-        parse_infer_request(raw[:-4], "0", mlp, 10)
+        parse_infer_request(raw[:-4], "0", mlp)
 
 
 def test_shape_error_names_expected_and_received_with_a_batch_hint(mlp):
     with pytest.raises(BadRequest) as error:
-        parse_infer_request(_json_request([0.0] * 784, [784]), None, mlp, 10)
+        parse_infer_request(_json_request([0.0] * 784, [784]), None, mlp)
     message = error.value.message
     assert "unexpected shape [784], expected [-1, 784]" in message
     assert "the first dimension is the batch" in message
@@ -75,56 +75,51 @@ def test_shape_error_names_expected_and_received_with_a_batch_hint(mlp):
 ])
 def test_wrong_tensors_are_400_with_a_reason(mlp, data, shape, datatype, match):
     with pytest.raises(BadRequest, match=match):
-        parse_infer_request(_json_request(data, shape, datatype), None, mlp, 10)
+        parse_infer_request(_json_request(data, shape, datatype), None, mlp)
 
 
 def test_unknown_input_and_output_names_are_refused(mlp):
     body = orjson.dumps({"inputs": [{"name": "x", "shape": [1, 784], "datatype": "FP32", "data": [0] * 784}]})
     with pytest.raises(BadRequest, match="unexpected input 'x'"):
-        parse_infer_request(body, None, mlp, 10)
+        parse_infer_request(body, None, mlp)
     with pytest.raises(BadRequest, match="unexpected output 'logits'"):
-        parse_infer_request(_json_request([0.0] * 784, [1, 784], outputs=[{"name": "logits"}]), None, mlp, 10)
+        parse_infer_request(_json_request([0.0] * 784, [1, 784], outputs=[{"name": "logits"}]), None, mlp)
 
 
 @pytest.mark.parametrize("extra", [{"parameters": "x"}, {"outputs": [{"name": "probabilities", "parameters": 1}]}])
 def test_parameters_that_are_not_objects_are_400(mlp, extra):
     with pytest.raises(BadRequest, match="must be an object"):
-        parse_infer_request(_json_request([0.0] * 784, [1, 784], **extra), None, mlp, 10)
+        parse_infer_request(_json_request([0.0] * 784, [1, 784], **extra), None, mlp)
 
 
 def test_out_of_range_float_is_refused_without_warnings(app):
     linear = app.extensions["registry"].get("linear")
     body = orjson.dumps({"inputs": [{"name": "x", "shape": [1, 1], "datatype": "FP32", "data": [1e39]}]})
     with pytest.raises(BadRequest, match="finite"):
-        parse_infer_request(body, None, linear, 10)
+        parse_infer_request(body, None, linear)
 
 
 def test_binary_sizes_must_add_up(mlp):
     header = orjson.dumps({"inputs": [{"name": "pixels", "shape": [1, 784], "datatype": "FP32",
                                        "parameters": {"binary_data_size": 3136}}]})
     with pytest.raises(BadRequest, match="beyond"):
-        parse_infer_request(header + b"\0" * 100, str(len(header)), mlp, 10)
+        parse_infer_request(header + b"\0" * 100, str(len(header)), mlp)
     with pytest.raises(BadRequest, match="not claimed"):
-        parse_infer_request(header + b"\0" * 3200, str(len(header)), mlp, 10)
+        parse_infer_request(header + b"\0" * 3200, str(len(header)), mlp)
     with pytest.raises(BadRequest, match="outside the body"):
-        parse_infer_request(header, str(len(header) + 5), mlp, 10)
+        parse_infer_request(header, str(len(header) + 5), mlp)
     with pytest.raises(BadRequest, match="integer"):
-        parse_infer_request(header, "ten", mlp, 10)
+        parse_infer_request(header, "ten", mlp)
     boolean = orjson.dumps({"inputs": [{"name": "pixels", "shape": [1, 784], "datatype": "FP32",
                                         "parameters": {"binary_data_size": True}}]})
     with pytest.raises(BadRequest, match="binary_data_size True"):
-        parse_infer_request(boolean, str(len(boolean)), mlp, 10)
+        parse_infer_request(boolean, str(len(boolean)), mlp)
 
 
 def test_non_finite_binary_data_is_refused(mlp):
     raw = np.full((1, 784), np.nan, dtype=np.float32)
     with pytest.raises(BadRequest, match="finite"):
-        parse_infer_request(raw.tobytes(), "0", mlp, 10)
-
-
-def test_batch_over_the_limit_is_413(mlp):
-    with pytest.raises(PayloadTooLarge):
-        parse_infer_request(_json_request([0.0] * 784 * 11, [11, 784]), None, mlp, 10)
+        parse_infer_request(raw.tobytes(), "0", mlp)
 
 
 def test_metadata_and_config_describe_the_model(mlp):

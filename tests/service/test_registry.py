@@ -4,10 +4,23 @@ import json
 import shutil
 
 import pytest
+from prometheus_client import REGISTRY
 
 from service.errors import ModelLoadError, ModelNotFound
 from service.registry import ModelRegistry
+from service.serving_state import serving_state
 from training.publish import publish_version
+
+CPU = ["CPUExecutionProvider"]
+
+
+def _registry(model_dir, state_dir=None, max_versions: int = 3) -> ModelRegistry:
+    return ModelRegistry.for_device(model_dir, CPU, 1, serving_state(state_dir), max_versions)
+
+
+def _load_failures(name: str, version: int) -> float:
+    return REGISTRY.get_sample_value("digit_serve_model_loads_total",
+                                     {"model": name, "version": str(version), "result": "failure"}) or 0.0
 
 
 @pytest.fixture
@@ -28,24 +41,25 @@ def _publish(model_dir, name="linear", onnx: bytes | None = None) -> int:
 def test_discovery_ignores_staging_folders_and_folders_without_a_card(model_dir):
     (model_dir / "linear" / ".tmp-abc").mkdir()
     (model_dir / "linear" / "7").mkdir()  # no model.json: a half-copied version
-    assert ModelRegistry(model_dir).discover() == {"linear": [1], "mlp": [1]}
+    assert _registry(model_dir).discover() == {"linear": [1], "mlp": [1]}
 
 
 def test_a_broken_version_on_disk_at_start_is_skipped_and_the_others_serve(model_dir):
     _publish(model_dir, onnx=b"broken")
-    registry = ModelRegistry(model_dir)
+    registry = _registry(model_dir)
     registry.load_all()
     assert registry.versions("linear") == [1]
+    assert registry.versions("mlp") == [1]
     assert registry.ready
 
 
 def test_no_loadable_model_is_an_error_at_start(tmp_path):
     with pytest.raises(RuntimeError, match="no loadable model"):
-        ModelRegistry(tmp_path).load_all()
+        _registry(tmp_path).load_all()
 
 
 def test_only_the_newest_versions_stay_loaded(model_dir):
-    registry = ModelRegistry(model_dir, max_versions=2)
+    registry = _registry(model_dir, max_versions=2)
     registry.load_all()
     for expected in (2, 3, 4):
         assert _publish(model_dir) == expected
@@ -57,7 +71,7 @@ def test_only_the_newest_versions_stay_loaded(model_dir):
 
 
 def test_load_refuses_a_broken_version_and_keeps_serving(model_dir):
-    registry = ModelRegistry(model_dir)
+    registry = _registry(model_dir)
     registry.load_all()
     _publish(model_dir, onnx=b"broken")
     with pytest.raises(ModelLoadError, match="sha256"):
@@ -69,7 +83,7 @@ def test_load_refuses_a_broken_version_and_keeps_serving(model_dir):
 
 def test_two_workers_agree_through_the_shared_state(model_dir, tmp_path):
     state = tmp_path / "state"
-    first, second = ModelRegistry(model_dir, state_dir=state), ModelRegistry(model_dir, state_dir=state)
+    first, second = _registry(model_dir, state), _registry(model_dir, state)
     first.load_all()
     second.load_all()
     _publish(model_dir)
@@ -80,19 +94,47 @@ def test_two_workers_agree_through_the_shared_state(model_dir, tmp_path):
     second.unload("mlp")
     first.sync()
     assert first.names() == ["linear"]
-    third = ModelRegistry(model_dir, state_dir=state)  # a worker restarted later follows the recorded state
+    third = _registry(model_dir, state)  # a worker restarted later follows the recorded state
     third.load_all()
     assert third.names() == ["linear"]
     assert third.versions("linear") == [1, 2]
 
 
 def test_poll_once_loads_new_versions_once_and_remembers_failures(model_dir):
-    registry = ModelRegistry(model_dir)
+    registry = _registry(model_dir)
     registry.load_all()
     assert registry.poll_once() == []
     _publish(model_dir)
     assert registry.poll_once() == [("linear", 2)]
     _publish(model_dir, onnx=b"broken")
+    failures = _load_failures("linear", 3)
     assert registry.poll_once() == []
     assert registry.get("linear").version == 2
-    assert ("linear", 3) in registry._failed
+    assert _load_failures("linear", 3) == failures + 1
+    assert registry.poll_once() == []  # the broken version is not tried again on every poll
+    assert _load_failures("linear", 3) == failures + 1
+
+
+def test_a_requested_version_is_the_one_returned_and_the_newest_serves_by_default(model_dir):
+    registry = _registry(model_dir)
+    registry.load_all()
+    _publish(model_dir)
+    registry.load("linear")
+    assert registry.get("linear").version == 2
+    assert registry.get("linear", 1).version == 1
+    assert registry.get("linear", "1").path == model_dir / "linear" / "1"
+    with pytest.raises(ModelNotFound, match="versions are integers"):
+        registry.get("linear", "latest")
+
+
+def test_a_load_recorded_by_one_worker_keeps_what_another_recorded_before(model_dir, tmp_path):
+    """A worker that records a change follows the whole record, not only its own change."""
+    state = tmp_path / "state"
+    first, second = _registry(model_dir, state), _registry(model_dir, state)
+    first.load_all()
+    second.load_all()
+    first.unload("mlp")
+    _publish(model_dir)
+    second.load("linear")  # second had not synced the unload before this request
+    assert second.names() == ["linear"]
+    assert second.versions("linear") == [1, 2]

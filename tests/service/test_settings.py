@@ -2,18 +2,20 @@ from pathlib import Path
 
 import pytest
 
-from service.registry import choose_providers
+from service.model import choose_providers
 from service.settings import Settings, SettingsError, cgroup_cpu_limit
 
 CPU = ["CPUExecutionProvider"]
 GPU = ["CUDAExecutionProvider", "CPUExecutionProvider"]
 
 
-def test_defaults():
+def test_defaults(monkeypatch):
+    monkeypatch.setattr("service.settings._cores", lambda: 3)
     settings = Settings.from_env({})
     assert (settings.host, settings.port, settings.model_dir, settings.device) == ("0.0.0.0", 8000, Path("models"),
                                                                                    "auto")
-    assert settings.workers >= 1
+    assert settings.workers == 3  # one worker per CPU this process may use
+    assert settings.session_threads == 1
     assert settings.admin_token == ""
 
 

@@ -11,7 +11,7 @@ import pytest
 from training.__main__ import main
 
 REQUIRED_CARD_KEYS = {"name", "version", "task", "inputs", "outputs", "preprocessing", "labels", "parameters",
-                      "metrics", "training", "data", "onnx", "created_at", "versions"}
+                      "metrics", "training", "data", "onnx", "created_at", "libraries"}
 
 
 def _card(path):
@@ -21,7 +21,7 @@ def _card(path):
 @pytest.mark.slow
 @pytest.mark.parametrize("name", ["mlp", "cnn"])
 def test_short_run_publishes_a_verified_version(name, mnist_dir, tmp_path, capsys, mnist_sample):
-    args = [name, "--limit", "3000", "--epochs", "1", "--gate", "0.5", "--data-dir", str(mnist_dir),
+    args = [name, "--limit", "3000", "--epochs", "1", "--min-accuracy", "0.5", "--data-dir", str(mnist_dir),
             "--model-dir", str(tmp_path), "--no-keras"]
     assert main(args) == 0
     version_dir = tmp_path / name / "1"
@@ -31,7 +31,7 @@ def test_short_run_publishes_a_verified_version(name, mnist_dir, tmp_path, capsy
     assert card["training"]["train_samples"] == 2700
     assert card["onnx"]["sha256"] == hashlib.sha256((version_dir / "model.onnx").read_bytes()).hexdigest()
     assert card["metrics"]["onnx_parity_max_abs_diff"] <= 1e-5
-    assert {"tensorflow", "keras", "tf2onnx", "onnx"} <= card["versions"].keys()
+    assert {"tensorflow", "keras", "tf2onnx", "onnx"} <= card["libraries"].keys()
     assert (version_dir / "report.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert not (version_dir / "model.keras").exists()
     proto = onnx.load(version_dir / "model.onnx")
@@ -53,10 +53,10 @@ def test_short_run_publishes_a_verified_version(name, mnist_dir, tmp_path, capsy
 
 @pytest.mark.slow
 def test_gate_refuses_to_publish_a_weak_model(mnist_dir, tmp_path, capsys):
-    args = ["mlp", "--limit", "500", "--epochs", "1", "--gate", "0.999", "--data-dir", str(mnist_dir),
+    args = ["mlp", "--limit", "500", "--epochs", "1", "--min-accuracy", "0.999", "--data-dir", str(mnist_dir),
             "--model-dir", str(tmp_path)]
     assert main(args) == 2
-    assert "under the gate 0.9990; nothing published" in capsys.readouterr().err
+    assert "under the minimum 0.9990; nothing published" in capsys.readouterr().err
     assert not (tmp_path / "mlp").exists() or list((tmp_path / "mlp").iterdir()) == []
 
 

@@ -1,0 +1,38 @@
+"""The retrain command's options: each gate flag means one thing, and the recipe's choices are the ones used."""
+
+import pytest
+
+from training.__main__ import parse_args
+from training.train import Recipe, _optimizer
+
+
+def test_each_gate_belongs_to_its_models():
+    assert parse_args(["cnn", "--min-accuracy", "0.5"]).min_accuracy == 0.5
+    assert parse_args(["linear", "--max-distance", "1e-2"]).max_distance == 1e-2
+    both = parse_args(["all", "--min-accuracy", "0.9", "--max-distance", "1e-2"])
+    assert (both.min_accuracy, both.max_distance) == (0.9, 1e-2)
+
+
+@pytest.mark.parametrize("argv", [["linear", "--min-accuracy", "0.5"], ["mlp", "--max-distance", "0.1"]])
+def test_a_gate_given_to_a_model_it_does_not_apply_to_is_refused(argv, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        parse_args(argv)
+    assert exit_info.value.code == 2
+    assert "applies to" in capsys.readouterr().err
+
+
+def test_the_recipe_chooses_the_optimizer_and_its_schedule():
+    import keras
+
+    deck = _optimizer(Recipe(epochs=10, batch_size=128, optimizer="rmsprop", schedule="constant"), steps=100)
+    assert isinstance(deck, keras.optimizers.RMSprop)
+    assert float(deck.learning_rate) == pytest.approx(1e-3)
+    tuned = _optimizer(Recipe(epochs=10, batch_size=128), steps=100)
+    assert isinstance(tuned, keras.optimizers.Adam)
+    assert float(tuned.learning_rate) == pytest.approx(1e-3)
+    tuned.iterations.assign(50)
+    assert float(tuned.learning_rate) == pytest.approx(5e-4, rel=1e-3)  # cosine: half way, half the rate
+    deck.iterations.assign(50)
+    assert float(deck.learning_rate) == pytest.approx(1e-3)
+    with pytest.raises(ValueError, match="optimizer must be one of"):
+        Recipe(epochs=1, batch_size=1, optimizer="adagrad")
