@@ -9,10 +9,13 @@ export MNIST_DIR
 # onnxruntime >= 1.29 sends telemetry unless told not to; every command below inherits this (README: Privacy).
 export ORT_DISABLE_TELEMETRY ?= 1
 PIP_FLAGS ?= -q --disable-pip-version-check
+# uv pip compile: the lock files in requirements/*.txt from the top-level requirements in requirements/*.in.
+COMPILE = $(VENV)/bin/uv pip compile -q --python-version 3.11 --python-platform x86_64-manylinux_2_28
 
-.PHONY: serve test lint retrain test-container bench clean
+.PHONY: serve test lint format retrain test-container bench pins clean
 
-$(VENV)/.installed: requirements/serve.txt requirements/train.txt requirements/dev.txt
+# A change to any pin or to pyproject.toml reinstalls.
+$(VENV)/.installed: requirements/dev.txt requirements/train.txt requirements/serve.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install $(PIP_FLAGS) -r requirements/dev.txt
 	$(VENV)/bin/pip install $(PIP_FLAGS) --no-deps -e .
@@ -27,7 +30,13 @@ serve: $(SERVE_VENV)/.installed
 	$(SERVE_VENV)/bin/gunicorn -c service/gunicorn.conf.py
 
 lint: $(VENV)/.installed
+	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
+
+format: $(VENV)/.installed
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
 
 test: lint
 	TF_CPP_MIN_LOG_LEVEL=2 $(VENV)/bin/python -m pytest $(PYTEST_ARGS)
@@ -39,5 +48,16 @@ test-container: $(VENV)/.installed
 retrain: $(VENV)/.installed
 	TF_CPP_MIN_LOG_LEVEL=2 $(VENV)/bin/python -m training $(or $(MODEL),all) $(RETRAIN_ARGS)
 
+# The service beside its references on loopback (needs wrk: apt-get install wrk); see bench/README.md.
+bench: $(VENV)/.installed
+	$(VENV)/bin/python bench/run.py $(BENCH_ARGS)
+
+# Re-lock after editing requirements/*.in (needs PyPI). Existing pins are kept unless an .in file rules them out;
+# add --upgrade-package NAME to COMPILE to move one. dev.txt is the full set; serve.txt and train.txt agree with it.
+pins: $(VENV)/.installed
+	$(COMPILE) requirements/dev.in -o requirements/dev.txt
+	$(COMPILE) requirements/serve.in -c requirements/dev.txt -o requirements/serve.txt
+	$(COMPILE) requirements/train.in -c requirements/dev.txt -o requirements/train.txt
+
 clean:
-	rm -rf $(VENV) $(SERVE_VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(SERVE_VENV) .pytest_cache .ruff_cache .mypy_cache

@@ -7,10 +7,11 @@ protocol's `{"error": "message"}` for paths under /v2. Nothing else in the servi
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import orjson
 from flask import Flask, Response, request
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 log = logging.getLogger("service.errors")
 
@@ -63,6 +64,7 @@ def _is_protocol_path() -> bool:
 
 
 def error_response(status: int, code: str, message: str) -> Response:
+    body: dict[str, Any]
     if _is_protocol_path():
         # The protocol answers a request it cannot run with 400 and {"error": "..."}.
         body, status = {"error": message}, 400 if status == 422 else status
@@ -87,7 +89,7 @@ def register_error_handlers(app: Flask) -> None:
                 f"request too large: the limits are {app.config['MAX_CONTENT_LENGTH']} bytes of body and "
                 f"{app.config['MAX_FORM_PARTS']} multipart parts")
         response = error_response(exc.code or 500, code, message)
-        if exc.code == 405 and exc.valid_methods:
+        if isinstance(exc, MethodNotAllowed) and exc.valid_methods:
             response.headers["Allow"] = ", ".join(exc.valid_methods)
         return response
 

@@ -127,8 +127,8 @@ def load_version(path: Path, providers: list[str], threads: int) -> ModelVersion
         raise ModelLoadError(f"{path}: model.onnx inputs {found} differ from model.json {declared}")
     version = ModelVersion(card.get("name", path.parent.name), int(path.name), path, card, session, inputs,
                            outputs)
-    warm = {spec.name: np.zeros([1 if dim == -1 else dim for dim in spec.shape], dtype=spec.dtype)
-            for spec in inputs}
+    warm: dict[str, np.ndarray] = {
+        spec.name: np.zeros([1 if dim == -1 else dim for dim in spec.shape], dtype=spec.dtype) for spec in inputs}
     try:
         version.run(warm)
     except Exception as exc:  # noqa: BLE001

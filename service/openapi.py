@@ -98,7 +98,7 @@ def build_openapi(version: str) -> dict[str, Any]:
                    "description": "JSON header of Inference-Header-Content-Length bytes, then raw tensors"}
     header_length = {"name": "Inference-Header-Content-Length", "in": "header", "required": False,
                      "schema": {"type": "integer", "minimum": 0}}
-    admin = [{"bearerAuth": []}]
+    admin: list[dict[str, list[str]]] = [{"bearerAuth": []}]
     paths: dict[str, Any] = {
         "/predict": {"post": {
             "summary": "Predict from JSON numbers, uploaded images or a raw image body",

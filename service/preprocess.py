@@ -127,14 +127,17 @@ def crop_to_ink(ink: np.ndarray, margin: int = 2) -> np.ndarray:
     above = ink > INK_THRESHOLD * 255
     # A stroke pixel has a stroke neighbour; a lone speck of noise does not.
     padded = np.pad(above, 1)
-    neighbours = sum(np.roll(np.roll(padded, dr, 0), dc, 1) for dr in (-1, 0, 1) for dc in (-1, 0, 1))[1:-1, 1:-1]
+    neighbours = np.add.reduce([np.roll(np.roll(padded, dr, 0), dc, 1).astype(np.uint8)
+                                for dr in (-1, 0, 1) for dc in (-1, 0, 1)])[1:-1, 1:-1]
     strong = _extent(above & (neighbours > 1))
     if strong is None:
         raise InvalidInput("the image holds no digit: no ink found")
     top, bottom, left, right = strong
     top, left = max(top - margin, 0), max(left - margin, 0)
     window = ink[top:bottom + margin, left:right + margin]
-    inner_top, inner_bottom, inner_left, inner_right = _extent(window > 0)
+    inner = _extent(window > 0)
+    assert inner is not None  # the window holds the strong pixels, which are above 0
+    inner_top, inner_bottom, inner_left, inner_right = inner
     return window[inner_top:inner_bottom, inner_left:inner_right]
 
 

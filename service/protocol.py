@@ -74,7 +74,7 @@ def _array_from_json(spec: TensorSpec, tensor: dict, shape: list[int]) -> np.nda
                          f"found {found.dtype.kind!r} values")
     try:
         with np.errstate(over="ignore", invalid="ignore"):
-            array = found.astype(spec.dtype)
+            array: np.ndarray = found.astype(spec.dtype)
     except (ValueError, TypeError, OverflowError):
         raise BadRequest(f"input '{spec.name}': data must be {tensor.get('datatype')} numbers") from None
     expected = int(np.prod(shape))
@@ -120,14 +120,14 @@ def parse_infer_request(body: bytes, header_length: str | None, model: ModelVers
     if length == 0:  # the whole body is the raw data of the model's single input
         if len(specs) != 1:
             raise BadRequest("a raw body (Inference-Header-Content-Length: 0) needs a model with one input")
-        spec = model.input
-        itemsize = np.dtype(spec.dtype).itemsize
-        per_instance = int(np.prod([d for d in spec.shape[1:]])) * itemsize
+        only = model.input
+        itemsize = np.dtype(only.dtype).itemsize
+        per_instance = int(np.prod([d for d in only.shape[1:]])) * itemsize
         if per_instance <= 0 or len(body) == 0 or len(body) % per_instance:
-            raise BadRequest(f"raw body of {len(body)} bytes is not a whole number of {spec.datatype} "
-                             f"instances of shape {_shape_text(spec.shape[1:])} ({per_instance} bytes each)")
-        shape = [len(body) // per_instance, *spec.shape[1:]]
-        return InferRequest({spec.name: _array_from_bytes(spec, body, shape)}, [o.name for o in model.outputs],
+            raise BadRequest(f"raw body of {len(body)} bytes is not a whole number of {only.datatype} "
+                             f"instances of shape {_shape_text(only.shape[1:])} ({per_instance} bytes each)")
+        raw_shape = [len(body) // per_instance, *only.shape[1:]]
+        return InferRequest({only.name: _array_from_bytes(only, body, raw_shape)}, [o.name for o in model.outputs],
                             {o.name: True for o in model.outputs})
     header_bytes = body if length is None else body[:length]
     binary = b"" if length is None else body[length:]
@@ -144,17 +144,18 @@ def parse_infer_request(body: bytes, header_length: str | None, model: ModelVers
         if not isinstance(tensor, dict):
             raise BadRequest("each input must be an object with name, shape, datatype and data")
         name = tensor.get("name")
-        spec = specs.get(name)
-        if spec is None:
+        spec = specs.get(name) if isinstance(name, str) else None
+        if name is None or spec is None:
             raise BadRequest(f"unexpected input '{name}' for model '{model.name}'; inputs: {', '.join(specs)}")
         if name in arrays:
             raise BadRequest(f"input '{name}' is given twice")
         datatype = tensor.get("datatype")
         if datatype != spec.datatype:
             raise BadRequest(f"input '{name}': datatype {datatype} does not match the model's {spec.datatype}")
-        shape = tensor.get("shape")
-        if not isinstance(shape, list) or not all(isinstance(d, int) and not isinstance(d, bool) for d in shape):
-            raise BadRequest(f"input '{name}': shape must be a list of integers, got {shape!r}")
+        declared = tensor.get("shape")
+        if not isinstance(declared, list) or not all(isinstance(d, int) and not isinstance(d, bool) for d in declared):
+            raise BadRequest(f"input '{name}': shape must be a list of integers, got {declared!r}")
+        shape: list[int] = declared
         check_shape(spec, shape)
         size = _object(tensor.get("parameters"), f"input '{name}' parameters").get("binary_data_size")
         if size is not None:

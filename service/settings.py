@@ -4,6 +4,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
+from typing import Any, get_type_hints
 
 DEVICES = ("auto", "cpu", "cuda")
 
@@ -15,8 +16,8 @@ class SettingsError(ValueError):
 def cgroup_cpu_limit(root: Path = Path("/sys/fs/cgroup")) -> float | None:
     """CPUs allowed by the container's cgroup quota (v2 cpu.max or v1 cfs files), None when unlimited."""
     try:
-        quota, period = (root / "cpu.max").read_text().split()[:2]
-        return None if quota == "max" else int(quota) / int(period)
+        quota_text, period_text = (root / "cpu.max").read_text().split()[:2]
+        return None if quota_text == "max" else int(quota_text) / int(period_text)
     except (OSError, ValueError):
         pass
     try:
@@ -80,12 +81,13 @@ class Settings:
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides) -> "Settings":
         """Settings from `environ` (default os.environ); keyword overrides win."""
         environ = os.environ if environ is None else environ
-        values = {}
+        values: dict[str, Any] = {}
+        types = get_type_hints(cls)
         for spec in fields(cls):
             raw = environ.get(spec.name.upper())
             if raw is None or raw == "":
                 continue
-            kind = spec.type
+            kind = types[spec.name]
             try:
                 values[spec.name] = kind(raw.strip()) if kind is not str else raw.strip()
             except ValueError:

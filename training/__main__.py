@@ -52,7 +52,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         data = load_mnist(args.data_dir) if {"mlp", "cnn"} & set(names) else None
         for name in names:
-            outcomes.append(run_linear(options) if name == "linear" else run_classifier(name, data, options))
+            if name == "linear":
+                outcomes.append(run_linear(options))
+            else:
+                assert data is not None  # loaded above for any classifier
+                outcomes.append(run_classifier(name, data, options))
     except (DatasetError, GateRefused, ExportMismatch) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

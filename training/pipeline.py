@@ -105,7 +105,7 @@ def run_classifier(name: str, data: Mnist, options: RunOptions) -> Outcome:
     version, path = publish_version(options.model_dir, name, files, card)
     if options.save_keras:
         model.save(path / "model.keras")
-    return Outcome(name, version, path, "test accuracy", trained.test_accuracy, card["parameters"],
+    return Outcome(name, version, path, "test accuracy", trained.test_accuracy, int(model.count_params()),
                    trained.wall_time_s)
 
 

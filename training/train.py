@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import asdict, dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -47,7 +48,7 @@ RECIPES = {
 
 @dataclass
 class TrainedClassifier:
-    model: object
+    model: Any  # a keras.Model; keras is imported lazily, only where training runs
     history: dict[str, list[float]]
     test_accuracy: float
     test_loss: float
