@@ -32,11 +32,26 @@ from tests.server import spawn_gunicorn, stop  # noqa: E402
 
 
 def start(app: str, workers: int, threads: int, env: dict[str, str] | None = None) -> tuple[subprocess.Popen, str]:
-    environ = {**os.environ, "HOST": "127.0.0.1", "WORKERS": str(workers), "THREADS": str(threads),
-               "LOG_LEVEL": "warning", **(env or {})}
+    environ = {
+        **os.environ,
+        "HOST": "127.0.0.1",
+        "WORKERS": str(workers),
+        "THREADS": str(threads),
+        "LOG_LEVEL": "warning",
+        **(env or {}),
+    }
     if app == "bare":
-        args = ["-w", str(workers), "--threads", str(threads), "-k", "gthread", "--chdir", str(ROOT / "bench"),
-                "bare_app:app"]
+        args = [
+            "-w",
+            str(workers),
+            "--threads",
+            str(threads),
+            "-k",
+            "gthread",
+            "--chdir",
+            str(ROOT / "bench"),
+            "bare_app:app",
+        ]
     else:
         args = ["-c", "service/gunicorn.conf.py"]
     process, url = spawn_gunicorn(args, environ, Path(os.devnull))
@@ -58,16 +73,26 @@ def wrk(url: str, path: str, body: bytes, headers: dict[str, str], seconds: int,
         body_file = Path(tmp) / "body"
         body_file.write_bytes(body)
         script = Path(tmp) / "post.lua"
-        lines = ['wrk.method = "POST"', f'local f = io.open("{body_file}", "rb")', "wrk.body = f:read('*all')",
-                 "f:close()"] + [f'wrk.headers["{k}"] = "{v}"' for k, v in headers.items()]
-        lines.append('done = function(summary, latency, requests)\n'
-                     '  io.write(string.format("JSON {\\"requests\\": %d, \\"errors\\": %d, \\"p50\\": %d, '
-                     '\\"p99\\": %d}\\n", summary.requests, summary.errors.status + summary.errors.connect + '
-                     'summary.errors.read + summary.errors.write + summary.errors.timeout, '
-                     'latency:percentile(50), latency:percentile(99)))\nend')
+        lines = [
+            'wrk.method = "POST"',
+            f'local f = io.open("{body_file}", "rb")',
+            "wrk.body = f:read('*all')",
+            "f:close()",
+        ] + [f'wrk.headers["{k}"] = "{v}"' for k, v in headers.items()]
+        lines.append(
+            "done = function(summary, latency, requests)\n"
+            '  io.write(string.format("JSON {\\"requests\\": %d, \\"errors\\": %d, \\"p50\\": %d, '
+            '\\"p99\\": %d}\\n", summary.requests, summary.errors.status + summary.errors.connect + '
+            "summary.errors.read + summary.errors.write + summary.errors.timeout, "
+            "latency:percentile(50), latency:percentile(99)))\nend"
+        )
         script.write_text("\n".join(lines))
-        result = subprocess.run(["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "-s", str(script), url + path],
-                                capture_output=True, text=True, timeout=seconds + 30)
+        result = subprocess.run(
+            ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "-s", str(script), url + path],
+            capture_output=True,
+            text=True,
+            timeout=seconds + 30,
+        )
     stats = json.loads(re.search(r"^JSON (.*)$", result.stdout, re.M).group(1))
     stats["rps"] = stats["requests"] / seconds
     return stats
@@ -100,9 +125,19 @@ def main() -> None:
     pixels = np.round(digit / 255.0, 4).reshape(784).tolist()
     json_body = json.dumps({"model": "mlp", "inputs": [pixels]}).encode()
     raw = (digit / 255.0).astype(np.float32).reshape(1, 784)
-    header = json.dumps({"inputs": [{"name": "pixels", "shape": [1, 784], "datatype": "FP32",
-                                     "parameters": {"binary_data_size": raw.nbytes}}],
-                         "outputs": [{"name": "probabilities", "parameters": {"binary_data": True}}]}).encode()
+    header = json.dumps(
+        {
+            "inputs": [
+                {
+                    "name": "pixels",
+                    "shape": [1, 784],
+                    "datatype": "FP32",
+                    "parameters": {"binary_data_size": raw.nbytes},
+                }
+            ],
+            "outputs": [{"name": "probabilities", "parameters": {"binary_data": True}}],
+        }
+    ).encode()
     from PIL import Image
 
     png = io.BytesIO()
@@ -117,25 +152,45 @@ def main() -> None:
     rows.append(("bare Flask + gunicorn, parse 784-float JSON", bare))
     process, url = start("service", args.workers, args.threads)
     try:
-        rows.append(("POST /predict, MLP, 784-float JSON", wrk(url, "/predict", json_body,
-                                                               {"Content-Type": "application/json"},
-                                                               args.seconds, args.connections)))
-        rows.append(("POST /v2/models/mlp/infer, binary tensor", wrk(
-            url, "/v2/models/mlp/infer", header + raw.tobytes(),
-            {"Inference-Header-Content-Length": str(len(header))}, args.seconds, args.connections)))
-        rows.append(("POST /predict, CNN, 28x28 PNG body", wrk(url, "/predict", png.getvalue(),
-                                                               {"Content-Type": "image/png"},
-                                                               args.seconds, args.connections)))
+        rows.append(
+            (
+                "POST /predict, MLP, 784-float JSON",
+                wrk(url, "/predict", json_body, {"Content-Type": "application/json"}, args.seconds, args.connections),
+            )
+        )
+        rows.append(
+            (
+                "POST /v2/models/mlp/infer, binary tensor",
+                wrk(
+                    url,
+                    "/v2/models/mlp/infer",
+                    header + raw.tobytes(),
+                    {"Inference-Header-Content-Length": str(len(header))},
+                    args.seconds,
+                    args.connections,
+                ),
+            )
+        )
+        rows.append(
+            (
+                "POST /predict, CNN, 28x28 PNG body",
+                wrk(url, "/predict", png.getvalue(), {"Content-Type": "image/png"}, args.seconds, args.connections),
+            )
+        )
     finally:
         stop(process)
 
-    print(f"\n{os.cpu_count()} cores, gunicorn {args.workers} workers x {args.threads} threads, "
-          f"wrk 2 threads x {args.connections} connections, {args.seconds} s each, 127.0.0.1\n")
+    print(
+        f"\n{os.cpu_count()} cores, gunicorn {args.workers} workers x {args.threads} threads, "
+        f"wrk 2 threads x {args.connections} connections, {args.seconds} s each, 127.0.0.1\n"
+    )
     print("| scenario | requests/s | vs bare | p50 ms | p99 ms | errors |")
     print("|---|---|---|---|---|---|")
     for name, stats in rows:
-        print(f"| {name} | {stats['rps']:.0f} | {stats['rps'] / bare['rps']:.2f} | {stats['p50'] / 1000:.2f} | "
-              f"{stats['p99'] / 1000:.2f} | {stats['errors']} |")
+        print(
+            f"| {name} | {stats['rps']:.0f} | {stats['rps'] / bare['rps']:.2f} | {stats['p50'] / 1000:.2f} | "
+            f"{stats['p99'] / 1000:.2f} | {stats['errors']} |"
+        )
     print("\n| raw onnxruntime, 1 sample, 1 thread | us per inference |\n|---|---|")
     for name in ("mlp", "cnn"):
         print(f"| {name} | {raw_onnxruntime(name):.0f} |")

@@ -35,9 +35,13 @@ def create_app(settings: Settings | None = None, registry: ModelRegistry | None 
         MAX_FORM_PARTS=settings.max_instances + 16,
     )
     if registry is None:
-        registry = ModelRegistry.for_device(settings.model_dir, choose_providers(settings.device),
-                                            settings.session_threads, serving_state(settings.state_dir),
-                                            settings.max_versions)
+        registry = ModelRegistry.for_device(
+            settings.model_dir,
+            choose_providers(settings.device),
+            settings.session_threads,
+            serving_state(settings.state_dir),
+            settings.max_versions,
+        )
         registry.load_all()
         if settings.model_poll_seconds:
             start_polling(registry, settings.model_poll_seconds)
@@ -51,6 +55,11 @@ def create_app(settings: Settings | None = None, registry: ModelRegistry | None 
 
     for blueprint in (health.bp, predict.bp, v2.bp, meta.bp):
         app.register_blueprint(blueprint)
-    logging.getLogger("service").info("worker %d ready: %s", os.getpid(), ", ".join(
-        f"{name} v{registry.get(name).version}" for name in registry.names()) if registry.ready else "no models")
+    logging.getLogger("service").info(
+        "worker %d ready: %s",
+        os.getpid(),
+        ", ".join(f"{name} v{registry.get(name).version}" for name in registry.names())
+        if registry.ready
+        else "no models",
+    )
     return app

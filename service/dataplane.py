@@ -21,8 +21,9 @@ class DataPlane:
     def __init__(self, max_instances: int) -> None:
         self.max_instances = max_instances
 
-    def infer(self, model: ModelVersion, inputs: dict[str, np.ndarray],
-              outputs: list[str] | None = None) -> dict[str, np.ndarray]:
+    def infer(
+        self, model: ModelVersion, inputs: dict[str, np.ndarray], outputs: list[str] | None = None
+    ) -> dict[str, np.ndarray]:
         """Run `inputs` ({input name: batch}) through `model`; returns {output name: batch}, all outputs by default."""
         batch = len(next(iter(inputs.values())))
         if batch > self.max_instances:  # numbers, pixel arrays, images or tensor rows alike

@@ -85,9 +85,13 @@ def register_error_handlers(app: Flask) -> None:
         code = (exc.name or "error").lower().replace(" ", "_")
         message = exc.description or exc.name
         if exc.code == 413:
-            code, message = PayloadTooLarge.code, (
-                f"request too large: the limits are {app.config['MAX_CONTENT_LENGTH']} bytes of body and "
-                f"{app.config['MAX_FORM_PARTS']} multipart parts")
+            code, message = (
+                PayloadTooLarge.code,
+                (
+                    f"request too large: the limits are {app.config['MAX_CONTENT_LENGTH']} bytes of body and "
+                    f"{app.config['MAX_FORM_PARTS']} multipart parts"
+                ),
+            )
         response = error_response(exc.code or 500, code, message)
         if isinstance(exc, MethodNotAllowed) and exc.valid_methods:
             response.headers["Allow"] = ", ".join(exc.valid_methods)

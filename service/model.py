@@ -17,10 +17,20 @@ import onnxruntime as ort
 
 from service.errors import ModelLoadError
 
-ONNX_TO_NUMPY: dict[str, type] = {"tensor(float)": np.float32, "tensor(double)": np.float64,
-                                  "tensor(int64)": np.int64, "tensor(int32)": np.int32, "tensor(uint8)": np.uint8}
-NUMPY_TO_DATATYPE: dict[type, str] = {np.float32: "FP32", np.float64: "FP64", np.int64: "INT64", np.int32: "INT32",
-                                      np.uint8: "UINT8"}
+ONNX_TO_NUMPY: dict[str, type] = {
+    "tensor(float)": np.float32,
+    "tensor(double)": np.float64,
+    "tensor(int64)": np.int64,
+    "tensor(int32)": np.int32,
+    "tensor(uint8)": np.uint8,
+}
+NUMPY_TO_DATATYPE: dict[type, str] = {
+    np.float32: "FP32",
+    np.float64: "FP64",
+    np.int64: "INT64",
+    np.int32: "INT32",
+    np.uint8: "UINT8",
+}
 
 
 @dataclass(frozen=True)
@@ -52,7 +62,8 @@ def choose_providers(device: str, available: list[str] | None = None) -> list[st
     if device == "cuda" and not has_cuda:
         raise RuntimeError(
             "DEVICE=cuda but onnxruntime offers no CUDAExecutionProvider (available: "
-            f"{', '.join(available)}); install onnxruntime-gpu with CUDA and cuDNN, or set DEVICE=auto or cpu")
+            f"{', '.join(available)}); install onnxruntime-gpu with CUDA and cuDNN, or set DEVICE=auto or cpu"
+        )
     if device in ("cuda", "auto") and has_cuda:
         return ["CUDAExecutionProvider", "CPUExecutionProvider"]
     return ["CPUExecutionProvider"]
@@ -113,8 +124,9 @@ def load_version(path: Path, providers: list[str], threads: int) -> ModelVersion
     expected_sha = card.get("onnx", {}).get("sha256")
     actual_sha = hashlib.sha256(onnx_bytes).hexdigest()
     if expected_sha != actual_sha:
-        raise ModelLoadError(f"{path}: model.onnx sha256 {actual_sha[:12]}... does not match model.json "
-                             f"({str(expected_sha)[:12]}...)")
+        raise ModelLoadError(
+            f"{path}: model.onnx sha256 {actual_sha[:12]}... does not match model.json ({str(expected_sha)[:12]}...)"
+        )
     try:
         session = ort.InferenceSession(onnx_bytes, session_options(threads), providers=providers)
     except Exception as exc:  # noqa: BLE001 - onnxruntime raises its own, undocumented, classes
@@ -125,10 +137,10 @@ def load_version(path: Path, providers: list[str], threads: int) -> ModelVersion
     found = [(s.name, s.datatype, list(s.shape)) for s in inputs]
     if declared != found:
         raise ModelLoadError(f"{path}: model.onnx inputs {found} differ from model.json {declared}")
-    version = ModelVersion(card.get("name", path.parent.name), int(path.name), path, card, session, inputs,
-                           outputs)
+    version = ModelVersion(card.get("name", path.parent.name), int(path.name), path, card, session, inputs, outputs)
     warm: dict[str, np.ndarray] = {
-        spec.name: np.zeros([1 if dim == -1 else dim for dim in spec.shape], dtype=spec.dtype) for spec in inputs}
+        spec.name: np.zeros([1 if dim == -1 else dim for dim in spec.shape], dtype=spec.dtype) for spec in inputs
+    }
     try:
         version.run(warm)
     except Exception as exc:  # noqa: BLE001

@@ -31,20 +31,32 @@ LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0
 INSTANCE_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)
 REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
-REQUESTS = Counter("digit_serve_requests_total", "HTTP requests answered",
-                   ["endpoint", "method", "status", "model", "version"])
-REQUEST_LATENCY = Histogram("digit_serve_request_latency_seconds", "Time from request to response",
-                            ["endpoint"], buckets=LATENCY_BUCKETS)
-INFERENCE_LATENCY = Histogram("digit_serve_inference_latency_seconds", "onnxruntime time per batch",
-                              ["model", "version"], buckets=LATENCY_BUCKETS)
-INSTANCES = Histogram("digit_serve_instances_per_request", "Instances (numbers or images) per request",
-                      ["model"], buckets=INSTANCE_BUCKETS)
+REQUESTS = Counter(
+    "digit_serve_requests_total", "HTTP requests answered", ["endpoint", "method", "status", "model", "version"]
+)
+REQUEST_LATENCY = Histogram(
+    "digit_serve_request_latency_seconds", "Time from request to response", ["endpoint"], buckets=LATENCY_BUCKETS
+)
+INFERENCE_LATENCY = Histogram(
+    "digit_serve_inference_latency_seconds", "onnxruntime time per batch", ["model", "version"], buckets=LATENCY_BUCKETS
+)
+INSTANCES = Histogram(
+    "digit_serve_instances_per_request",
+    "Instances (numbers or images) per request",
+    ["model"],
+    buckets=INSTANCE_BUCKETS,
+)
 IMAGES_DECODED = Counter("digit_serve_images_decoded_total", "Images decoded and preprocessed")
 MODEL_LOADS = Counter("digit_serve_model_loads_total", "Model version loads", ["model", "version", "result"])
-SERVED_VERSION = Gauge("digit_serve_served_version", "Version served by default, per model", ["model"],
-                       multiprocess_mode="livemax")
-PROVIDER = Gauge("digit_serve_model_provider", "onnxruntime provider a model runs on (1 = in use)",
-                 ["model", "provider"], multiprocess_mode="livemax")
+SERVED_VERSION = Gauge(
+    "digit_serve_served_version", "Version served by default, per model", ["model"], multiprocess_mode="livemax"
+)
+PROVIDER = Gauge(
+    "digit_serve_model_provider",
+    "onnxruntime provider a model runs on (1 = in use)",
+    ["model", "provider"],
+    multiprocess_mode="livemax",
+)
 
 
 def record_inference(model: str, version: int, instances: int, seconds: float) -> None:
@@ -114,10 +126,20 @@ def install_request_hooks(app: Flask) -> None:
         REQUEST_LATENCY.labels(endpoint).observe(elapsed)
         response.headers["X-Request-ID"] = g.get("request_id", "")
         if access_log.isEnabledFor(logging.INFO):
-            access_log.info(orjson.dumps({
-                "ts": _utc_timestamp(time.time()),
-                "request_id": g.get("request_id"), "method": request.method, "path": request.path,
-                "model": model or None, "version": version or None, "status": response.status_code,
-                "latency_ms": round(elapsed * 1000, 3), "instances": g.get("instances"),
-                "remote": request.remote_addr}).decode())
+            access_log.info(
+                orjson.dumps(
+                    {
+                        "ts": _utc_timestamp(time.time()),
+                        "request_id": g.get("request_id"),
+                        "method": request.method,
+                        "path": request.path,
+                        "model": model or None,
+                        "version": version or None,
+                        "status": response.status_code,
+                        "latency_ms": round(elapsed * 1000, 3),
+                        "instances": g.get("instances"),
+                        "remote": request.remote_addr,
+                    }
+                ).decode()
+            )
         return response

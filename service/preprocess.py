@@ -22,8 +22,16 @@ SIZE = 28
 BOX = 20
 NOISE_FLOOR = 0.1  # of the ink's range; applied only when the background is not clean
 INK_THRESHOLD = 0.05  # of the ink's range; lighter pixels do not count as the digit's extent
-IMAGE_MEDIA_TYPES = {"image/png", "image/jpeg", "image/jpg", "image/gif", "image/bmp", "image/x-ms-bmp",
-                     "image/webp", "image/tiff"}
+IMAGE_MEDIA_TYPES = {
+    "image/png",
+    "image/jpeg",
+    "image/jpg",
+    "image/gif",
+    "image/bmp",
+    "image/x-ms-bmp",
+    "image/webp",
+    "image/tiff",
+}
 
 
 def decode_image(data: bytes, max_pixels: int) -> Image.Image:
@@ -36,8 +44,7 @@ def decode_image(data: bytes, max_pixels: int) -> Image.Image:
             image = Image.open(io.BytesIO(data))
             width, height = image.size
             if width * height > max_pixels:
-                raise PayloadTooLarge(f"image is {width}x{height} = {width * height} pixels; "
-                                      f"the limit is {max_pixels}")
+                raise PayloadTooLarge(f"image is {width}x{height} = {width * height} pixels; the limit is {max_pixels}")
             image.seek(0)  # the first frame of an animation or a multi-page TIFF
             image.load()
     except (PayloadTooLarge, InvalidInput):
@@ -127,14 +134,15 @@ def crop_to_ink(ink: np.ndarray, margin: int = 2) -> np.ndarray:
     above = ink > INK_THRESHOLD * 255
     # A stroke pixel has a stroke neighbour; a lone speck of noise does not.
     padded = np.pad(above, 1)
-    neighbours = np.add.reduce([np.roll(np.roll(padded, dr, 0), dc, 1).astype(np.uint8)
-                                for dr in (-1, 0, 1) for dc in (-1, 0, 1)])[1:-1, 1:-1]
+    neighbours = np.add.reduce(
+        [np.roll(np.roll(padded, dr, 0), dc, 1).astype(np.uint8) for dr in (-1, 0, 1) for dc in (-1, 0, 1)]
+    )[1:-1, 1:-1]
     strong = _extent(above & (neighbours > 1))
     if strong is None:
         raise InvalidInput("the image holds no digit: no ink found")
     top, bottom, left, right = strong
     top, left = max(top - margin, 0), max(left - margin, 0)
-    window = ink[top:bottom + margin, left:right + margin]
+    window = ink[top : bottom + margin, left : right + margin]
     inner = _extent(window > 0)
     assert inner is not None  # the window holds the strong pixels, which are above 0
     inner_top, inner_bottom, inner_left, inner_right = inner
@@ -165,7 +173,7 @@ def center_by_mass(digit: np.ndarray, size: int = SIZE) -> np.ndarray:
     top = min(max(top, 0), size - height)
     left = min(max(left, 0), size - width)
     field = np.zeros((size, size), dtype=np.float32)
-    field[top:top + height, left:left + width] = digit
+    field[top : top + height, left : left + width] = digit
     return field
 
 

@@ -17,9 +17,17 @@ from service.errors import BadRequest
 from service.model import ModelVersion, TensorSpec
 
 # The protocol's datatypes as Triton's model configuration names them.
-TRITON_TYPES = {"BOOL": "TYPE_BOOL", "UINT8": "TYPE_UINT8", "INT32": "TYPE_INT32", "INT64": "TYPE_INT64",
-                "FP16": "TYPE_FP16", "FP32": "TYPE_FP32", "FP64": "TYPE_FP64", "BYTES": "TYPE_STRING"}
-BATCH_HINT = ("the first dimension is the batch: one instance of shape {instance} is sent as shape {example}")
+TRITON_TYPES = {
+    "BOOL": "TYPE_BOOL",
+    "UINT8": "TYPE_UINT8",
+    "INT32": "TYPE_INT32",
+    "INT64": "TYPE_INT64",
+    "FP16": "TYPE_FP16",
+    "FP32": "TYPE_FP32",
+    "FP64": "TYPE_FP64",
+    "BYTES": "TYPE_STRING",
+}
+BATCH_HINT = "the first dimension is the batch: one instance of shape {instance} is sent as shape {example}"
 
 
 @dataclass
@@ -41,14 +49,17 @@ def check_shape(spec: TensorSpec, shape: list[int]) -> None:
     """The declared shape must match the model's, with any batch size; say what was expected and why."""
     expected = list(spec.shape)
     if any(size < 0 for size in shape):
-        raise BadRequest(f"input '{spec.name}': shape {_shape_text(shape)} has a negative size; a request states "
-                         f"the actual sizes (-1 appears only in metadata, for 'any size')")
+        raise BadRequest(
+            f"input '{spec.name}': shape {_shape_text(shape)} has a negative size; a request states "
+            f"the actual sizes (-1 appears only in metadata, for 'any size')"
+        )
     if len(shape) == len(expected) and all(e in (-1, s) for e, s in zip(expected, shape, strict=True)):
         return
     instance = expected[1:]
-    message = (f"input '{spec.name}': unexpected shape {_shape_text(shape)}, expected {_shape_text(expected)} "
-               f"(-1 is any size); " + BATCH_HINT.format(instance=_shape_text(instance),
-                                                         example=_shape_text([1, *instance])))
+    message = (
+        f"input '{spec.name}': unexpected shape {_shape_text(shape)}, expected {_shape_text(expected)} "
+        f"(-1 is any size); " + BATCH_HINT.format(instance=_shape_text(instance), example=_shape_text([1, *instance]))
+    )
     raise BadRequest(message)
 
 
@@ -70,8 +81,9 @@ def _array_from_json(spec: TensorSpec, tensor: dict, shape: list[int]) -> np.nda
         raise BadRequest(f"input '{spec.name}': data must be a flat or regular nested list of numbers") from None
     wanted = np.dtype(spec.dtype).kind
     if found.size and not (found.dtype.kind == wanted or (found.dtype.kind in "iu" and wanted in "iuf")):
-        raise BadRequest(f"input '{spec.name}': data must be {tensor.get('datatype')} numbers, "
-                         f"found {found.dtype.kind!r} values")
+        raise BadRequest(
+            f"input '{spec.name}': data must be {tensor.get('datatype')} numbers, found {found.dtype.kind!r} values"
+        )
     try:
         with np.errstate(over="ignore", invalid="ignore"):
             array: np.ndarray = found.astype(spec.dtype)
@@ -79,8 +91,7 @@ def _array_from_json(spec: TensorSpec, tensor: dict, shape: list[int]) -> np.nda
         raise BadRequest(f"input '{spec.name}': data must be {tensor.get('datatype')} numbers") from None
     expected = int(np.prod(shape))
     if array.size != expected:
-        raise BadRequest(f"input '{spec.name}': shape {_shape_text(shape)} needs {expected} values, "
-                         f"got {array.size}")
+        raise BadRequest(f"input '{spec.name}': shape {_shape_text(shape)} needs {expected} values, got {array.size}")
     return _finite(spec, array.reshape(shape))
 
 
@@ -88,8 +99,9 @@ def _array_from_bytes(spec: TensorSpec, raw: bytes, shape: list[int]) -> np.ndar
     itemsize = np.dtype(spec.dtype).itemsize
     expected = int(np.prod(shape)) * itemsize
     if len(raw) != expected:
-        raise BadRequest(f"input '{spec.name}': shape {_shape_text(shape)} of {spec.datatype} needs "
-                         f"{expected} bytes, got {len(raw)}")
+        raise BadRequest(
+            f"input '{spec.name}': shape {_shape_text(shape)} of {spec.datatype} needs {expected} bytes, got {len(raw)}"
+        )
     array = np.frombuffer(raw, dtype=np.dtype(spec.dtype).newbyteorder("<")).reshape(shape)
     return _finite(spec, array.astype(spec.dtype, copy=False))
 
@@ -124,11 +136,16 @@ def parse_infer_request(body: bytes, header_length: str | None, model: ModelVers
         itemsize = np.dtype(only.dtype).itemsize
         per_instance = int(np.prod([d for d in only.shape[1:]])) * itemsize
         if per_instance <= 0 or len(body) == 0 or len(body) % per_instance:
-            raise BadRequest(f"raw body of {len(body)} bytes is not a whole number of {only.datatype} "
-                             f"instances of shape {_shape_text(only.shape[1:])} ({per_instance} bytes each)")
+            raise BadRequest(
+                f"raw body of {len(body)} bytes is not a whole number of {only.datatype} "
+                f"instances of shape {_shape_text(only.shape[1:])} ({per_instance} bytes each)"
+            )
         raw_shape = [len(body) // per_instance, *only.shape[1:]]
-        return InferRequest({only.name: _array_from_bytes(only, body, raw_shape)}, [o.name for o in model.outputs],
-                            {o.name: True for o in model.outputs})
+        return InferRequest(
+            {only.name: _array_from_bytes(only, body, raw_shape)},
+            [o.name for o in model.outputs],
+            {o.name: True for o in model.outputs},
+        )
     header_bytes = body if length is None else body[:length]
     binary = b"" if length is None else body[length:]
     try:
@@ -160,9 +177,11 @@ def parse_infer_request(body: bytes, header_length: str | None, model: ModelVers
         size = _object(tensor.get("parameters"), f"input '{name}' parameters").get("binary_data_size")
         if size is not None:
             if not isinstance(size, int) or isinstance(size, bool) or size < 0 or offset + size > len(binary):
-                raise BadRequest(f"input '{name}': binary_data_size {size} is beyond the "
-                                 f"{len(binary) - offset} binary bytes left in the body")
-            arrays[name] = _array_from_bytes(spec, binary[offset:offset + size], shape)
+                raise BadRequest(
+                    f"input '{name}': binary_data_size {size} is beyond the "
+                    f"{len(binary) - offset} binary bytes left in the body"
+                )
+            arrays[name] = _array_from_bytes(spec, binary[offset : offset + size], shape)
             offset += size
         else:
             arrays[name] = _array_from_json(spec, tensor, shape)
@@ -187,12 +206,14 @@ def parse_infer_request(body: bytes, header_length: str | None, model: ModelVers
         outputs = [o.name for o in model.outputs]
         binary_outputs = dict.fromkeys(outputs, default_binary)
     request_id = header.get("id")
-    return InferRequest(arrays, outputs, binary_outputs, str(request_id) if request_id is not None else None,
-                        parameters)
+    return InferRequest(
+        arrays, outputs, binary_outputs, str(request_id) if request_id is not None else None, parameters
+    )
 
 
-def encode_infer_response(model: ModelVersion, request: InferRequest,
-                          results: dict[str, np.ndarray]) -> tuple[bytes, int | None]:
+def encode_infer_response(
+    model: ModelVersion, request: InferRequest, results: dict[str, np.ndarray]
+) -> tuple[bytes, int | None]:
     """The response body and, when any output is binary, the length of its JSON header."""
     outputs, blobs = [], []
     specs = {o.name: o for o in model.outputs}
@@ -217,9 +238,13 @@ def encode_infer_response(model: ModelVersion, request: InferRequest,
 
 def model_metadata(model: ModelVersion, versions: list[int]) -> dict:
     """The protocol's model metadata: name, versions, platform, inputs and outputs (-1 for the batch)."""
-    return {"name": model.name, "versions": [str(v) for v in versions], "platform": "onnxruntime_onnx",
-            "inputs": [spec.describe() for spec in model.inputs],
-            "outputs": [spec.describe() for spec in model.outputs]}
+    return {
+        "name": model.name,
+        "versions": [str(v) for v in versions],
+        "platform": "onnxruntime_onnx",
+        "inputs": [spec.describe() for spec in model.inputs],
+        "outputs": [spec.describe() for spec in model.outputs],
+    }
 
 
 def model_config(model: ModelVersion, max_batch: int) -> dict:
@@ -228,12 +253,17 @@ def model_config(model: ModelVersion, max_batch: int) -> dict:
     def tensors(specs: list[TensorSpec]) -> list[dict]:
         return [{"name": s.name, "data_type": TRITON_TYPES[s.datatype], "dims": list(s.shape[1:])} for s in specs]
 
-    return {"name": model.name, "platform": "onnxruntime_onnx", "backend": "onnxruntime",
-            "version_policy": {"latest": {"num_versions": 1}}, "max_batch_size": max_batch,
-            "input": tensors(model.inputs), "output": tensors(model.outputs),
-            "instance_group": [{"kind": "KIND_GPU" if model.provider.startswith("CUDA") else "KIND_CPU",
-                                "count": 1}],
-            "parameters": {"provider": {"string_value": model.provider}}}
+    return {
+        "name": model.name,
+        "platform": "onnxruntime_onnx",
+        "backend": "onnxruntime",
+        "version_policy": {"latest": {"num_versions": 1}},
+        "max_batch_size": max_batch,
+        "input": tensors(model.inputs),
+        "output": tensors(model.outputs),
+        "instance_group": [{"kind": "KIND_GPU" if model.provider.startswith("CUDA") else "KIND_CPU", "count": 1}],
+        "parameters": {"provider": {"string_value": model.provider}},
+    }
 
 
 def repository_index(on_disk: dict[str, list[int]], loaded: dict[str, list[int]]) -> list[dict]:
@@ -242,6 +272,12 @@ def repository_index(on_disk: dict[str, list[int]], loaded: dict[str, list[int]]
     for name, numbers in on_disk.items():
         for number in numbers:
             ready = number in loaded.get(name, [])
-            entries.append({"name": name, "version": str(number), "state": "READY" if ready else "UNAVAILABLE",
-                            "reason": "" if ready else "not loaded"})
+            entries.append(
+                {
+                    "name": name,
+                    "version": str(number),
+                    "state": "READY" if ready else "UNAVAILABLE",
+                    "reason": "" if ready else "not loaded",
+                }
+            )
     return entries

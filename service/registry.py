@@ -27,8 +27,9 @@ Loader = Callable[[Path], ModelVersion]
 class ModelRegistry:
     """Every model in the repository, each with its loaded versions; the newest loaded one serves by default."""
 
-    def __init__(self, model_dir: Path, loader: Loader, state: ServingState | None = None,
-                 max_versions: int = 3) -> None:
+    def __init__(
+        self, model_dir: Path, loader: Loader, state: ServingState | None = None, max_versions: int = 3
+    ) -> None:
         self.model_dir = Path(model_dir)
         self._loader = loader
         self.state = state or LocalServingState()
@@ -39,8 +40,14 @@ class ModelRegistry:
         self.ready = False
 
     @classmethod
-    def for_device(cls, model_dir: Path, providers: list[str], threads: int, state: ServingState | None = None,
-                   max_versions: int = 3) -> ModelRegistry:
+    def for_device(
+        cls,
+        model_dir: Path,
+        providers: list[str],
+        threads: int,
+        state: ServingState | None = None,
+        max_versions: int = 3,
+    ) -> ModelRegistry:
         """A registry loading versions with onnxruntime on `providers`, `threads` intra-op threads per session."""
         return cls(model_dir, lambda path: load_version(path, providers, threads), state, max_versions)
 
@@ -51,8 +58,9 @@ class ModelRegistry:
         if not self.model_dir.is_dir():
             return found
         for model in sorted(p for p in self.model_dir.iterdir() if p.is_dir() and not p.name.startswith(".")):
-            versions = sorted(int(v.name) for v in model.iterdir()
-                              if v.is_dir() and v.name.isdigit() and (v / "model.json").is_file())
+            versions = sorted(
+                int(v.name) for v in model.iterdir() if v.is_dir() and v.name.isdigit() and (v / "model.json").is_file()
+            )
             if versions:
                 found[model.name] = versions
         return found
@@ -94,20 +102,28 @@ class ModelRegistry:
         self._install(versions)
 
     def _keep_newest(self, numbers) -> list[int]:
-        return sorted(numbers)[-self.max_versions:]
+        return sorted(numbers)[-self.max_versions :]
 
     def load_all(self) -> None:
         """Load what the serving state records, else the newest versions on disk; skip a broken one."""
         with self._lock:
             recorded = self.state.recorded()
-            wanted = recorded if recorded is not None else {
-                name: self._keep_newest(numbers) for name, numbers in self.discover().items()}
+            wanted = (
+                recorded
+                if recorded is not None
+                else {name: self._keep_newest(numbers) for name, numbers in self.discover().items()}
+            )
             self._follow(wanted)
         if not self._versions:
             raise RuntimeError(f"no loadable model in {self.model_dir.resolve()}")
         for name, loaded in self._versions.items():
-            log.info("serving %s version %d (loaded: %s) on %s", name, max(loaded),
-                     ", ".join(map(str, sorted(loaded))), loaded[max(loaded)].provider)
+            log.info(
+                "serving %s version %d (loaded: %s) on %s",
+                name,
+                max(loaded),
+                ", ".join(map(str, sorted(loaded))),
+                loaded[max(loaded)].provider,
+            )
         self.ready = True
 
     def sync(self) -> None:
@@ -191,8 +207,9 @@ class ModelRegistry:
         if number is None:
             raise ModelNotFound(f"model {name!r} has no version {version!r}; versions are integers")
         if number not in versions:
-            raise ModelNotFound(f"model {name!r} has no version {number}; available: "
-                                f"{', '.join(map(str, sorted(versions)))}")
+            raise ModelNotFound(
+                f"model {name!r} has no version {number}; available: {', '.join(map(str, sorted(versions)))}"
+            )
         return versions[number]
 
 

@@ -63,8 +63,16 @@ class Settings:
     def __post_init__(self) -> None:
         if self.device not in DEVICES:
             raise SettingsError(f"DEVICE must be one of {', '.join(DEVICES)}, got {self.device!r}")
-        for name in ("port", "workers", "threads", "max_body_bytes", "max_instances", "max_image_pixels",
-                     "request_timeout", "max_versions"):
+        for name in (
+            "port",
+            "workers",
+            "threads",
+            "max_body_bytes",
+            "max_instances",
+            "max_image_pixels",
+            "request_timeout",
+            "max_versions",
+        ):
             if getattr(self, name) < 1:
                 raise SettingsError(f"{name.upper()} must be at least 1, got {getattr(self, name)}")
         if self.port > 65535:

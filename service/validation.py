@@ -41,8 +41,9 @@ def numeric_array(values: Any, what: str = "inputs") -> np.ndarray:
     try:
         array = np.array(values)
     except (ValueError, TypeError):
-        raise InvalidInput(f"{what} must be a regular nested list of numbers; rows of different lengths "
-                           "were found") from None
+        raise InvalidInput(
+            f"{what} must be a regular nested list of numbers; rows of different lengths were found"
+        ) from None
     if array.dtype.kind not in "iuf":
         kind = {"b": "booleans", "U": "strings", "O": "mixed or ragged values"}.get(array.dtype.kind, "non-numbers")
         raise InvalidInput(f"{what} must be numbers; found {kind}")
@@ -75,16 +76,20 @@ def image_batch(values: Any, input_shape: tuple[int, ...]) -> np.ndarray:
     array = numeric_array(values)
     instance = input_shape[1:]
     if array.ndim == 1 and len(instance) and array.size == int(np.prod(instance)):
-        raise InvalidInput(f"inputs must be a list of instances; got one flat list of {array.size} numbers "
-                           f"(the whole inputs array has shape {list(array.shape)}): wrap it in a list, "
-                           "[[...]], to send it as a batch of one")
+        raise InvalidInput(
+            f"inputs must be a list of instances; got one flat list of {array.size} numbers "
+            f"(the whole inputs array has shape {list(array.shape)}): wrap it in a list, "
+            "[[...]], to send it as a batch of one"
+        )
     _check_not_empty(len(array))
     size = int(np.prod(instance))
     accepted = {(size,), (28, 28), tuple(instance)}
     if array.shape[1:] not in accepted:
         shapes = " or ".join(str(list(s)) for s in sorted(accepted, key=len))
-        raise InvalidInput(f"each instance must have shape {shapes}; got {list(array.shape[1:])} "
-                           f"(the whole inputs array has shape {list(array.shape)})")
+        raise InvalidInput(
+            f"each instance must have shape {shapes}; got {list(array.shape[1:])} "
+            f"(the whole inputs array has shape {list(array.shape)})"
+        )
     low, high = float(array.min()), float(array.max())
     if low < 0.0 or high > 1.0:
         hint = "; divide 0-255 pixel values by 255" if high > 1.0 else ""

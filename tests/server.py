@@ -32,16 +32,23 @@ def listening_socket(host: str = "127.0.0.1") -> socket.socket:
     return sock
 
 
-def spawn_gunicorn(args: list[str], env: dict[str, str], log_path: Path, host: str = "127.0.0.1",
-                   cwd: Path = ROOT) -> tuple[subprocess.Popen, str]:
+def spawn_gunicorn(
+    args: list[str], env: dict[str, str], log_path: Path, host: str = "127.0.0.1", cwd: Path = ROOT
+) -> tuple[subprocess.Popen, str]:
     """gunicorn `args` serving on a fresh loopback socket it inherits; returns the process and its base URL."""
     sock = listening_socket(host)
     try:
         port = sock.getsockname()[1]
         with open(log_path, "wb") as log:
-            process = subprocess.Popen([sys.executable, "-m", "gunicorn", *args, "--bind", f"fd://{sock.fileno()}"],
-                                       cwd=cwd, env={**env, "PORT": str(port)}, stdout=log,
-                                       stderr=subprocess.STDOUT, pass_fds=(sock.fileno(),), start_new_session=True)
+            process = subprocess.Popen(
+                [sys.executable, "-m", "gunicorn", *args, "--bind", f"fd://{sock.fileno()}"],
+                cwd=cwd,
+                env={**env, "PORT": str(port)},
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                pass_fds=(sock.fileno(),),
+                start_new_session=True,
+            )
     finally:
         sock.close()  # gunicorn holds its own copy
     return process, f"http://{host}:{port}"
@@ -68,8 +75,10 @@ def wait_ready(server: Server, workers: int, timeout: float, path: str = "/ready
         if server.process.poll() is not None:
             raise RuntimeError(f"gunicorn exited with {server.process.returncode}:\n{server.log()}")
         try:
-            if requests.get(f"{server.url}{path}", timeout=2).status_code == 200 and \
-                    len(server.worker_pids()) >= workers:
+            if (
+                requests.get(f"{server.url}{path}", timeout=2).status_code == 200
+                and len(server.worker_pids()) >= workers
+            ):
                 return
         except requests.ConnectionError:
             pass
@@ -79,14 +88,14 @@ def wait_ready(server: Server, workers: int, timeout: float, path: str = "/ready
 
 
 @contextlib.contextmanager
-def running_server(tmp_path: Path, ready_timeout: float = 60.0, unset: tuple[str, ...] = (),
-                   **env: str) -> Iterator[Server]:
+def running_server(
+    tmp_path: Path, ready_timeout: float = 60.0, unset: tuple[str, ...] = (), **env: str
+) -> Iterator[Server]:
     """gunicorn with the service's config on 127.0.0.1; yields once /readyz answers 200.
 
     `env` is added to this process's environment and the names in `unset` are removed from it.
     """
-    environ = {**os.environ, "HOST": "127.0.0.1", "WORKERS": "2", "LOG_LEVEL": "info", "PYTHONUNBUFFERED": "1",
-               **env}
+    environ = {**os.environ, "HOST": "127.0.0.1", "WORKERS": "2", "LOG_LEVEL": "info", "PYTHONUNBUFFERED": "1", **env}
     for name in unset:
         environ.pop(name, None)
     log_path = tmp_path / f"gunicorn-{time.monotonic_ns()}.log"

@@ -22,17 +22,23 @@ def _hadolint() -> str:
 
 
 def test_dockerfile_passes_hadolint():
-    result = subprocess.run([_hadolint(), "--failure-threshold", "info", str(ROOT / "Dockerfile")],
-                            capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [_hadolint(), "--failure-threshold", "info", str(ROOT / "Dockerfile")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout.strip() == ""
 
 
 def test_serving_requirements_carry_no_training_stack():
     """The serve image installs requirements/serve.txt: no TensorFlow may creep into it."""
-    packages = {line.split("==")[0].strip().lower() for line in
-                (ROOT / "requirements" / "serve.txt").read_text().splitlines()
-                if line.strip() and not line.lstrip().startswith(("#", "-"))}
+    packages = {
+        line.split("==")[0].strip().lower()
+        for line in (ROOT / "requirements" / "serve.txt").read_text().splitlines()
+        if line.strip() and not line.lstrip().startswith(("#", "-"))
+    }
     assert "onnxruntime" in packages
     assert not {"tensorflow", "keras", "tf2onnx"} & packages
 

@@ -35,8 +35,11 @@ def _clean_env(home: Path) -> dict[str, str]:
 
 
 def _traces(home: Path) -> list[str]:
-    return sorted(str(path.relative_to(home)) for path in (home / TELEMETRY_CACHE).rglob("*")) \
-        if (home / TELEMETRY_CACHE).exists() else []
+    return (
+        sorted(str(path.relative_to(home)) for path in (home / TELEMETRY_CACHE).rglob("*"))
+        if (home / TELEMETRY_CACHE).exists()
+        else []
+    )
 
 
 @pytest.fixture
@@ -50,8 +53,13 @@ def _exercise(url: str, mnist_sample) -> None:
     images, _ = mnist_sample
     with requests.Session() as session:
         for model in ("mlp", "cnn"):
-            response = session.post(f"{url}/predict", params={"model": model}, data=png(images[0]),
-                                     headers={"Content-Type": "image/png"}, timeout=10)
+            response = session.post(
+                f"{url}/predict",
+                params={"model": model},
+                data=png(images[0]),
+                headers={"Content-Type": "image/png"},
+                timeout=10,
+            )
             assert response.status_code == 200, response.text
         response = session.post(f"{url}/predict", json={"model": "linear", "inputs": [1.0]}, timeout=10)
         assert response.status_code == 200, response.text
@@ -59,16 +67,26 @@ def _exercise(url: str, mnist_sample) -> None:
 
 def test_the_server_leaves_no_telemetry_behind(tmp_path, home, models_dir, mnist_sample):
     env = _clean_env(home)
-    with running_server(tmp_path, unset=("ORT_DISABLE_TELEMETRY",), HOME=env["HOME"],
-                        XDG_CACHE_HOME=env["XDG_CACHE_HOME"], MODEL_DIR=str(models_dir)) as server:
+    with running_server(
+        tmp_path,
+        unset=("ORT_DISABLE_TELEMETRY",),
+        HOME=env["HOME"],
+        XDG_CACHE_HOME=env["XDG_CACHE_HOME"],
+        MODEL_DIR=str(models_dir),
+    ) as server:
         _exercise(server.url, mnist_sample)
     assert _traces(home) == []
 
 
 def test_workers_shut_down_cleanly_on_sigterm(tmp_path, home, models_dir, mnist_sample):
     env = _clean_env(home)
-    with running_server(tmp_path, unset=("ORT_DISABLE_TELEMETRY",), HOME=env["HOME"],
-                        XDG_CACHE_HOME=env["XDG_CACHE_HOME"], MODEL_DIR=str(models_dir)) as server:
+    with running_server(
+        tmp_path,
+        unset=("ORT_DISABLE_TELEMETRY",),
+        HOME=env["HOME"],
+        XDG_CACHE_HOME=env["XDG_CACHE_HOME"],
+        MODEL_DIR=str(models_dir),
+    ) as server:
         _exercise(server.url, mnist_sample)
         started = time.monotonic()
         os.kill(server.process.pid, signal.SIGTERM)  # what docker stop and a Kubernetes rollout send
@@ -89,8 +107,14 @@ def test_training_export_verification_leaves_no_telemetry_behind(model, tmp_path
     if model != "linear":
         mnist = request.getfixturevalue("mnist_dir")  # skips, before anything starts, where MNIST is absent
         args += ["--data-dir", str(mnist), "--limit", "600", "--epochs", "1", "--min-accuracy", "0"]
-    result = subprocess.run([sys.executable, "-m", "training", *args], cwd=ROOT, env=_clean_env(home),
-                            capture_output=True, text=True, timeout=240)
+    result = subprocess.run(
+        [sys.executable, "-m", "training", *args],
+        cwd=ROOT,
+        env=_clean_env(home),
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
     assert (tmp_path / "models" / model / "1" / "model.onnx").is_file()
     assert _traces(home) == []
@@ -98,9 +122,14 @@ def test_training_export_verification_leaves_no_telemetry_behind(model, tmp_path
 
 def test_the_test_suite_leaves_no_telemetry_behind(home):
     """A test module that creates onnxruntime sessions in the pytest process itself, run as `make test` runs it."""
-    result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
-                             "tests/service/test_registry.py"], cwd=ROOT, env=_clean_env(home),
-                            capture_output=True, text=True, timeout=240)
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/service/test_registry.py"],
+        cwd=ROOT,
+        env=_clean_env(home),
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
     assert result.returncode == 0, result.stdout[-3000:]
     assert " passed" in result.stdout
     assert _traces(home) == []

@@ -20,19 +20,34 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("model", choices=(*MODELS, "all"), help="which model to retrain")
     parser.add_argument("--epochs", type=int, help="epochs (default: the model's recipe)")
     parser.add_argument("--batch-size", type=int, help="batch size (default: the model's recipe)")
-    parser.add_argument("--data-dir", help="directory of the MNIST IDX .gz files (default: $MNIST_DIR, "
-                                           "then Keras' cache, then Keras' download)")
-    parser.add_argument("--model-dir", default=os.environ.get("MODEL_DIR", "models"),
-                        help="model repository to publish into (default: $MODEL_DIR or ./models)")
+    parser.add_argument(
+        "--data-dir",
+        help="directory of the MNIST IDX .gz files (default: $MNIST_DIR, then Keras' cache, then Keras' download)",
+    )
+    parser.add_argument(
+        "--model-dir",
+        default=os.environ.get("MODEL_DIR", "models"),
+        help="model repository to publish into (default: $MODEL_DIR or ./models)",
+    )
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     parser.add_argument("--limit", type=int, help="train on the first N training images only")
-    parser.add_argument("--min-accuracy", type=float, help="mlp, cnn: the lowest MNIST test accuracy that may be "
-                                                           "published (default: mlp 0.978, cnn 0.99)")
-    parser.add_argument("--max-distance", type=float, help="linear: the largest relative distance of w and b to "
-                                                           "the least-squares fit that may be published "
-                                                           "(default 1e-3)")
-    parser.add_argument("--reload-url", help="service base URL to ask to load the new versions, e.g. "
-                                             "http://127.0.0.1:8000 (bearer token from $ADMIN_TOKEN)")
+    parser.add_argument(
+        "--min-accuracy",
+        type=float,
+        help="mlp, cnn: the lowest MNIST test accuracy that may be published (default: mlp 0.978, cnn 0.99)",
+    )
+    parser.add_argument(
+        "--max-distance",
+        type=float,
+        help="linear: the largest relative distance of w and b to "
+        "the least-squares fit that may be published "
+        "(default 1e-3)",
+    )
+    parser.add_argument(
+        "--reload-url",
+        help="service base URL to ask to load the new versions, e.g. "
+        "http://127.0.0.1:8000 (bearer token from $ADMIN_TOKEN)",
+    )
     parser.add_argument("--no-keras", action="store_true", help="do not save model.keras beside the ONNX")
     args = parser.parse_args(argv)
     if args.model == "linear" and args.min_accuracy is not None:
@@ -46,8 +61,16 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     names = MODELS if args.model == "all" else (args.model,)
-    options = RunOptions(Path(args.model_dir), args.epochs, args.batch_size, args.seed, args.limit,
-                         args.min_accuracy, args.max_distance, not args.no_keras)
+    options = RunOptions(
+        Path(args.model_dir),
+        args.epochs,
+        args.batch_size,
+        args.seed,
+        args.limit,
+        args.min_accuracy,
+        args.max_distance,
+        not args.no_keras,
+    )
     outcomes = []
     try:
         data = load_mnist(args.data_dir) if {"mlp", "cnn"} & set(names) else None

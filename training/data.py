@@ -47,8 +47,7 @@ class Mnist:
         """The first `limit` training images (the test set is kept whole)."""
         if not limit:
             return self
-        return Mnist(self.x_train[:limit], self.y_train[:limit], self.x_test, self.y_test,
-                     self.source, self.sha256)
+        return Mnist(self.x_train[:limit], self.y_train[:limit], self.x_test, self.y_test, self.source, self.sha256)
 
 
 def _find_file(data_dir: Path, stem: str) -> Path:
@@ -86,8 +85,7 @@ def load_idx_dir(data_dir: Path) -> Mnist:
         raise DatasetError(f"MNIST directory {data_dir} does not exist")
     paths = {key: _find_file(data_dir, stem) for key, stem in FILES.items()}
     arrays = {
-        key: read_idx(path, IMAGE_MAGIC if key.endswith("images") else LABEL_MAGIC)
-        for key, path in paths.items()
+        key: read_idx(path, IMAGE_MAGIC if key.endswith("images") else LABEL_MAGIC) for key, path in paths.items()
     }
     for split in ("train", "test"):
         images, labels = arrays[f"{split}_images"], arrays[f"{split}_labels"]
@@ -102,8 +100,14 @@ def load_idx_dir(data_dir: Path) -> Mnist:
     digest = hashlib.sha256()
     for key in FILES:
         digest.update(paths[key].read_bytes())
-    return Mnist(arrays["train_images"], arrays["train_labels"], arrays["test_images"],
-                 arrays["test_labels"], source=str(data_dir), sha256=digest.hexdigest())
+    return Mnist(
+        arrays["train_images"],
+        arrays["train_labels"],
+        arrays["test_images"],
+        arrays["test_labels"],
+        source=str(data_dir),
+        sha256=digest.hexdigest(),
+    )
 
 
 def _load_npz(path: Path) -> Mnist:

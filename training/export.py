@@ -84,8 +84,9 @@ def run_onnx(proto: onnx.ModelProto, inputs: np.ndarray) -> np.ndarray:
     return session.run(None, {session.get_inputs()[0].name: inputs})[0]
 
 
-def verify_parity(proto: onnx.ModelProto, inputs: np.ndarray, expected: np.ndarray,
-                  tolerance: float = 1e-5, classifier: bool = True) -> float:
+def verify_parity(
+    proto: onnx.ModelProto, inputs: np.ndarray, expected: np.ndarray, tolerance: float = 1e-5, classifier: bool = True
+) -> float:
     """Max absolute difference between ONNX and reference outputs; raise when over tolerance."""
     actual = run_onnx(proto, inputs)
     if actual.shape != expected.shape:

@@ -59,9 +59,7 @@ class LinearRegressorGD:
             error = self.w * x + self.b - y
             loss = float(np.mean(error**2))
             if not np.isfinite(loss) or loss > 1e300:  # checked before it overflows, not after
-                raise FloatingPointError(
-                    f"gradient descent diverged at iteration {iteration}: lower the learning rate"
-                )
+                raise FloatingPointError(f"gradient descent diverged at iteration {iteration}: lower the learning rate")
             self.loss_history.append(loss)
             d_w = float(np.mean(error * x))
             d_b = float(np.mean(error))

@@ -63,15 +63,16 @@ def run_classifier(name: str, data: Mnist, options: RunOptions) -> Outcome:
     """Train an MNIST classifier and publish it as the next version."""
     from training.train import model_inputs, train_classifier
 
-    trained = train_classifier(name, data.limited(options.limit), options.epochs, options.batch_size,
-                               options.seed)
+    trained = train_classifier(name, data.limited(options.limit), options.epochs, options.batch_size, options.seed)
     model = trained.model
     gate = MIN_ACCURACY[name] if options.min_accuracy is None else options.min_accuracy
-    log.info("%s: test accuracy %.4f (minimum %.4f) after %.1f s", name, trained.test_accuracy, gate,
-             trained.wall_time_s)
+    log.info(
+        "%s: test accuracy %.4f (minimum %.4f) after %.1f s", name, trained.test_accuracy, gate, trained.wall_time_s
+    )
     if trained.test_accuracy < gate:
-        raise GateRefused(f"{name}: test accuracy {trained.test_accuracy:.4f} is under the minimum {gate:.4f}; "
-                          "nothing published")
+        raise GateRefused(
+            f"{name}: test accuracy {trained.test_accuracy:.4f} is under the minimum {gate:.4f}; nothing published"
+        )
     proto = export.export_keras(model, doc=f"digit-serve {name} MNIST classifier")
     sample = model_inputs(name, data.x_test[:PARITY_SAMPLES])
     parity = export.verify_parity(proto, sample, trained.test_probabilities[:PARITY_SAMPLES])
@@ -88,9 +89,14 @@ def run_classifier(name: str, data: Mnist, options: RunOptions) -> Outcome:
         "preprocessing": PREPROCESSING[name],
         "labels": LABELS,
         "parameters": int(model.count_params()),
-        "metrics": {"test_accuracy": round(trained.test_accuracy, 6), "test_loss": round(trained.test_loss, 6),
-                    "test_samples": len(data.y_test), "min_accuracy": gate,
-                    "onnx_parity_max_abs_diff": parity, "onnx_parity_samples": PARITY_SAMPLES},
+        "metrics": {
+            "test_accuracy": round(trained.test_accuracy, 6),
+            "test_loss": round(trained.test_loss, 6),
+            "test_samples": len(data.y_test),
+            "min_accuracy": gate,
+            "onnx_parity_max_abs_diff": parity,
+            "onnx_parity_samples": PARITY_SAMPLES,
+        },
         "training": {**trained.settings, "wall_time_s": round(trained.wall_time_s, 1)},
         "data": {"source": data.source, "sha256": data.sha256, "limit": options.limit},
         "onnx": {"sha256": sha256_bytes(onnx_bytes), "opset": export.OPSET},
@@ -99,14 +105,16 @@ def run_classifier(name: str, data: Mnist, options: RunOptions) -> Outcome:
     }
     files = {
         "model.onnx": onnx_bytes,
-        "report.png": report.classifier_report(f"{name} — test accuracy {trained.test_accuracy:.4f}",
-                                               trained.history, matrix),
+        "report.png": report.classifier_report(
+            f"{name} — test accuracy {trained.test_accuracy:.4f}", trained.history, matrix
+        ),
     }
     version, path = publish_version(options.model_dir, name, files, card)
     if options.save_keras:
         model.save(path / "model.keras")
-    return Outcome(name, version, path, "test accuracy", trained.test_accuracy, int(model.count_params()),
-                   trained.wall_time_s)
+    return Outcome(
+        name, version, path, "test accuracy", trained.test_accuracy, int(model.count_params()), trained.wall_time_s
+    )
 
 
 def run_linear(options: RunOptions) -> Outcome:
@@ -119,12 +127,14 @@ def run_linear(options: RunOptions) -> Outcome:
     distance = max(abs(model.w - exact_w) / abs(exact_w), abs(model.b - exact_b) / abs(exact_b))
     tolerance = MAX_DISTANCE if options.max_distance is None else options.max_distance
     if distance > tolerance:
-        raise GateRefused(f"linear: {distance:.2e} from the least-squares solution (> {tolerance:g}); "
-                          "nothing published")
+        raise GateRefused(
+            f"linear: {distance:.2e} from the least-squares solution (> {tolerance:g}); nothing published"
+        )
     proto = export.export_linear(model.w, model.b, doc="digit-serve linear regressor y = w*x + b")
     probe = np.linspace(-100, 100, 201, dtype=np.float32).reshape(-1, 1)
-    parity = export.verify_parity(proto, probe, model.predict(probe).astype(np.float32),
-                                  tolerance=1e-5 * 2200, classifier=False)  # float32 at |y| ~ 2000
+    parity = export.verify_parity(
+        proto, probe, model.predict(probe).astype(np.float32), tolerance=1e-5 * 2200, classifier=False
+    )  # float32 at |y| ~ 2000
     onnx_bytes = proto.SerializeToString()
     mse = model.loss(x, y)
     card = {
@@ -137,23 +147,33 @@ def run_linear(options: RunOptions) -> Outcome:
         "labels": [],
         "parameters": 2,
         "coefficients": {"w": model.w, "b": model.b},
-        "metrics": {"mse": round(mse, 6), "least_squares": {"w": float(exact_w), "b": float(exact_b)},
-                    "relative_distance_to_least_squares": distance, "onnx_parity_max_abs_diff": parity},
-        "training": {"optimizer": "full-batch gradient descent", "learning_rate": model.learning_rate,
-                     "max_iterations": model.max_iterations, "iterations": model.iterations,
-                     "tolerance": model.tolerance, "seed": options.seed,
-                     "wall_time_s": round(wall_time, 3)},
-        "data": {"source": f"synthetic: x ~ U[1, 10], y = {linear.SYNTHETIC_W} x + {linear.SYNTHETIC_B} "
-                           f"+ N(0, {linear.SYNTHETIC_NOISE}^2), {len(x)} points, seed {options.seed}",
-                 "sha256": sha256_bytes(np.stack([x, y]).tobytes())},
+        "metrics": {
+            "mse": round(mse, 6),
+            "least_squares": {"w": float(exact_w), "b": float(exact_b)},
+            "relative_distance_to_least_squares": distance,
+            "onnx_parity_max_abs_diff": parity,
+        },
+        "training": {
+            "optimizer": "full-batch gradient descent",
+            "learning_rate": model.learning_rate,
+            "max_iterations": model.max_iterations,
+            "iterations": model.iterations,
+            "tolerance": model.tolerance,
+            "seed": options.seed,
+            "wall_time_s": round(wall_time, 3),
+        },
+        "data": {
+            "source": f"synthetic: x ~ U[1, 10], y = {linear.SYNTHETIC_W} x + {linear.SYNTHETIC_B} "
+            f"+ N(0, {linear.SYNTHETIC_NOISE}^2), {len(x)} points, seed {options.seed}",
+            "sha256": sha256_bytes(np.stack([x, y]).tobytes()),
+        },
         "onnx": {"sha256": sha256_bytes(onnx_bytes), "opset": export.OPSET},
         "created_at": utc_now(),
         "libraries": package_versions(),
     }
     files = {
         "model.onnx": onnx_bytes,
-        "report.png": report.linear_report(f"linear — MSE {mse:.1f}", x, y, model.w, model.b,
-                                           model.loss_history),
+        "report.png": report.linear_report(f"linear — MSE {mse:.1f}", x, y, model.w, model.b, model.loss_history),
     }
     version, path = publish_version(options.model_dir, "linear", files, card)
     return Outcome("linear", version, path, "mse", mse, 2, wall_time)

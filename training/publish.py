@@ -61,8 +61,9 @@ def _write_synced(path: Path, data: bytes) -> None:
         os.fsync(handle.fileno())
 
 
-def publish_version(model_dir: Path, name: str, files: Mapping[str, bytes], card: dict,
-                    max_attempts: int = 20) -> tuple[int, Path]:
+def publish_version(
+    model_dir: Path, name: str, files: Mapping[str, bytes], card: dict, max_attempts: int = 20
+) -> tuple[int, Path]:
     """Atomically publish `files` plus model.json (`card` with its version filled in).
 
     Returns the version number and its folder.

@@ -47,8 +47,9 @@ def classifier_report(title: str, history: dict[str, list[float]], matrix: np.nd
     cm_ax.imshow(np.log1p(matrix), cmap="Blues")
     for (row, col), count in np.ndenumerate(matrix):
         if count:
-            cm_ax.text(col, row, str(count), ha="center", va="center", fontsize=6,
-                       color="white" if row == col else "black")
+            cm_ax.text(
+                col, row, str(count), ha="center", va="center", fontsize=6, color="white" if row == col else "black"
+            )
     cm_ax.set_xticks(range(10))
     cm_ax.set_yticks(range(10))
     cm_ax.set_xlabel("predicted")
@@ -59,8 +60,7 @@ def classifier_report(title: str, history: dict[str, list[float]], matrix: np.nd
     return _png(plt, fig)
 
 
-def linear_report(title: str, x: np.ndarray, y: np.ndarray, w: float, b: float,
-                  loss_history: list[float]) -> bytes:
+def linear_report(title: str, x: np.ndarray, y: np.ndarray, w: float, b: float, loss_history: list[float]) -> bytes:
     """The data with the fitted line, and the MSE per gradient-descent iteration."""
     plt, fig, (data_ax, loss_ax) = _figure(2)
     data_ax.scatter(x, y, s=6, alpha=0.5, label="data")

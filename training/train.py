@@ -68,8 +68,9 @@ def _augmenter(recipe: Recipe, seed: int):
 
     steps = []
     if recipe.translation:
-        steps.append(keras.layers.RandomTranslation(recipe.translation, recipe.translation,
-                                                    fill_mode="constant", seed=seed))
+        steps.append(
+            keras.layers.RandomTranslation(recipe.translation, recipe.translation, fill_mode="constant", seed=seed)
+        )
     if recipe.rotation:
         steps.append(keras.layers.RandomRotation(recipe.rotation, fill_mode="constant", seed=seed + 1))
     if recipe.zoom:
@@ -81,8 +82,11 @@ def _optimizer(recipe: Recipe, steps: int):
     """The recipe's optimizer with its learning-rate schedule over `steps` training steps."""
     import keras
 
-    rate = (keras.optimizers.schedules.CosineDecay(recipe.learning_rate, decay_steps=steps)
-            if recipe.schedule == "cosine" else recipe.learning_rate)
+    rate = (
+        keras.optimizers.schedules.CosineDecay(recipe.learning_rate, decay_steps=steps)
+        if recipe.schedule == "cosine"
+        else recipe.learning_rate
+    )
     return getattr(keras.optimizers, OPTIMIZERS[recipe.optimizer])(learning_rate=rate)
 
 
@@ -102,15 +106,15 @@ def _datasets(name: str, recipe: Recipe, batch_size: int, x: np.ndarray, y: np.n
     train = tf.data.Dataset.from_tensor_slices((images[train_idx], y[train_idx]))
     train = train.shuffle(len(train_idx), seed=seed, reshuffle_each_iteration=True).batch(batch_size)
     if augment is not None:
-        train = train.map(lambda b, labels: (augment(b, training=True), labels),
-                          num_parallel_calls=tf.data.AUTOTUNE)
+        train = train.map(lambda b, labels: (augment(b, training=True), labels), num_parallel_calls=tf.data.AUTOTUNE)
     train = train.map(to_model_input).prefetch(tf.data.AUTOTUNE)
     val = tf.data.Dataset.from_tensor_slices((images[val_idx], y[val_idx])).batch(512).map(to_model_input)
     return train, val, len(train_idx)
 
 
-def train_classifier(name: str, data: Mnist, epochs: int | None = None, batch_size: int | None = None,
-                     seed: int = 0, verbose: int = 1) -> TrainedClassifier:
+def train_classifier(
+    name: str, data: Mnist, epochs: int | None = None, batch_size: int | None = None, seed: int = 0, verbose: int = 1
+) -> TrainedClassifier:
     """Build, train and evaluate `name` ("mlp" or "cnn") on MNIST."""
     import keras
 
@@ -121,13 +125,14 @@ def train_classifier(name: str, data: Mnist, epochs: int | None = None, batch_si
     model = BUILDERS[name]()
     model.summary()
     train, val, train_samples = _datasets(name, recipe, batch_size, data.x_train, data.y_train, seed)
-    model.compile(optimizer=_optimizer(recipe, steps=epochs * -(-train_samples // batch_size)),
-                  loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-    stop = keras.callbacks.EarlyStopping(monitor="val_accuracy", patience=recipe.patience,
-                                         restore_best_weights=True)
+    model.compile(
+        optimizer=_optimizer(recipe, steps=epochs * -(-train_samples // batch_size)),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
+    stop = keras.callbacks.EarlyStopping(monitor="val_accuracy", patience=recipe.patience, restore_best_weights=True)
     started = time.perf_counter()
-    fit = model.fit(train, validation_data=val, epochs=epochs, callbacks=[stop], shuffle=False,
-                    verbose=verbose)
+    fit = model.fit(train, validation_data=val, epochs=epochs, callbacks=[stop], shuffle=False, verbose=verbose)
     wall_time = time.perf_counter() - started
     x_test = model_inputs(name, data.x_test)
     test_loss, test_accuracy = model.evaluate(x_test, data.y_test, batch_size=512, verbose=0)
@@ -142,5 +147,12 @@ def train_classifier(name: str, data: Mnist, epochs: int | None = None, batch_si
         "validation_samples": len(data.x_train) - train_samples,
         "loss": "sparse_categorical_crossentropy",
     }
-    return TrainedClassifier(model, {k: [float(v) for v in vs] for k, vs in fit.history.items()},
-                             float(test_accuracy), float(test_loss), probabilities, settings, wall_time)
+    return TrainedClassifier(
+        model,
+        {k: [float(v) for v in vs] for k, vs in fit.history.items()},
+        float(test_accuracy),
+        float(test_loss),
+        probabilities,
+        settings,
+        wall_time,
+    )

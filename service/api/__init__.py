@@ -13,8 +13,7 @@ from service.settings import Settings
 
 
 def json_response(body: Any, status: int = 200) -> Response:
-    return Response(orjson.dumps(body, option=orjson.OPT_SERIALIZE_NUMPY), status=status,
-                    mimetype="application/json")
+    return Response(orjson.dumps(body, option=orjson.OPT_SERIALIZE_NUMPY), status=status, mimetype="application/json")
 
 
 def registry() -> ModelRegistry:

@@ -20,19 +20,25 @@ def readyz() -> Response:
     models = registry()
     if not models.ready:
         return json_response({"status": "not ready", "models": {}}, status=503)
-    return json_response({"status": "ready",
-                          "models": {name: models.get(name).version for name in models.names()}})
+    return json_response({"status": "ready", "models": {name: models.get(name).version for name in models.names()}})
 
 
 def version_description(model: ModelVersion) -> dict:
     """One loaded version as /models answers it: tensors, preprocessing, labels, metrics and provider."""
     card = model.card
-    return {"name": model.name, "version": model.version, "task": model.task,
-            "inputs": [spec.describe() for spec in model.inputs],
-            "outputs": [spec.describe() for spec in model.outputs],
-            "preprocessing": card.get("preprocessing"), "labels": model.labels,
-            "parameters": card.get("parameters"), "metrics": card.get("metrics", {}),
-            "created_at": card.get("created_at"), "provider": model.provider}
+    return {
+        "name": model.name,
+        "version": model.version,
+        "task": model.task,
+        "inputs": [spec.describe() for spec in model.inputs],
+        "outputs": [spec.describe() for spec in model.outputs],
+        "preprocessing": card.get("preprocessing"),
+        "labels": model.labels,
+        "parameters": card.get("parameters"),
+        "metrics": card.get("metrics", {}),
+        "created_at": card.get("created_at"),
+        "provider": model.provider,
+    }
 
 
 def model_description(name: str) -> dict:

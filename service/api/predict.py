@@ -25,9 +25,14 @@ def classification_predictions(probabilities: np.ndarray, labels: list[str]) -> 
     """One {label, confidence, probabilities} per row of class probabilities."""
     winners = probabilities.argmax(axis=1)
     rounded = np.round(probabilities.astype(np.float64), 6)
-    return [{"label": int(labels[w]) if labels and labels[w].isdigit() else int(w),
-             "confidence": float(rounded[i, w]), "probabilities": rounded[i].tolist()}
-            for i, w in enumerate(winners)]
+    return [
+        {
+            "label": int(labels[w]) if labels and labels[w].isdigit() else int(w),
+            "confidence": float(rounded[i, w]),
+            "probabilities": rounded[i].tolist(),
+        }
+        for i, w in enumerate(winners)
+    ]
 
 
 def _choose_model(source: dict[str, Any]) -> ModelVersion:
@@ -67,7 +72,7 @@ def _uploaded_images() -> tuple[list[bytes], dict[str, Any]]:
 
 def _run_images(images: list[bytes], model: ModelVersion) -> tuple[np.ndarray, np.ndarray]:
     if model.task != "classification":
-        raise InvalidInput(f"model {model.name!r} takes numbers, not images; send JSON {{\"inputs\": [x, ...]}}")
+        raise InvalidInput(f'model {model.name!r} takes numbers, not images; send JSON {{"inputs": [x, ...]}}')
     digits = np.stack([mnist_from_image(data, settings().max_image_pixels) for data in images])
     observability.record_images(len(digits))
     batch: np.ndarray = digits.reshape((len(digits), *model.input.shape[1:])).astype(model.input.dtype)

@@ -142,8 +142,9 @@ def repository_index() -> Response:
 def load(name: str) -> Response:
     _require_admin()
     loaded = registry().load(name, _load_version_parameter())
-    return json_response({"name": loaded.name, "version": loaded.version, "state": "READY",
-                          "provider": loaded.provider})
+    return json_response(
+        {"name": loaded.name, "version": loaded.version, "state": "READY", "provider": loaded.provider}
+    )
 
 
 @bp.post("/repository/models/<name>/unload")

@@ -28,8 +28,10 @@ PROJECT = "digitservetest"
 
 def _docker_env() -> dict[str, str] | None:
     env = dict(os.environ)
-    if shutil.which("docker") and subprocess.run(["docker", "info"], capture_output=True, env=env,
-                                                 timeout=30).returncode == 0:
+    if (
+        shutil.which("docker")
+        and subprocess.run(["docker", "info"], capture_output=True, env=env, timeout=30).returncode == 0
+    ):
         return env
     if ENGINE_TOOL.exists():
         result = subprocess.run([str(ENGINE_TOOL), "up"], capture_output=True, text=True, timeout=900)
@@ -45,8 +47,12 @@ def _docker_env() -> dict[str, str] | None:
 
 def _ca_bundle(env: dict[str, str]) -> Path | None:
     """The CA bundle this host trusts (a TLS-intercepting proxy's CA included), for pip inside the build."""
-    for candidate in (env.get("PIP_CERT"), env.get("REQUESTS_CA_BUNDLE"), env.get("SSL_CERT_FILE"),
-                      "/etc/ssl/certs/ca-certificates.crt"):
+    for candidate in (
+        env.get("PIP_CERT"),
+        env.get("REQUESTS_CA_BUNDLE"),
+        env.get("SSL_CERT_FILE"),
+        "/etc/ssl/certs/ca-certificates.crt",
+    ):
         if candidate and Path(candidate).is_file():
             return Path(candidate)
     return None
@@ -79,14 +85,21 @@ def compose(mnist_dir):
     if bundle:
         shutil.copy(bundle, ROOT / ".build-ca.pem")
     port = _free_port()
-    env.update(API_HOST_IP="127.0.0.1", API_PORT=str(port), ADMIN_TOKEN=secrets.token_hex(16), WORKERS="2",
-               MNIST_DIR=str(mnist_dir), COMPOSE_PROJECT_NAME=PROJECT)
+    env.update(
+        API_HOST_IP="127.0.0.1",
+        API_PORT=str(port),
+        ADMIN_TOKEN=secrets.token_hex(16),
+        WORKERS="2",
+        MNIST_DIR=str(mnist_dir),
+        COMPOSE_PROJECT_NAME=PROJECT,
+    )
 
     def run(*args: str, timeout: float = 900, check: bool = True) -> subprocess.CompletedProcess:
         result = subprocess.run([*command, *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
         if check and result.returncode != 0:
-            raise AssertionError(f"{' '.join(args)} failed ({result.returncode}):\n{result.stdout[-3000:]}\n"
-                                 f"{result.stderr[-3000:]}")
+            raise AssertionError(
+                f"{' '.join(args)} failed ({result.returncode}):\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
+            )
         return result
 
     try:
@@ -103,8 +116,12 @@ def _wait_healthy(run, env: dict[str, str], timeout: float = 180) -> None:
     container = _container_id(run)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        state = subprocess.run(["docker", "inspect", "--format", "{{.State.Health.Status}}", container],
-                               capture_output=True, text=True, env=env).stdout.strip()
+        state = subprocess.run(
+            ["docker", "inspect", "--format", "{{.State.Health.Status}}", container],
+            capture_output=True,
+            text=True,
+            env=env,
+        ).stdout.strip()
         if state == "healthy":
             return
         if state == "starting" and shutil.which("podman"):
@@ -115,8 +132,13 @@ def _wait_healthy(run, env: dict[str, str], timeout: float = 180) -> None:
 
 
 def _image_env(image: str, env: dict[str, str]) -> list[str]:
-    result = subprocess.run(["docker", "image", "inspect", "--format", "{{json .Config.Env}}", image],
-                            capture_output=True, text=True, env=env, timeout=60)
+    result = subprocess.run(
+        ["docker", "image", "inspect", "--format", "{{json .Config.Env}}", image],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout)
 
@@ -126,16 +148,21 @@ def test_compose_up_predict_retrain_and_reload(compose, mnist_sample):
     run("up", "-d", "--build", "api")
     _wait_healthy(run, env)
     assert "ORT_DISABLE_TELEMETRY=1" in _image_env("digit-serve:latest", env)
-    container_env = subprocess.run(["docker", "inspect", "--format", "{{json .Config.Env}}", _container_id(run)],
-                                   capture_output=True, text=True, env=env, timeout=60).stdout
+    container_env = subprocess.run(
+        ["docker", "inspect", "--format", "{{json .Config.Env}}", _container_id(run)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    ).stdout
     assert "ORT_DISABLE_TELEMETRY=1" in json.loads(container_env)
-    uid = subprocess.run(["docker", "exec", _container_id(run), "id", "-u"], capture_output=True, text=True, env=env,
-                         timeout=60).stdout.strip()
+    uid = subprocess.run(
+        ["docker", "exec", _container_id(run), "id", "-u"], capture_output=True, text=True, env=env, timeout=60
+    ).stdout.strip()
     assert uid == "10001"  # the service runs as the image's non-root user
     images, labels = mnist_sample
 
-    response = requests.post(f"{url}/predict", data=png(images[0]), headers={"Content-Type": "image/png"},
-                             timeout=30)
+    response = requests.post(f"{url}/predict", data=png(images[0]), headers={"Content-Type": "image/png"}, timeout=30)
     assert response.status_code == 200, response.text
     assert response.json()["predictions"][0]["label"] == labels[0]
     pixels = (images[:10] / 255.0).reshape(10, 784).round(4).tolist()
@@ -146,12 +173,30 @@ def test_compose_up_predict_retrain_and_reload(compose, mnist_sample):
     run("--profile", "train", "build", "train", timeout=1500)  # `run` alone would reuse a stale image
     assert "ORT_DISABLE_TELEMETRY=1" in _image_env("digit-serve-train:latest", env)
     # --no-deps: the api is up and healthy (checked above); podman without systemd never marks it healthy by itself
-    result = run("--profile", "train", "run", "--rm", "--no-deps", "train", "cnn", "--limit", "5000", "--epochs", "1",
-                 "--min-accuracy", "0.3", "--no-keras", "--reload-url", "http://api:8000", timeout=1200)
+    result = run(
+        "--profile",
+        "train",
+        "run",
+        "--rm",
+        "--no-deps",
+        "train",
+        "cnn",
+        "--limit",
+        "5000",
+        "--epochs",
+        "1",
+        "--min-accuracy",
+        "0.3",
+        "--no-keras",
+        "--reload-url",
+        "http://api:8000",
+        timeout=1200,
+    )
     assert "/v2/repository/models/cnn/load: 200" in result.stdout
 
     assert requests.get(f"{url}/models/cnn", timeout=10).json()["served_version"] == 2
     for _ in range(10):
-        response = requests.post(f"{url}/predict", data=png(images[1]), headers={"Content-Type": "image/png"},
-                                 timeout=30)
+        response = requests.post(
+            f"{url}/predict", data=png(images[1]), headers={"Content-Type": "image/png"}, timeout=30
+        )
         assert response.json()["version"] == 2

@@ -17,8 +17,14 @@ def digit(mnist_sample) -> np.ndarray:
 
 @pytest.fixture(scope="session")
 def settings(models_dir) -> Settings:
-    return Settings.from_env({}, model_dir=models_dir, workers=1, max_instances=300, max_image_pixels=4_000_000,
-                             max_body_bytes=2 * 1024 * 1024)
+    return Settings.from_env(
+        {},
+        model_dir=models_dir,
+        workers=1,
+        max_instances=300,
+        max_image_pixels=4_000_000,
+        max_body_bytes=2 * 1024 * 1024,
+    )
 
 
 @pytest.fixture(scope="session")

@@ -110,9 +110,18 @@ def test_the_requested_version_is_the_one_that_answers(two_linear_versions, mode
     assert answered["predictions"] == [pytest.approx(expected, rel=1e-6)]
 
 
-@pytest.mark.parametrize(("accept", "encoding"), [("gzip", "gzip"), ("deflate", "deflate"), ("gzip;q=0", None),
-                                                  ("gzip;q=0, deflate", "deflate"), ("gzip;q=0.5, deflate", "deflate"),
-                                                  ("identity", None), ("", None)])
+@pytest.mark.parametrize(
+    ("accept", "encoding"),
+    [
+        ("gzip", "gzip"),
+        ("deflate", "deflate"),
+        ("gzip;q=0", None),
+        ("gzip;q=0, deflate", "deflate"),
+        ("gzip;q=0.5, deflate", "deflate"),
+        ("identity", None),
+        ("", None),
+    ],
+)
 def test_v2_response_compression_follows_accept_encoding_with_q_values(client, accept, encoding):
     body = {"inputs": [{"name": "x", "shape": [1, 1], "datatype": "FP32", "data": [1.0]}]}
     response = client.post("/v2/models/linear/infer", json=body, headers={"Accept-Encoding": accept})
@@ -133,8 +142,9 @@ def test_linear_predictions_are_w_x_plus_b(client, models_dir):
 
 
 def test_curl_style_form_urlencoded_json_body_is_accepted(client):
-    response = client.post("/predict", data='{"model": "linear", "inputs": [1]}',
-                           content_type="application/x-www-form-urlencoded")
+    response = client.post(
+        "/predict", data='{"model": "linear", "inputs": [1]}', content_type="application/x-www-form-urlencoded"
+    )
     assert response.status_code == 200
 
 
@@ -170,31 +180,32 @@ def test_preprocessed_flag_returns_what_the_model_saw(client, digit):
 
 
 def test_error_400_malformed_json(client):
-    assert "malformed JSON" in _error(client.post("/predict", data="{", content_type="application/json"),
-                                      400, "bad_request")
+    assert "malformed JSON" in _error(
+        client.post("/predict", data="{", content_type="application/json"), 400, "bad_request"
+    )
 
 
 def test_error_404_unknown_model_and_version(client):
     message = _error(client.post("/predict", json={"model": "resnet", "inputs": [1]}), 404, "model_not_found")
     assert "available: cnn, linear, mlp" in message
-    _error(client.post("/predict", json={"model": "mlp", "version": 9, "inputs": [[0] * 784]}), 404,
-           "model_not_found")
-    _error(client.post("/predict?version=latest", json={"model": "mlp", "inputs": [[0] * 784]}), 404,
-           "model_not_found")
+    _error(client.post("/predict", json={"model": "mlp", "version": 9, "inputs": [[0] * 784]}), 404, "model_not_found")
+    _error(client.post("/predict?version=latest", json={"model": "mlp", "inputs": [[0] * 784]}), 404, "model_not_found")
 
 
 @pytest.mark.parametrize("version", [True, 1.5, "latest", {"v": 1}, [1], "-1"])
 def test_error_404_versions_that_are_not_integers(client, version):
-    _error(client.post("/predict", json={"model": "linear", "version": version, "inputs": [1]}), 404,
-           "model_not_found")
+    _error(client.post("/predict", json={"model": "linear", "version": version, "inputs": [1]}), 404, "model_not_found")
 
 
-@pytest.mark.parametrize(("body", "status", "code"), [
-    ("[" * 5000 + "]" * 5000, 400, "bad_request"),  # nested deeper than a JSON parser will go
-    ('{"model": "mlp", "inputs": ' + "[" * 40 + "0" + "]" * 40 + "}", 422, "invalid_input"),  # valid, wrong shape
-    ('{"model": "linear", "inputs": [1' + "0" * 400 + "]}", 422, "invalid_input"),  # beyond the float range
-    (b'\xff\xfe{"a": 1}', 400, "bad_request"),  # not UTF-8
-])
+@pytest.mark.parametrize(
+    ("body", "status", "code"),
+    [
+        ("[" * 5000 + "]" * 5000, 400, "bad_request"),  # nested deeper than a JSON parser will go
+        ('{"model": "mlp", "inputs": ' + "[" * 40 + "0" + "]" * 40 + "}", 422, "invalid_input"),  # valid, wrong shape
+        ('{"model": "linear", "inputs": [1' + "0" * 400 + "]}", 422, "invalid_input"),  # beyond the float range
+        (b'\xff\xfe{"a": 1}', 400, "bad_request"),  # not UTF-8
+    ],
+)
 def test_hostile_json_is_refused_with_its_documented_error(client, body, status, code):
     _error(client.post("/predict", data=body, content_type="application/json"), status, code)
 
@@ -207,15 +218,13 @@ def test_error_404_and_405_are_json(client):
 
 
 def test_error_413_body_too_large(client):
-    _error(client.post("/predict", data=b"0" * (3 * 1024 * 1024), content_type="image/png"), 413,
-           "payload_too_large")
+    _error(client.post("/predict", data=b"0" * (3 * 1024 * 1024), content_type="image/png"), 413, "payload_too_large")
 
 
 def test_error_413_too_many_instances_and_images(client, digit):
     _error(client.post("/predict", json={"model": "linear", "inputs": list(range(301))}), 413, "payload_too_large")
     files = [(io.BytesIO(png(digit)), "d.png") for _ in range(301)]
-    _error(client.post("/predict", data={"image": files}, content_type="multipart/form-data"), 413,
-           "payload_too_large")
+    _error(client.post("/predict", data={"image": files}, content_type="multipart/form-data"), 413, "payload_too_large")
 
 
 def test_error_413_image_with_too_many_pixels(client):
@@ -228,16 +237,19 @@ def test_error_415_unsupported_and_undecodable_media(client):
     _error(client.post("/predict", data=b"not a png", content_type="image/png"), 415, "unsupported_media_type")
 
 
-@pytest.mark.parametrize("payload", [
-    {"model": "mlp", "inputs": [[0.0] * 783]},
-    {"model": "mlp", "inputs": [[2.0] * 784]},
-    {"model": "mlp", "inputs": "pixels"},
-    {"model": "mlp"},
-    {"model": 5, "inputs": [1]},
-    {"model": "linear", "inputs": [[1, 2]]},
-    {"model": "linear", "inputs": ["7"]},
-    [1, 2, 3],
-])
+@pytest.mark.parametrize(
+    "payload",
+    [
+        {"model": "mlp", "inputs": [[0.0] * 783]},
+        {"model": "mlp", "inputs": [[2.0] * 784]},
+        {"model": "mlp", "inputs": "pixels"},
+        {"model": "mlp"},
+        {"model": 5, "inputs": [1]},
+        {"model": "linear", "inputs": [[1, 2]]},
+        {"model": "linear", "inputs": ["7"]},
+        [1, 2, 3],
+    ],
+)
 def test_error_422_wrong_shape_type_or_range(client, payload):
     _error(client.post("/predict", json=payload), 422, "invalid_input")
 
@@ -249,20 +261,25 @@ def test_error_422_non_finite_numbers(client, number):
 
 
 def test_error_422_images_sent_to_the_linear_model(client, digit):
-    message = _error(client.post("/predict?model=linear", data=png(digit), content_type="image/png"), 422,
-                     "invalid_input")
+    message = _error(
+        client.post("/predict?model=linear", data=png(digit), content_type="image/png"), 422, "invalid_input"
+    )
     assert "takes numbers" in message
 
 
 def test_error_422_multipart_without_image_field(client, digit):
-    response = client.post("/predict", data={"file": (io.BytesIO(png(digit)), "d.png")},
-                           content_type="multipart/form-data")
+    response = client.post(
+        "/predict", data={"file": (io.BytesIO(png(digit)), "d.png")}, content_type="multipart/form-data"
+    )
     assert "field 'image'" in _error(response, 422, "invalid_input")
 
 
 def test_error_422_blank_image(client):
-    _error(client.post("/predict", data=encode(Image.new("L", (64, 64), 255)), content_type="image/png"), 422,
-           "invalid_input")
+    _error(
+        client.post("/predict", data=encode(Image.new("L", (64, 64), 255)), content_type="image/png"),
+        422,
+        "invalid_input",
+    )
 
 
 def test_settings_limits_come_from_the_environment(models_dir):

@@ -14,8 +14,10 @@ def registry(app):
 
 
 def _inferences(model: str) -> float:
-    return REGISTRY.get_sample_value("digit_serve_inference_latency_seconds_count",
-                                     {"model": model, "version": "1"}) or 0.0
+    return (
+        REGISTRY.get_sample_value("digit_serve_inference_latency_seconds_count", {"model": model, "version": "1"})
+        or 0.0
+    )
 
 
 def test_named_outputs_come_back_for_named_inputs_and_the_inference_is_counted(registry, mnist_sample):

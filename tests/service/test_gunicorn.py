@@ -45,8 +45,9 @@ def test_mnist_digits_sent_as_png_are_classified_at_the_models_own_accuracy(serv
 def test_single_raw_png_and_json_requests(server, mnist_sample):
     images, labels = mnist_sample
     for i in range(5):
-        response = requests.post(f"{server.url}/predict", data=png(images[i]),
-                                 headers={"Content-Type": "image/png"}, timeout=10)
+        response = requests.post(
+            f"{server.url}/predict", data=png(images[i]), headers={"Content-Type": "image/png"}, timeout=10
+        )
         assert response.json()["predictions"][0]["label"] == labels[i]
     response = requests.post(f"{server.url}/predict", json={"model": "linear", "inputs": [1, 2]}, timeout=10)
     assert response.json()["model"] == "linear"
@@ -57,10 +58,18 @@ def test_errors_do_not_kill_workers(server):
     workers = sorted(server.worker_pids())
     assert len(workers) == 2
     for _ in range(10):
-        assert requests.post(f"{server.url}/predict", data=b"\x89PNG garbage", headers={"Content-Type": "image/png"},
-                             timeout=10).status_code == 415
-        assert requests.post(f"{server.url}/predict", data="{", headers={"Content-Type": "application/json"},
-                             timeout=10).status_code == 400
+        assert (
+            requests.post(
+                f"{server.url}/predict", data=b"\x89PNG garbage", headers={"Content-Type": "image/png"}, timeout=10
+            ).status_code
+            == 415
+        )
+        assert (
+            requests.post(
+                f"{server.url}/predict", data="{", headers={"Content-Type": "application/json"}, timeout=10
+            ).status_code
+            == 400
+        )
     assert sorted(server.worker_pids()) == workers
     assert requests.get(f"{server.url}/readyz", timeout=5).status_code == 200
 
@@ -74,13 +83,16 @@ def test_no_serving_process_has_tensorflow_loaded(server):
         assert "tensorflow" not in maps.lower(), f"process {pid} has TensorFlow mapped"
 
 
-@pytest.mark.skipif("CUDAExecutionProvider" in ort.get_available_providers(),
-                    reason="this machine has a CUDA provider")
+@pytest.mark.skipif("CUDAExecutionProvider" in ort.get_available_providers(), reason="this machine has a CUDA provider")
 def test_device_cuda_without_a_gpu_fails_at_start_with_a_clear_message(models_dir):
     # PORT 1 is never bound: the check must refuse before gunicorn binds anything.
-    result = subprocess.run([sys.executable, "-m", "gunicorn", "-c", "service/gunicorn.conf.py"], cwd=ROOT,
-                            env={"PATH": "/usr/bin:/bin", "DEVICE": "cuda", "MODEL_DIR": str(models_dir),
-                                 "HOST": "127.0.0.1", "PORT": "1"},
-                            capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-m", "gunicorn", "-c", "service/gunicorn.conf.py"],
+        cwd=ROOT,
+        env={"PATH": "/usr/bin:/bin", "DEVICE": "cuda", "MODEL_DIR": str(models_dir), "HOST": "127.0.0.1", "PORT": "1"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode != 0
     assert "DEVICE=cuda but onnxruntime offers no CUDAExecutionProvider" in result.stderr

@@ -30,8 +30,10 @@ def _metrics(server) -> str:
 @pytest.mark.slow
 def test_metrics_add_up_across_workers(server):
     counted = {
-        "ok": ("digit_serve_requests_total", {"endpoint": "/predict", "status": "200", "model": "linear",
-                                              "version": "1"}),
+        "ok": (
+            "digit_serve_requests_total",
+            {"endpoint": "/predict", "status": "200", "model": "linear", "version": "1"},
+        ),
         "not_found": ("digit_serve_requests_total", {"endpoint": "/predict", "status": "404"}),
         "instances": ("digit_serve_instances_per_request_sum", {"model": "linear"}),
         "inferences": ("digit_serve_inference_latency_seconds_count", {"model": "linear"}),
@@ -45,8 +47,13 @@ def test_metrics_add_up_across_workers(server):
     requests.post(f"{server.url}/predict", json={"model": "nope", "inputs": [1]}, timeout=5)
     text = _metrics(server)
     after = {key: _sample(text, name, **labels) for key, (name, labels) in counted.items()}
-    assert {key: after[key] - before[key] for key in counted} == {"ok": 30, "not_found": 1, "instances": 90,
-                                                                  "inferences": 30, "latencies": 31}
+    assert {key: after[key] - before[key] for key in counted} == {
+        "ok": 30,
+        "not_found": 1,
+        "instances": 90,
+        "inferences": 30,
+        "latencies": 31,
+    }
     # Set once at start (this server gets no load or unload calls): one per worker, or the latest value.
     assert _sample(text, "digit_serve_served_version", model="cnn") == 1
     assert _sample(text, "digit_serve_model_provider", model="mlp", provider="CPUExecutionProvider") == 1
@@ -55,8 +62,12 @@ def test_metrics_add_up_across_workers(server):
 
 @pytest.mark.slow
 def test_one_json_log_line_per_request_with_the_request_id_echoed(server):
-    response = requests.post(f"{server.url}/predict", json={"model": "linear", "inputs": [1, 2]},
-                             headers={"X-Request-ID": "trace-42"}, timeout=5)
+    response = requests.post(
+        f"{server.url}/predict",
+        json={"model": "linear", "inputs": [1, 2]},
+        headers={"X-Request-ID": "trace-42"},
+        timeout=5,
+    )
     assert response.headers["X-Request-ID"] == "trace-42"
     generated = requests.get(f"{server.url}/healthz", timeout=5).headers["X-Request-ID"]
     assert len(generated) == 32

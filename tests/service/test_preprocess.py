@@ -36,8 +36,9 @@ def test_mnist_digit_as_png_comes_through_unchanged(digit):
 
 def test_most_mnist_digits_are_bit_for_bit_unchanged(mnist_sample):
     images, _ = mnist_sample
-    unchanged = [np.allclose(mnist_from_image(encode(Image.fromarray(x)), LIMIT), x / 255.0, atol=1e-6)
-                 for x in images[:200]]
+    unchanged = [
+        np.allclose(mnist_from_image(encode(Image.fromarray(x)), LIMIT), x / 255.0, atol=1e-6) for x in images[:200]
+    ]
     assert np.mean(unchanged) > 0.8  # the rest move by one pixel where rounding the centre of mass differs
 
 
@@ -173,8 +174,12 @@ def _png_chunk(kind: bytes, data: bytes) -> bytes:
 def test_decompression_bomb_is_refused_from_its_header_before_decoding():
     # A 100,000 x 100,000 PNG header with almost no data: decoding it would need 10 GB.
     header = struct.pack(">IIBBBBB", 100_000, 100_000, 8, 0, 0, 0, 0)
-    bomb = b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", header) + _png_chunk(b"IDAT", zlib.compress(b"\0" * 1000)) \
+    bomb = (
+        b"\x89PNG\r\n\x1a\n"
+        + _png_chunk(b"IHDR", header)
+        + _png_chunk(b"IDAT", zlib.compress(b"\0" * 1000))
         + _png_chunk(b"IEND", b"")
+    )
     with pytest.raises(PayloadTooLarge, match="pixels"):
         decode_image(bomb, LIMIT)
 

@@ -14,8 +14,7 @@ def mlp(app):
 
 
 def _json_request(data, shape, datatype="FP32", **extra) -> bytes:
-    return orjson.dumps({"inputs": [{"name": "pixels", "shape": shape, "datatype": datatype, "data": data}],
-                         **extra})
+    return orjson.dumps({"inputs": [{"name": "pixels", "shape": shape, "datatype": datatype, "data": data}], **extra})
 
 
 def test_json_tensor_is_parsed_to_the_models_dtype_and_shape(mlp):
@@ -34,9 +33,19 @@ def test_nested_json_data_is_accepted(mlp):
 
 def test_binary_input_and_binary_output_request(mlp):
     raw = np.random.default_rng(0).random((3, 784), dtype=np.float32)
-    header = orjson.dumps({"inputs": [{"name": "pixels", "shape": [3, 784], "datatype": "FP32",
-                                       "parameters": {"binary_data_size": raw.nbytes}}],
-                           "parameters": {"binary_data_output": True}})
+    header = orjson.dumps(
+        {
+            "inputs": [
+                {
+                    "name": "pixels",
+                    "shape": [3, 784],
+                    "datatype": "FP32",
+                    "parameters": {"binary_data_size": raw.nbytes},
+                }
+            ],
+            "parameters": {"binary_data_output": True},
+        }
+    )
     request = parse_infer_request(header + raw.tobytes(), str(len(header)), mlp)
     np.testing.assert_array_equal(request.inputs["pixels"], raw)
     assert request.binary_outputs == {"probabilities": True}
@@ -63,16 +72,19 @@ def test_shape_error_names_expected_and_received_with_a_batch_hint(mlp):
     assert "[1, 784]" in message
 
 
-@pytest.mark.parametrize(("data", "shape", "datatype", "match"), [
-    ([0.0] * 784, [1, 784], "FP64", "datatype FP64 does not match the model's FP32"),
-    ([0.0] * 783, [1, 784], "FP32", "needs 784 values, got 783"),
-    (["a"] * 784, [1, 784], "FP32", "must be FP32 numbers"),
-    ([0.0] * 784, [1, "784"], "FP32", "shape must be a list of integers"),
-    ([0.0] * 784, [1, 28, 28], "FP32", "unexpected shape"),
-    ([0.0] * 784, [-1, 784], "FP32", "negative size"),
-    ([True] * 784, [1, 784], "FP32", "must be FP32 numbers"),
-    ([[0.0] * 784, [0.0]], [2, 784], "FP32", "regular nested list"),
-])
+@pytest.mark.parametrize(
+    ("data", "shape", "datatype", "match"),
+    [
+        ([0.0] * 784, [1, 784], "FP64", "datatype FP64 does not match the model's FP32"),
+        ([0.0] * 783, [1, 784], "FP32", "needs 784 values, got 783"),
+        (["a"] * 784, [1, 784], "FP32", "must be FP32 numbers"),
+        ([0.0] * 784, [1, "784"], "FP32", "shape must be a list of integers"),
+        ([0.0] * 784, [1, 28, 28], "FP32", "unexpected shape"),
+        ([0.0] * 784, [-1, 784], "FP32", "negative size"),
+        ([True] * 784, [1, 784], "FP32", "must be FP32 numbers"),
+        ([[0.0] * 784, [0.0]], [2, 784], "FP32", "regular nested list"),
+    ],
+)
 def test_wrong_tensors_are_400_with_a_reason(mlp, data, shape, datatype, match):
     with pytest.raises(BadRequest, match=match):
         parse_infer_request(_json_request(data, shape, datatype), None, mlp)
@@ -100,8 +112,13 @@ def test_out_of_range_float_is_refused_without_warnings(app):
 
 
 def test_binary_sizes_must_add_up(mlp):
-    header = orjson.dumps({"inputs": [{"name": "pixels", "shape": [1, 784], "datatype": "FP32",
-                                       "parameters": {"binary_data_size": 3136}}]})
+    header = orjson.dumps(
+        {
+            "inputs": [
+                {"name": "pixels", "shape": [1, 784], "datatype": "FP32", "parameters": {"binary_data_size": 3136}}
+            ]
+        }
+    )
     with pytest.raises(BadRequest, match="beyond"):
         parse_infer_request(header + b"\0" * 100, str(len(header)), mlp)
     with pytest.raises(BadRequest, match="not claimed"):
@@ -110,8 +127,13 @@ def test_binary_sizes_must_add_up(mlp):
         parse_infer_request(header, str(len(header) + 5), mlp)
     with pytest.raises(BadRequest, match="integer"):
         parse_infer_request(header, "ten", mlp)
-    boolean = orjson.dumps({"inputs": [{"name": "pixels", "shape": [1, 784], "datatype": "FP32",
-                                        "parameters": {"binary_data_size": True}}]})
+    boolean = orjson.dumps(
+        {
+            "inputs": [
+                {"name": "pixels", "shape": [1, 784], "datatype": "FP32", "parameters": {"binary_data_size": True}}
+            ]
+        }
+    )
     with pytest.raises(BadRequest, match="binary_data_size True"):
         parse_infer_request(boolean, str(len(boolean)), mlp)
 
@@ -124,9 +146,20 @@ def test_non_finite_binary_data_is_refused(mlp):
 
 def test_metadata_and_config_describe_the_model(mlp):
     metadata = model_metadata(mlp, [1])
-    assert metadata == {"name": "mlp", "versions": ["1"], "platform": "onnxruntime_onnx",
-                        "inputs": [{"name": "pixels", "datatype": "FP32", "shape": [-1, 784]}],
-                        "outputs": [{"name": "probabilities", "datatype": "FP32", "shape": [-1, 10]}]}
+    assert metadata == {
+        "name": "mlp",
+        "versions": ["1"],
+        "platform": "onnxruntime_onnx",
+        "inputs": [{"name": "pixels", "datatype": "FP32", "shape": [-1, 784]}],
+        "outputs": [{"name": "probabilities", "datatype": "FP32", "shape": [-1, 10]}],
+    }
     config = model_config(mlp, 256)
     assert config["max_batch_size"] == 256
     assert config["input"] == [{"name": "pixels", "data_type": "TYPE_FP32", "dims": [784]}]
+
+
+@pytest.mark.parametrize("name", [["pixels"], {"a": 1}, 3, None])
+def test_an_input_name_that_is_not_a_string_is_a_400(mlp, name):
+    body = orjson.dumps({"inputs": [{"name": name, "shape": [1, 784], "datatype": "FP32", "data": [0.0] * 784}]})
+    with pytest.raises(BadRequest, match="unexpected input"):
+        parse_infer_request(body, None, mlp)

@@ -19,8 +19,12 @@ def _registry(model_dir, state_dir=None, max_versions: int = 3) -> ModelRegistry
 
 
 def _load_failures(name: str, version: int) -> float:
-    return REGISTRY.get_sample_value("digit_serve_model_loads_total",
-                                     {"model": name, "version": str(version), "result": "failure"}) or 0.0
+    return (
+        REGISTRY.get_sample_value(
+            "digit_serve_model_loads_total", {"model": name, "version": str(version), "result": "failure"}
+        )
+        or 0.0
+    )
 
 
 @pytest.fixture

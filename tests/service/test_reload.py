@@ -49,15 +49,15 @@ def _predict_version(url: str) -> int:
 
 
 def test_load_swaps_every_worker_without_failing_a_request(tmp_path, model_dir):
-    with running_server(tmp_path, MODEL_DIR=str(model_dir), WORKERS="3", THREADS="2",
-                        ADMIN_TOKEN=TOKEN) as server:
+    with running_server(tmp_path, MODEL_DIR=str(model_dir), WORKERS="3", THREADS="2", ADMIN_TOKEN=TOKEN) as server:
         failures, answered, stop = [], [], threading.Event()
 
         def traffic() -> None:
             while not stop.is_set():
                 try:
-                    response = requests.post(f"{server.url}/predict", json={"model": "linear", "inputs": [2]},
-                                             timeout=10)
+                    response = requests.post(
+                        f"{server.url}/predict", json={"model": "linear", "inputs": [2]}, timeout=10
+                    )
                     (answered if response.status_code == 200 else failures).append(response.status_code)
                 except requests.RequestException as exc:
                     failures.append(repr(exc))
@@ -87,12 +87,14 @@ def test_load_swaps_every_worker_without_failing_a_request(tmp_path, model_dir):
         assert response.json()["version"] == 1
 
 
-@pytest.mark.parametrize(("corrupt", "wrong_sha", "reason"), [
-    (b"not an onnx model", False, "does not match model.json"),
-    (None, True, "does not match model.json"),
-])
-def test_a_broken_version_is_refused_and_the_current_one_keeps_serving(tmp_path, model_dir, corrupt, wrong_sha,
-                                                                       reason):
+@pytest.mark.parametrize(
+    ("corrupt", "wrong_sha", "reason"),
+    [
+        (b"not an onnx model", False, "does not match model.json"),
+        (None, True, "does not match model.json"),
+    ],
+)
+def test_a_broken_version_is_refused_and_the_current_one_keeps_serving(tmp_path, model_dir, corrupt, wrong_sha, reason):
     with running_server(tmp_path, MODEL_DIR=str(model_dir), WORKERS="2", ADMIN_TOKEN=TOKEN) as server:
         version = _publish_copy(model_dir, "linear", corrupt=corrupt, wrong_sha=wrong_sha)
         response = requests.post(f"{server.url}/v2/repository/models/linear/load", headers=AUTH, timeout=30)

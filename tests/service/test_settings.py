@@ -12,16 +12,28 @@ GPU = ["CUDAExecutionProvider", "CPUExecutionProvider"]
 def test_defaults(monkeypatch):
     monkeypatch.setattr("service.settings._cores", lambda: 3)
     settings = Settings.from_env({})
-    assert (settings.host, settings.port, settings.model_dir, settings.device) == ("0.0.0.0", 8000, Path("models"),
-                                                                                   "auto")
+    assert (settings.host, settings.port, settings.model_dir, settings.device) == (
+        "0.0.0.0",
+        8000,
+        Path("models"),
+        "auto",
+    )
     assert settings.workers == 3  # one worker per CPU this process may use
     assert settings.session_threads == 1
     assert settings.admin_token == ""
 
 
 def test_values_are_read_and_typed_from_the_environment():
-    settings = Settings.from_env({"PORT": "9000", "MODEL_DIR": "/srv/models", "WORKERS": "3", "DEVICE": "cpu",
-                                  "MODEL_POLL_SECONDS": "2.5", "ADMIN_TOKEN": " secret "})
+    settings = Settings.from_env(
+        {
+            "PORT": "9000",
+            "MODEL_DIR": "/srv/models",
+            "WORKERS": "3",
+            "DEVICE": "cpu",
+            "MODEL_POLL_SECONDS": "2.5",
+            "ADMIN_TOKEN": " secret ",
+        }
+    )
     assert settings.port == 9000
     assert settings.model_dir == Path("/srv/models")
     assert settings.workers == 3
@@ -29,13 +41,16 @@ def test_values_are_read_and_typed_from_the_environment():
     assert settings.admin_token == "secret"
 
 
-@pytest.mark.parametrize(("env", "message"), [
-    ({"PORT": "http"}, "PORT must be int"),
-    ({"PORT": "70000"}, "PORT must be at most 65535"),
-    ({"WORKERS": "0"}, "WORKERS must be at least 1"),
-    ({"DEVICE": "tpu"}, "DEVICE must be one of auto, cpu, cuda"),
-    ({"ORT_THREADS": "-1"}, "must not be negative"),
-])
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"PORT": "http"}, "PORT must be int"),
+        ({"PORT": "70000"}, "PORT must be at most 65535"),
+        ({"WORKERS": "0"}, "WORKERS must be at least 1"),
+        ({"DEVICE": "tpu"}, "DEVICE must be one of auto, cpu, cuda"),
+        ({"ORT_THREADS": "-1"}, "must not be negative"),
+    ],
+)
 def test_bad_values_are_refused_with_the_variable_named(env, message):
     with pytest.raises(SettingsError, match=message):
         Settings.from_env(env)

@@ -14,15 +14,17 @@ TOKEN = "test-admin-token"
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory, models_dir):
-    with running_server(tmp_path_factory.mktemp("v2"), MODEL_DIR=str(models_dir), WORKERS="2",
-                        ADMIN_TOKEN=TOKEN, MAX_INSTANCES="512") as server:
+    with running_server(
+        tmp_path_factory.mktemp("v2"), MODEL_DIR=str(models_dir), WORKERS="2", ADMIN_TOKEN=TOKEN, MAX_INSTANCES="512"
+    ) as server:
         yield server
 
 
 @pytest.fixture(scope="module")
 def client(server):
-    client = httpclient.InferenceServerClient(server.url.removeprefix("http://"), connection_timeout=10,
-                                              network_timeout=30)
+    client = httpclient.InferenceServerClient(
+        server.url.removeprefix("http://"), connection_timeout=10, network_timeout=30
+    )
     yield client
     client.close()
 
@@ -67,8 +69,7 @@ def _classifier_inputs(images: np.ndarray, name: str, binary: bool) -> httpclien
 def test_infer_classifiers_json_and_binary(client, mnist_sample, name, binary, batch):
     images, labels = mnist_sample
     outputs = [httpclient.InferRequestedOutput("probabilities", binary_data=binary)]
-    result = client.infer(name, [_classifier_inputs(images[:batch], name, binary)], outputs=outputs,
-                          request_id="req-1")
+    result = client.infer(name, [_classifier_inputs(images[:batch], name, binary)], outputs=outputs, request_id="req-1")
     probabilities = result.as_numpy("probabilities")
     assert probabilities.shape == (batch, 10)
     assert result.get_response()["id"] == "req-1"
@@ -92,8 +93,9 @@ def test_infer_linear(client, binary, models_dir):
     x = np.array([[0.0], [1.0], [10.0]], dtype=np.float32)
     tensor = httpclient.InferInput("x", [3, 1], "FP32")
     tensor.set_data_from_numpy(x, binary_data=binary)
-    result = client.infer("linear", [tensor], model_version="1",
-                          outputs=[httpclient.InferRequestedOutput("y", binary_data=binary)])
+    result = client.infer(
+        "linear", [tensor], model_version="1", outputs=[httpclient.InferRequestedOutput("y", binary_data=binary)]
+    )
     w, b = card["coefficients"]["w"], card["coefficients"]["b"]
     np.testing.assert_allclose(result.as_numpy("y")[:, 0], [b, w + b, 10 * w + b], rtol=1e-5)
 
@@ -102,9 +104,13 @@ def test_infer_linear(client, binary, models_dir):
 @pytest.mark.parametrize("binary", [False, True])
 def test_compressed_requests_and_responses(client, mnist_sample, algorithm, binary):
     images, labels = mnist_sample
-    result = client.infer("cnn", [_classifier_inputs(images[:8], "cnn", binary)],
-                          outputs=[httpclient.InferRequestedOutput("probabilities", binary_data=binary)],
-                          request_compression_algorithm=algorithm, response_compression_algorithm=algorithm)
+    result = client.infer(
+        "cnn",
+        [_classifier_inputs(images[:8], "cnn", binary)],
+        outputs=[httpclient.InferRequestedOutput("probabilities", binary_data=binary)],
+        request_compression_algorithm=algorithm,
+        response_compression_algorithm=algorithm,
+    )
     assert result.as_numpy("probabilities").argmax(axis=1).tolist() == labels[:8].tolist()
 
 
@@ -134,8 +140,9 @@ def test_protocol_errors_are_400_with_a_plain_error_string(server):
 def test_raw_body_with_header_length_zero(server, mnist_sample):
     images, labels = mnist_sample
     raw = (images[:3] / 255.0).astype(np.float32).reshape(3, 784).tobytes()
-    response = requests.post(f"{server.url}/v2/models/mlp/infer", data=raw,
-                             headers={"Inference-Header-Content-Length": "0"}, timeout=10)
+    response = requests.post(
+        f"{server.url}/v2/models/mlp/infer", data=raw, headers={"Inference-Header-Content-Length": "0"}, timeout=10
+    )
     assert response.status_code == 200
     length = int(response.headers["Inference-Header-Content-Length"])
     probabilities = np.frombuffer(response.content[length:], dtype=np.float32).reshape(3, 10)

@@ -82,7 +82,19 @@ def test_linear_refuses_other_shapes_and_types(bad):
         number_batch(bad)
 
 
-@pytest.mark.parametrize(("value", "expected"), [(3, 3), ("3", 3), (" 12 ", 12), (True, None), (1.5, None),
-                                                 ("latest", None), ("-1", None), ({"v": 1}, None), ([1], None)])
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (3, 3),
+        ("3", 3),
+        (" 12 ", 12),
+        (True, None),
+        (1.5, None),
+        ("latest", None),
+        ("-1", None),
+        ({"v": 1}, None),
+        ([1], None),
+    ],
+)
 def test_versions_are_integers_or_their_digits(value, expected):
     assert parse_version(value) == expected

@@ -6,7 +6,9 @@ def test_mlp_has_the_decks_architecture_and_parameter_count():
     assert model.count_params() == MLP_PARAMS == 407_050
     assert model.input_shape == (None, 784)
     assert [(type(layer).__name__, getattr(layer, "units", None)) for layer in model.layers] == [
-        ("Dense", 512), ("Dense", 10)]
+        ("Dense", 512),
+        ("Dense", 10),
+    ]
     assert model.layers[-1].activation.__name__ == "softmax"
 
 

@@ -10,8 +10,22 @@ import pytest
 
 from training.__main__ import main
 
-REQUIRED_CARD_KEYS = {"name", "version", "task", "inputs", "outputs", "preprocessing", "labels", "parameters",
-                      "metrics", "training", "data", "onnx", "created_at", "libraries"}
+REQUIRED_CARD_KEYS = {
+    "name",
+    "version",
+    "task",
+    "inputs",
+    "outputs",
+    "preprocessing",
+    "labels",
+    "parameters",
+    "metrics",
+    "training",
+    "data",
+    "onnx",
+    "created_at",
+    "libraries",
+}
 
 
 def _card(path):
@@ -21,8 +35,20 @@ def _card(path):
 @pytest.mark.slow
 @pytest.mark.parametrize("name", ["mlp", "cnn"])
 def test_short_run_publishes_a_verified_version(name, mnist_dir, tmp_path, capsys, mnist_sample):
-    args = [name, "--limit", "3000", "--epochs", "1", "--min-accuracy", "0.5", "--data-dir", str(mnist_dir),
-            "--model-dir", str(tmp_path), "--no-keras"]
+    args = [
+        name,
+        "--limit",
+        "3000",
+        "--epochs",
+        "1",
+        "--min-accuracy",
+        "0.5",
+        "--data-dir",
+        str(mnist_dir),
+        "--model-dir",
+        str(tmp_path),
+        "--no-keras",
+    ]
     assert main(args) == 0
     version_dir = tmp_path / name / "1"
     card = _card(version_dir)
@@ -53,8 +79,19 @@ def test_short_run_publishes_a_verified_version(name, mnist_dir, tmp_path, capsy
 
 @pytest.mark.slow
 def test_gate_refuses_to_publish_a_weak_model(mnist_dir, tmp_path, capsys):
-    args = ["mlp", "--limit", "500", "--epochs", "1", "--min-accuracy", "0.999", "--data-dir", str(mnist_dir),
-            "--model-dir", str(tmp_path)]
+    args = [
+        "mlp",
+        "--limit",
+        "500",
+        "--epochs",
+        "1",
+        "--min-accuracy",
+        "0.999",
+        "--data-dir",
+        str(mnist_dir),
+        "--model-dir",
+        str(tmp_path),
+    ]
     assert main(args) == 2
     assert "under the minimum 0.9990; nothing published" in capsys.readouterr().err
     assert not (tmp_path / "mlp").exists() or list((tmp_path / "mlp").iterdir()) == []
@@ -64,8 +101,7 @@ def test_linear_run_publishes_a_tiny_graph_matching_least_squares(tmp_path):
     assert main(["linear", "--model-dir", str(tmp_path)]) == 0
     card = _card(tmp_path / "linear" / "1")
     assert card["metrics"]["relative_distance_to_least_squares"] < 1e-3
-    session = ort.InferenceSession(str(tmp_path / "linear" / "1" / "model.onnx"),
-                                   providers=["CPUExecutionProvider"])
+    session = ort.InferenceSession(str(tmp_path / "linear" / "1" / "model.onnx"), providers=["CPUExecutionProvider"])
     assert [(i.name, i.shape) for i in session.get_inputs()] == [("x", ["batch", 1])]
     y = session.run(None, {"x": np.array([[0.0], [1.0]], dtype=np.float32)})[0]
     w, b = card["coefficients"]["w"], card["coefficients"]["b"]
