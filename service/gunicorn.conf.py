@@ -28,14 +28,17 @@ os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(_metrics_dir)
 
 from service.model import choose_providers  # noqa: E402
 from service.settings import Settings  # noqa: E402
+from service.workers import ConnectionTable  # noqa: E402
 
 settings = Settings.from_env()
+connection_table = ConnectionTable()  # made here, in the master, so every forked worker shares it
 
 wsgi_app = "service:create_app()"
 bind = [f"[{settings.host}]:{settings.port}" if ":" in settings.host else f"{settings.host}:{settings.port}"]
 workers = settings.workers
 threads = settings.threads
-worker_class = "gthread"
+# gthread that spreads keep-alive connections evenly over the workers (README: Performance).
+worker_class = "service.workers.BalancedThreadWorker"
 timeout = settings.request_timeout
 graceful_timeout = 20
 keepalive = 5
@@ -56,10 +59,17 @@ def on_starting(server) -> None:
         raise SystemExit(f"digit-serve: {exc}") from None
 
 
+def pre_fork(server, worker) -> None:
+    """In the master, before each fork: the worker's slot in the shared connection table."""
+    worker.table = connection_table
+    worker.slot = connection_table.claim()
+
+
 def child_exit(server, worker) -> None:
     from prometheus_client import multiprocess
 
     multiprocess.mark_process_dead(worker.pid)
+    connection_table.release(worker.slot)
 
 
 def on_exit(server) -> None:

@@ -1,0 +1,175 @@
+"""Servers and load for the benchmarks: start gunicorn on loopback, drive it with wrk, read its CPU per process.
+
+Everything talks to 127.0.0.1 only, every run is bounded in time, and every server is stopped afterwards.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.server import Server, spawn_gunicorn, stop, wait_ready  # noqa: E402
+
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+@dataclass
+class Load:
+    """What one wrk run measured, with the server's CPU time over the same span."""
+
+    requests: int
+    errors: int
+    seconds: float
+    p50_ms: float
+    p99_ms: float
+    server_cpu_s: float
+    worker_cpu_s: dict[int, float] = field(default_factory=dict)
+    non_2xx: int = 0
+
+    @property
+    def rps(self) -> float:
+        return self.requests / self.seconds
+
+    @property
+    def cpu_ms_per_request(self) -> float:
+        return 1000 * self.server_cpu_s / max(self.requests, 1)
+
+    @property
+    def busiest_share(self) -> float:
+        """The busiest worker's share of the workers' CPU time: 0.5 is perfectly even for two workers."""
+        total = sum(self.worker_cpu_s.values())
+        return max(self.worker_cpu_s.values()) / total if total else 0.0
+
+
+def _cpu_seconds(pid: int) -> float:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS  # utime + stime
+
+
+def _process_cpu(server: Server) -> tuple[float, dict[int, float]]:
+    workers = {pid: _cpu_seconds(pid) for pid in server.worker_pids()}
+    return _cpu_seconds(server.process.pid) + sum(workers.values()), workers
+
+
+@contextlib.contextmanager
+def gunicorn(
+    name: str,
+    args: list[str],
+    env: dict[str, str] | None = None,
+    workers: int = 2,
+    ready_path: str = "/readyz",
+    log_dir: Path | None = None,
+) -> Iterator[Server]:
+    """A gunicorn server on a fresh loopback socket, ready when `ready_path` answers 200 and every worker is up."""
+    environ = {**os.environ, "HOST": "127.0.0.1", "WORKERS": str(workers), "PYTHONUNBUFFERED": "1", **(env or {})}
+    log_dir = log_dir or Path(tempfile.mkdtemp(prefix="bench-"))
+    process, url = spawn_gunicorn(args, environ, log_dir / f"{name}.log")
+    server = Server(url, process, log_dir / f"{name}.log")
+    try:
+        wait_ready(server, workers, timeout=60, path=ready_path)
+        time.sleep(0.5)  # the last worker to fork finishes warming up
+        yield server
+    finally:
+        stop(process)
+
+
+def wrk_path() -> str:
+    found = shutil.which("wrk")
+    if found is None:
+        raise SystemExit("bench needs wrk: apt-get install wrk (make bench installs it where it can)")
+    return found
+
+
+_SCRIPT = """
+wrk.method = "POST"
+local f = io.open("{body}", "rb")
+wrk.body = f:read("*all")
+f:close()
+{headers}
+local non2xx = 0
+response = function(status, headers, body)
+  if status < 200 or status > 299 then non2xx = non2xx + 1 end
+end
+done = function(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format("JSON {{\\"requests\\": %d, \\"errors\\": %d, \\"p50\\": %d, \\"p99\\": %d, \\"us\\": %d}}\\n",
+    summary.requests, e.connect + e.read + e.write + e.timeout + e.status, latency:percentile(50),
+    latency:percentile(99), summary.duration))
+end
+"""
+
+
+def wrk(
+    server: Server, path: str, body: bytes, headers: dict[str, str], seconds: float, connections: int, threads: int = 2
+) -> Load:
+    """POST `body` to `path` over `connections` keep-alive connections for `seconds`."""
+    with tempfile.TemporaryDirectory() as tmp:
+        body_file = Path(tmp) / "body"
+        body_file.write_bytes(body)
+        script = Path(tmp) / "post.lua"
+        header_lines = "\n".join(f'wrk.headers["{k}"] = "{v}"' for k, v in headers.items())
+        script.write_text(_SCRIPT.format(body=body_file, headers=header_lines))
+        cpu_before, workers_before = _process_cpu(server)
+        result = subprocess.run(
+            [
+                wrk_path(),
+                f"-t{min(threads, connections)}",
+                f"-c{connections}",
+                f"-d{max(1, round(seconds))}s",
+                "--timeout",
+                "10s",
+                "-s",
+                str(script),
+                server.url + path,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=seconds + 60,
+        )
+        cpu_after, workers_after = _process_cpu(server)
+    found = re.search(r"^JSON (.*)$", result.stdout, re.M)
+    if found is None:
+        raise RuntimeError(f"wrk printed no summary:\n{result.stdout}\n{result.stderr}")
+    stats = json.loads(found.group(1))
+    non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", result.stdout)
+    return Load(
+        requests=stats["requests"],
+        errors=stats["errors"],
+        seconds=stats["us"] / 1e6,
+        p50_ms=stats["p50"] / 1000,
+        p99_ms=stats["p99"] / 1000,
+        server_cpu_s=cpu_after - cpu_before,
+        worker_cpu_s={pid: workers_after[pid] - workers_before.get(pid, 0.0) for pid in workers_after},
+        non_2xx=int(non_2xx.group(1)) if non_2xx else 0,
+    )
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def post(server: Server, path: str, body: bytes, headers: dict[str, str]) -> requests.Response:
+    response = requests.post(server.url + path, data=body, headers=headers, timeout=30)
+    response.raise_for_status()
+    return response
