@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import fcntl
 import json
+import mmap
 import os
+import struct
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -54,24 +56,30 @@ class LocalServingState:
 class SharedServingState:
     """The record in `<directory>/serving.json`: read-modify-write under an exclusive lock, atomic rename.
 
-    A change is seen by comparing the file's (mtime, inode) stamp with the one this process saw last,
-    so no request after a successful load is answered by the old version, and requests already
-    running finish on theirs.
+    Every record also bumps a generation counter in `serving.generation`, a file each process maps into
+    memory. `changed()` compares it with the generation this process saw last: a memory read, not a
+    syscall, on every request. So no request after a successful load is answered by the old version,
+    and requests already running finish on theirs.
     """
+
+    GENERATION = struct.Struct("q")
 
     def __init__(self, directory: Path) -> None:
         self.directory = Path(directory)
         self.directory.mkdir(parents=True, exist_ok=True)
         self.path = self.directory / "serving.json"
         self._lock_path = self.directory / "serving.lock"
-        self._seen: tuple[int, int] | None = None
-
-    def _stamp(self) -> tuple[int, int] | None:
+        fd = os.open(self.directory / "serving.generation", os.O_RDWR | os.O_CREAT, 0o600)
         try:
-            info = os.stat(self.path)
-        except FileNotFoundError:
-            return None
-        return info.st_mtime_ns, info.st_ino
+            if os.fstat(fd).st_size < self.GENERATION.size:
+                os.ftruncate(fd, self.GENERATION.size)  # zero-filled; a second process doing it too changes nothing
+            self._generation = mmap.mmap(fd, self.GENERATION.size)
+        finally:
+            os.close(fd)
+        self._seen = -1
+
+    def _stamp(self) -> int:
+        return self.GENERATION.unpack_from(self._generation, 0)[0]
 
     def _read(self) -> dict | None:
         try:
@@ -97,6 +105,7 @@ class SharedServingState:
             tmp = self.path.with_suffix(f".{os.getpid()}.tmp")
             tmp.write_text(json.dumps({"generation": state["generation"] + 1, "models": models}))
             os.replace(tmp, self.path)
+            self.GENERATION.pack_into(self._generation, 0, self._stamp() + 1)  # under the lock: no lost bump
             self._seen = self._stamp()
             return models
 

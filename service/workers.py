@@ -132,10 +132,19 @@ class BalancedThreadWorker(ThreadWorker):
     _checked_at: float = 0.0
     _published: int = -1
     _published_at: float = 0.0
+    _notified_at: float = 0.0
 
     def init_process(self) -> None:
         wsgi.Response = CoalescingResponse  # in this worker process only, after the fork
         super().init_process()
+
+    def notify(self) -> None:
+        # gthread tells the arbiter it is alive (a utime syscall) on every loop turn, i.e. after every request;
+        # twice a second is plenty for a timeout counted in tens of seconds.
+        now = time.monotonic()
+        if now - self._notified_at >= HEARTBEAT_S:
+            self._notified_at = now
+            super().notify()
 
     def _publish(self) -> None:
         if self.table is not None:
