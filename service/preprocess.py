@@ -20,6 +20,9 @@ from service.errors import InvalidInput, PayloadTooLarge, UnsupportedMedia
 
 SIZE = 28
 BOX = 20
+# Larger images are reduced to about this longer side before any per-pixel work: a digit that is to end up
+# 20 px tall loses nothing, and a 12-megapixel photo costs milliseconds instead of a second.
+WORKING_SIZE = 768
 NOISE_FLOOR = 0.1  # of the ink's range; applied only when the background is not clean
 INK_THRESHOLD = 0.05  # of the ink's range; lighter pixels do not count as the digit's extent
 IMAGE_MEDIA_TYPES = {
@@ -46,6 +49,11 @@ def decode_image(data: bytes, max_pixels: int) -> Image.Image:
             if width * height > max_pixels:
                 raise PayloadTooLarge(f"image is {width}x{height} = {width * height} pixels; the limit is {max_pixels}")
             image.seek(0)  # the first frame of an animation or a multi-page TIFF
+            if image.format == "JPEG" and max(width, height) > WORKING_SIZE:
+                # Let the JPEG decoder scale by 1/2, 1/4 or 1/8 while decoding, keeping the longer side at
+                # least WORKING_SIZE, and decode luma only: most of a phone photo's pixels are never produced.
+                scale = WORKING_SIZE / max(width, height)
+                image.draft("L", (round(width * scale), round(height * scale)))
             image.load()
     except (PayloadTooLarge, InvalidInput):
         raise
@@ -64,6 +72,19 @@ def orient(image: Image.Image) -> Image.Image:
         return ImageOps.exif_transpose(image)
     except (OSError, ValueError, SyntaxError):
         return image  # a broken EXIF block is not worth refusing the image for
+
+
+REDUCIBLE_MODES = {"L", "LA", "RGB", "RGBA", "I", "F"}
+
+
+def shrink(image: Image.Image, working_size: int = WORKING_SIZE) -> Image.Image:
+    """Reduce an image larger than `working_size` by a whole factor (box filter), keeping its longer side >= it."""
+    factor = max(image.size) // working_size
+    if factor < 2:
+        return image
+    if image.mode not in REDUCIBLE_MODES:
+        image = image.convert("RGBA" if _has_alpha(image) else "RGB")
+    return image.reduce(factor)
 
 
 def _has_alpha(image: Image.Image) -> bool:
@@ -133,10 +154,12 @@ def crop_to_ink(ink: np.ndarray, margin: int = 2) -> np.ndarray:
     """
     above = ink > INK_THRESHOLD * 255
     # A stroke pixel has a stroke neighbour; a lone speck of noise does not.
-    padded = np.pad(above, 1)
-    neighbours = np.add.reduce(
-        [np.roll(np.roll(padded, dr, 0), dc, 1).astype(np.uint8) for dr in (-1, 0, 1) for dc in (-1, 0, 1)]
-    )[1:-1, 1:-1]
+    height, width = above.shape
+    padded = np.pad(above, 1).astype(np.uint8)
+    neighbours = np.zeros((height, width), dtype=np.uint8)
+    for dr in range(3):
+        for dc in range(3):
+            neighbours += padded[dr : dr + height, dc : dc + width]
     strong = _extent(above & (neighbours > 1))
     if strong is None:
         raise InvalidInput("the image holds no digit: no ink found")
@@ -185,4 +208,4 @@ def mnist_from_gray(gray: np.ndarray) -> np.ndarray:
 
 def mnist_from_image(data: bytes, max_pixels: int) -> np.ndarray:
     """Encoded image bytes -> 28x28 float32 in [0, 1], ready for the MNIST models."""
-    return mnist_from_gray(to_grayscale(orient(decode_image(data, max_pixels))))
+    return mnist_from_gray(to_grayscale(shrink(orient(decode_image(data, max_pixels)))))

@@ -1,3 +1,4 @@
+import io
 import struct
 import zlib
 
@@ -6,7 +7,17 @@ import pytest
 from PIL import Image
 
 from service.errors import InvalidInput, PayloadTooLarge, UnsupportedMedia
-from service.preprocess import center_by_mass, crop_to_ink, decode_image, fit_box, mnist_from_image, to_grayscale
+from service.preprocess import (
+    WORKING_SIZE,
+    center_by_mass,
+    crop_to_ink,
+    decode_image,
+    fit_box,
+    mnist_from_gray,
+    mnist_from_image,
+    shrink,
+    to_grayscale,
+)
 from tests.images import encode
 
 LIMIT = 4_000_000
@@ -187,3 +198,22 @@ def test_decompression_bomb_is_refused_from_its_header_before_decoding():
 def test_grayscale_of_16_bit_keeps_the_full_range():
     image = Image.fromarray(np.array([[0, 65535]], dtype=np.uint16))
     np.testing.assert_allclose(to_grayscale(image), [[0.0, 255.0]])
+
+
+@pytest.mark.parametrize("fmt", ["JPEG", "PNG"])
+def test_a_phone_sized_photo_is_reduced_before_the_pixel_work_and_reads_the_same(digit, fmt):
+    """A 3000x4000 photo is decoded at a fraction of its size (JPEG) or reduced right after (others)."""
+    photo = Image.fromarray(255 - digit).resize((3000, 4000), Image.Resampling.BICUBIC).convert("RGB")
+    data = encode(photo, fmt)
+    decoded = decode_image(data, 25_000_000)
+    if fmt == "JPEG":
+        assert WORKING_SIZE <= max(decoded.size) < 2 * WORKING_SIZE
+        assert decoded.mode == "L"  # luma only
+    assert max(shrink(decoded).size) < 2 * WORKING_SIZE
+    full_size = mnist_from_gray(to_grayscale(Image.open(io.BytesIO(data))))
+    assert _close(mnist_from_image(data, 25_000_000), full_size) < 0.02
+
+
+def test_small_images_are_not_resampled(digit):
+    image = Image.fromarray(digit)
+    assert shrink(image) is image
