@@ -46,7 +46,7 @@ def create_app(settings: Settings | None = None, registry: ModelRegistry | None 
         if settings.model_poll_seconds:
             start_polling(registry, settings.model_poll_seconds)
     app.extensions["registry"] = registry
-    app.extensions["dataplane"] = DataPlane(settings.max_instances)
+    app.extensions["dataplane"] = DataPlane(settings.max_instances, settings.batch_policies)
     install_request_hooks(app)
     app.before_request(registry.sync)  # follow loads and unloads made through another worker
     register_error_handlers(app)

@@ -1,25 +1,43 @@
 """The data plane: the one place that runs a model version, for every API.
 
 `/predict` (JSON and images), the open inference protocol and anything added later hand it a model
-version and named input arrays; it checks the batch against the instance limit, runs the session,
-times it, records the inference metrics and returns the named outputs. No view runs or times a
-session itself.
+version and named input arrays; it checks the batch against the instance limit, runs the session
+(through the model's adaptive batcher where BATCHING names it), times it, records the inference
+metrics and returns the named outputs. No view runs or times a session itself.
 """
 
 from __future__ import annotations
 
+import threading
 import time
 
 import numpy as np
 
 from service import observability
+from service.batching import Batcher
 from service.errors import PayloadTooLarge
 from service.model import ModelVersion
+from service.settings import BatchPolicy
 
 
 class DataPlane:
-    def __init__(self, max_instances: int) -> None:
+    def __init__(self, max_instances: int, batching: dict[str, BatchPolicy] | None = None) -> None:
         self.max_instances = max_instances
+        self.batching = batching or {}
+        self._batchers: dict[int, Batcher] = {}  # by id() of the ModelVersion they run
+        self._lock = threading.Lock()
+
+    def _batcher(self, model: ModelVersion, policy: BatchPolicy) -> Batcher:
+        with self._lock:
+            batcher = self._batchers.get(id(model))
+            if batcher is None or batcher.model is not model:
+                batcher = self._batchers[id(model)] = Batcher(model, policy, self._forget)
+            return batcher
+
+    def _forget(self, batcher: Batcher) -> None:
+        with self._lock:
+            if self._batchers.get(id(batcher.model)) is batcher:
+                del self._batchers[id(batcher.model)]
 
     def infer(
         self, model: ModelVersion, inputs: dict[str, np.ndarray], outputs: list[str] | None = None
@@ -29,9 +47,15 @@ class DataPlane:
         if batch > self.max_instances:  # numbers, pixel arrays, images or tensor rows alike
             raise PayloadTooLarge(f"{batch} instances in one request; the limit is {self.max_instances}")
         names = outputs or [spec.name for spec in model.outputs]
+        observability.record_request(model.name, model.version, batch)
+        policy = self.batching.get(model.name)
+        if policy is not None and batch < policy.max_batch_size:
+            result = self._batcher(model, policy).submit(inputs, names)
+            if result is not None:
+                return result
         started = time.perf_counter()
         results = model.run(inputs, names)
-        observability.record_inference(model.name, model.version, batch, time.perf_counter() - started)
+        observability.record_run(model.name, model.version, time.perf_counter() - started)
         return dict(zip(names, results, strict=True))
 
     def infer_one(self, model: ModelVersion, batch: np.ndarray) -> np.ndarray:

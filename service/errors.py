@@ -53,6 +53,15 @@ class InvalidInput(ServiceError):
     status, code = 422, "invalid_input"
 
 
+class ServiceUnavailable(ServiceError):
+    """Overloaded or not ready: the client should retry after RETRY_AFTER_S."""
+
+    status, code = 503, "unavailable"
+
+
+RETRY_AFTER_S = 1
+
+
 class ModelLoadError(ServiceError):
     """A model version could not be loaded; what serves stays as it was."""
 
@@ -78,7 +87,10 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(ServiceError)
     def handle_service_error(exc: ServiceError) -> Response:
-        return error_response(exc.status, exc.code, exc.message)
+        response = error_response(exc.status, exc.code, exc.message)
+        if exc.status == 503:
+            response.headers["Retry-After"] = str(RETRY_AFTER_S)
+        return response
 
     @app.errorhandler(HTTPException)
     def handle_http_error(exc: HTTPException) -> Response:

@@ -49,6 +49,18 @@ INSTANCES = Histogram(
     ["model"],
     buckets=INSTANCE_BUCKETS,
 )
+BATCH_SIZE = Histogram(
+    "digit_serve_batch_size",
+    "Rows per onnxruntime run made by the adaptive batcher",
+    ["model"],
+    buckets=INSTANCE_BUCKETS,
+)
+QUEUE_TIME = Histogram(
+    "digit_serve_batch_queue_seconds",
+    "Time a request waited in the adaptive batcher's queue",
+    ["model"],
+    buckets=LATENCY_BUCKETS,
+)
 IMAGES_DECODED = Counter("digit_serve_images_decoded_total", "Images decoded and preprocessed")
 MODEL_LOADS = Counter("digit_serve_model_loads_total", "Model version loads", ["model", "version", "result"])
 SERVED_VERSION = Gauge(
@@ -83,12 +95,24 @@ def _request_latency(endpoint: str):
     return REQUEST_LATENCY.labels(endpoint)
 
 
-def record_inference(model: str, version: int, instances: int, seconds: float) -> None:
-    """Inference metrics; inside an HTTP request, also what its access-log line names."""
+def record_run(model: str, version: int, seconds: float) -> None:
+    """One onnxruntime run (of one request, or of a batch of several)."""
     _inference_latency(model, version).observe(seconds)
+
+
+def record_request(model: str, version: int, instances: int) -> None:
+    """The model a request ran and its size; inside an HTTP request, also what its access-log line names."""
     _instances(model).observe(instances)
     if has_request_context():
         g.model, g.version, g.instances = model, version, instances
+
+
+def record_batch(model: str, rows: int, queue_seconds: list[float]) -> None:
+    """A batch the adaptive batcher ran: its rows, and how long each request in it waited."""
+    BATCH_SIZE.labels(model).observe(rows)
+    queued = QUEUE_TIME.labels(model)
+    for seconds in queue_seconds:
+        queued.observe(seconds)
 
 
 def record_images(count: int) -> None:

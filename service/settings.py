@@ -13,6 +13,32 @@ class SettingsError(ValueError):
     """An environment variable holds a value the service cannot use."""
 
 
+@dataclass(frozen=True)
+class BatchPolicy:
+    """Adaptive batching for one model: at most `max_batch_size` rows per run, no request queued longer
+    than `max_delay_s`, and a 503 for a request no batch ran within `timeout_s`."""
+
+    max_batch_size: int
+    max_delay_s: float
+    timeout_s: float = 5.0
+
+
+def parse_batching(spec: str) -> dict[str, BatchPolicy]:
+    """`mlp=64/2,cnn=32/1` -> per model: max batch size (rows) / max queue delay (ms). Empty: no batching."""
+    policies = {}
+    for item in filter(None, (part.strip() for part in spec.split(","))):
+        name, _, values = item.partition("=")
+        size, _, delay = values.partition("/")
+        try:
+            policy = BatchPolicy(int(size), float(delay) / 1000)
+        except ValueError:
+            raise SettingsError(f"BATCHING entries look like mlp=64/2 (rows/milliseconds), got {item!r}") from None
+        if not name.strip() or policy.max_batch_size < 2 or not 0 <= policy.max_delay_s <= 1:
+            raise SettingsError(f"BATCHING {item!r}: needs a model name, at least 2 rows and 0 to 1000 ms")
+        policies[name.strip()] = policy
+    return policies
+
+
 def cgroup_cpu_limit(root: Path = Path("/sys/fs/cgroup")) -> float | None:
     """CPUs allowed by the container's cgroup quota (v2 cpu.max or v1 cfs files), None when unlimited."""
     try:
@@ -58,6 +84,7 @@ class Settings:
     admin_token: str = ""  # bearer token for /v2/repository/*; empty: model control disabled (403)
     model_poll_seconds: float = 0.0  # > 0: load new versions found on disk every so many seconds
     max_versions: int = 3  # versions of one model kept loaded; the newest serves by default
+    batching: str = ""  # adaptive batching per model, e.g. "mlp=64/2,cnn=32/2": max rows / max queue delay in ms
     state_dir: str = ""  # shared by a server's workers to agree on what they serve (gunicorn.conf.py sets it)
 
     def __post_init__(self) -> None:
@@ -77,8 +104,13 @@ class Settings:
                 raise SettingsError(f"{name.upper()} must be at least 1, got {getattr(self, name)}")
         if self.port > 65535:
             raise SettingsError(f"PORT must be at most 65535, got {self.port}")
+        parse_batching(self.batching)
         if self.ort_threads < 0 or self.model_poll_seconds < 0:
             raise SettingsError("ORT_THREADS and MODEL_POLL_SECONDS must not be negative")
+
+    @property
+    def batch_policies(self) -> dict[str, BatchPolicy]:
+        return parse_batching(self.batching)
 
     @property
     def session_threads(self) -> int:
