@@ -1,12 +1,15 @@
-"""Throughput and latency of the service beside this machine's limits, all on 127.0.0.1.
+"""digit-serve beside its references, on this machine, in one run: `make bench` (or python bench/run.py).
 
-    python bench/run.py [--seconds 10] [--connections 16] [--workers 2] [--threads 2]
-
-Needs `wrk` (Debian package). Starts each server with gunicorn on a free loopback port, drives it
-with wrk for a bounded time, stops it, and prints a Markdown table:
-  - bare:   Flask + gunicorn parsing a 784-float JSON body, no model (the HTTP + JSON ceiling)
-  - the service: /predict with MLP JSON, /v2 infer with binary tensors, /predict with a PNG for the CNN
-  - raw onnxruntime per sample, in process (the model's own cost)
+References, each started with gunicorn and 2 sync workers on loopback:
+  bare   bench/bare_app.py: Flask parsing the same JSON body and answering a constant (the HTTP + JSON ceiling)
+  plain  bench/plain_app.py: a ~30-line Flask + onnxruntime app, as a tutorial writes it (no validation,
+         metrics or logs)
+digit-serve runs as `make serve` runs it (gunicorn.conf.py, 2 workers x 2 threads, access log and metrics
+on), writing its log to a file. wrk drives every server over keep-alive connections for --seconds. The
+CPU time of the server's processes gives CPU ms per request and the busiest worker's share (0.50 is an
+even split between two workers). With --peers, KServe's Python model server serves the same ONNX files
+from its own virtual environment inside a network namespace with only loopback (bench/peers.py).
+Everything talks to 127.0.0.1 only, and every run is bounded in time.
 """
 
 from __future__ import annotations
@@ -15,185 +18,275 @@ import argparse
 import io
 import json
 import os
-import re
-import subprocess
 import sys
-import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from PIL import Image, ImageDraw
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")  # this process and every server it starts
 
-from tests.server import spawn_gunicorn, stop  # noqa: E402
+from bench.harness import ROOT, Load, gunicorn, post, rss_mb, wrk
+
+SYNC = ["-w", "2", "-k", "sync", "--chdir", str(ROOT / "bench")]
+JSON = {"Content-Type": "application/json"}
 
 
-def start(app: str, workers: int, threads: int, env: dict[str, str] | None = None) -> tuple[subprocess.Popen, str]:
-    environ = {
-        **os.environ,
-        "HOST": "127.0.0.1",
-        "WORKERS": str(workers),
-        "THREADS": str(threads),
-        "LOG_LEVEL": "warning",
-        **(env or {}),
-    }
-    if app == "bare":
-        args = [
-            "-w",
-            str(workers),
-            "--threads",
-            str(threads),
-            "-k",
-            "gthread",
-            "--chdir",
-            str(ROOT / "bench"),
-            "bare_app:app",
-        ]
-    else:
-        args = ["-c", "service/gunicorn.conf.py"]
-    process, url = spawn_gunicorn(args, environ, Path(os.devnull))
-    import requests
-
-    for _ in range(200):
-        try:
-            requests.get(url + ("/readyz" if app != "bare" else "/"), timeout=1)
-            time.sleep(1.0)  # let every worker finish booting
-            return process, url
-        except requests.ConnectionError:
-            time.sleep(0.1)
-    stop(process)
-    raise RuntimeError(f"{app} did not start")
+@dataclass
+class Row:
+    scenario: str
+    server: str
+    load: Load
+    samples_per_request: int = 1
+    references: dict[str, float] | None = None  # name -> req/s of that reference in the same scenario
 
 
-def wrk(url: str, path: str, body: bytes, headers: dict[str, str], seconds: int, connections: int) -> dict:
-    with tempfile.TemporaryDirectory() as tmp:
-        body_file = Path(tmp) / "body"
-        body_file.write_bytes(body)
-        script = Path(tmp) / "post.lua"
-        lines = [
-            'wrk.method = "POST"',
-            f'local f = io.open("{body_file}", "rb")',
-            "wrk.body = f:read('*all')",
-            "f:close()",
-        ] + [f'wrk.headers["{k}"] = "{v}"' for k, v in headers.items()]
-        lines.append(
-            "done = function(summary, latency, requests)\n"
-            '  io.write(string.format("JSON {\\"requests\\": %d, \\"errors\\": %d, \\"p50\\": %d, '
-            '\\"p99\\": %d}\\n", summary.requests, summary.errors.status + summary.errors.connect + '
-            "summary.errors.read + summary.errors.write + summary.errors.timeout, "
-            "latency:percentile(50), latency:percentile(99)))\nend"
-        )
-        script.write_text("\n".join(lines))
-        result = subprocess.run(
-            ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "-s", str(script), url + path],
-            capture_output=True,
-            text=True,
-            timeout=seconds + 30,
-        )
-    stats = json.loads(re.search(r"^JSON (.*)$", result.stdout, re.M).group(1))
-    stats["rps"] = stats["requests"] / seconds
-    return stats
-
-
-def raw_onnxruntime(name: str, runs: int = 2000) -> float:
-    """Microseconds per single-sample inference, one thread."""
-    from service.model import load_version
-
-    model = load_version(ROOT / "models" / name / "1", ["CPUExecutionProvider"], 1)
-    feeds = {model.input.name: np.zeros([1, *model.input.shape[1:]], dtype=np.float32)}
-    for _ in range(100):
-        model.run(feeds)
-    started = time.perf_counter()
-    for _ in range(runs):
-        model.run(feeds)
-    return (time.perf_counter() - started) / runs * 1e6
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--seconds", type=int, default=10)
-    parser.add_argument("--connections", type=int, default=16)
-    parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--threads", type=int, default=2)
-    args = parser.parse_args()
-
+def _digits() -> tuple[np.ndarray, np.ndarray]:
     with np.load(ROOT / "tests" / "data" / "mnist_test_1000.npz") as data:
-        digit = data["images"][0]
-    pixels = np.round(digit / 255.0, 4).reshape(784).tolist()
-    json_body = json.dumps({"model": "mlp", "inputs": [pixels]}).encode()
-    raw = (digit / 255.0).astype(np.float32).reshape(1, 784)
+        return data["images"], data["labels"]
+
+
+def _png(array: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(array).save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def _photo() -> bytes:
+    """A 3000x4000 phone-style JPEG (3 MB) of a 7 in dark ink on unevenly lit, grainy paper."""
+    rng = np.random.default_rng(0)
+    x = np.arange(3000)[None, :] / 3000
+    paper = 200 + 30 * x + rng.normal(0, 6, (4000, 3000))
+    image = Image.fromarray(np.clip(paper, 0, 255).astype(np.uint8)).convert("RGB")
+    ImageDraw.Draw(image).line([(1100, 1200), (1900, 1200), (1400, 2900)], fill=(30, 30, 40), width=120)
+    buffer = io.BytesIO()
+    image.save(buffer, "JPEG", quality=90)
+    return buffer.getvalue()
+
+
+def _v2_binary(batch: np.ndarray) -> tuple[bytes, dict[str, str]]:
     header = json.dumps(
         {
             "inputs": [
                 {
                     "name": "pixels",
-                    "shape": [1, 784],
+                    "shape": list(batch.shape),
                     "datatype": "FP32",
-                    "parameters": {"binary_data_size": raw.nbytes},
+                    "parameters": {"binary_data_size": batch.nbytes},
                 }
             ],
             "outputs": [{"name": "probabilities", "parameters": {"binary_data": True}}],
         }
     ).encode()
-    from PIL import Image
+    return header + batch.tobytes(), {
+        "Inference-Header-Content-Length": str(len(header)),
+        "Content-Type": "application/octet-stream",
+    }
 
-    png = io.BytesIO()
-    Image.fromarray(digit).save(png, "PNG")
 
-    rows = []
-    process, url = start("bare", args.workers, args.threads)
-    try:
-        bare = wrk(url, "/predict", json_body, {"Content-Type": "application/json"}, args.seconds, args.connections)
-    finally:
-        stop(process)
-    rows.append(("bare Flask + gunicorn, parse 784-float JSON", bare))
-    process, url = start("service", args.workers, args.threads)
-    try:
-        rows.append(
-            (
-                "POST /predict, MLP, 784-float JSON",
-                wrk(url, "/predict", json_body, {"Content-Type": "application/json"}, args.seconds, args.connections),
-            )
-        )
-        rows.append(
-            (
-                "POST /v2/models/mlp/infer, binary tensor",
-                wrk(
-                    url,
-                    "/v2/models/mlp/infer",
-                    header + raw.tobytes(),
-                    {"Inference-Header-Content-Length": str(len(header))},
-                    args.seconds,
-                    args.connections,
-                ),
-            )
-        )
-        rows.append(
-            (
-                "POST /predict, CNN, 28x28 PNG body",
-                wrk(url, "/predict", png.getvalue(), {"Content-Type": "image/png"}, args.seconds, args.connections),
-            )
-        )
-    finally:
-        stop(process)
+def raw_onnxruntime(batch: np.ndarray, threads: int, seconds: float = 3.0) -> float:
+    """Samples per second of the MLP in this process, `threads` intra-op threads, on `batch`."""
+    from service.model import load_version
 
-    print(
-        f"\n{os.cpu_count()} cores, gunicorn {args.workers} workers x {args.threads} threads, "
-        f"wrk 2 threads x {args.connections} connections, {args.seconds} s each, 127.0.0.1\n"
+    model = load_version(ROOT / "models" / "mlp" / "1", ["CPUExecutionProvider"], threads)
+    feeds = {"pixels": batch}
+    for _ in range(20):
+        model.run(feeds)
+    runs, started = 0, time.perf_counter()
+    while time.perf_counter() - started < seconds:
+        model.run(feeds)
+        runs += 1
+    return runs * len(batch) / (time.perf_counter() - started)
+
+
+def service(env: dict[str, str] | None = None, log_dir: Path | None = None):
+    return gunicorn(
+        "digit-serve",
+        ["-c", "service/gunicorn.conf.py"],
+        {"LOG_LEVEL": "info", "THREADS": "2", **(env or {})},
+        log_dir=log_dir,
     )
-    print("| scenario | requests/s | vs bare | p50 ms | p99 ms | errors |")
-    print("|---|---|---|---|---|---|")
-    for name, stats in rows:
-        print(
-            f"| {name} | {stats['rps']:.0f} | {stats['rps'] / bare['rps']:.2f} | {stats['p50'] / 1000:.2f} | "
-            f"{stats['p99'] / 1000:.2f} | {stats['errors']} |"
+
+
+def single_instance(args, rows: list[Row]) -> None:
+    images, _ = _digits()
+    pixels = np.round(images[0] / 255.0, 4).reshape(784).tolist()
+    body = json.dumps({"model": "mlp", "inputs": [pixels]}).encode()
+    v2 = json.dumps({"inputs": [{"name": "pixels", "shape": [1, 784], "datatype": "FP32", "data": pixels}]}).encode()
+    png = _png(255 - images[0])  # dark ink on white, as a scan or photo has it
+    refs: dict[str, dict[int, float]] = {"bare": {}, "plain": {}}
+    with gunicorn("bare", [*SYNC, "bare_app:app"], ready_path="/healthz") as bare:
+        for connections in args.connections:
+            load = wrk(bare, "/predict", body, JSON, args.seconds, connections)
+            refs["bare"][connections] = load.rps
+            rows.append(Row(f"MLP JSON, 1 instance, {connections} conn", "bare (ceiling)", load))
+    plain_png = None
+    with gunicorn(
+        "plain", [*SYNC, "plain_app:app"], {"MODEL_DIR": str(ROOT / "models")}, ready_path="/healthz"
+    ) as plain:
+        for connections in args.connections:
+            load = wrk(plain, "/predict", body, JSON, args.seconds, connections)
+            refs["plain"][connections] = load.rps
+            rows.append(Row(f"MLP JSON, 1 instance, {connections} conn", "plain Flask + onnxruntime", load))
+        plain_png = wrk(plain, "/predict", png, {"Content-Type": "image/png"}, args.seconds, 8)
+        rows.append(Row("28x28 PNG to the CNN, 8 conn", "plain Flask + onnxruntime", plain_png))
+    with service() as served:
+        for connections in args.connections:
+            both = {name: refs[name][connections] for name in refs}
+            rows.append(
+                Row(
+                    f"MLP JSON, 1 instance, {connections} conn",
+                    "digit-serve /predict",
+                    wrk(served, "/predict", body, JSON, args.seconds, connections),
+                    references=both,
+                )
+            )
+        rows.append(
+            Row(
+                "MLP JSON, 1 instance, 8 conn",
+                "digit-serve /v2 JSON",
+                wrk(served, "/v2/models/mlp/infer", v2, JSON, args.seconds, 8),
+                references={name: refs[name][8] for name in refs} if 8 in refs["bare"] else None,
+            )
         )
-    print("\n| raw onnxruntime, 1 sample, 1 thread | us per inference |\n|---|---|")
-    for name in ("mlp", "cnn"):
-        print(f"| {name} | {raw_onnxruntime(name):.0f} |")
+        rows.append(
+            Row(
+                "28x28 PNG to the CNN, 8 conn",
+                "digit-serve /predict (MNIST preprocessing)",
+                wrk(served, "/predict", png, {"Content-Type": "image/png"}, args.seconds, 8),
+                references={"plain": plain_png.rps},
+            )
+        )
+
+
+def batches(args, rows: list[Row], extra: list[str]) -> None:
+    images, _ = _digits()
+    batch = (images[:256] / 255.0).reshape(256, 784).astype(np.float32)
+    binary, headers = _v2_binary(batch)
+    json_body = json.dumps({"model": "mlp", "inputs": np.round(batch, 4).tolist()}).encode()
+    photo = _photo()
+    with service() as served:
+        rows.append(
+            Row(
+                "MLP batch 256, /v2 binary, 4 conn",
+                "digit-serve",
+                wrk(served, "/v2/models/mlp/infer", binary, headers, args.seconds, 4),
+                samples_per_request=256,
+            )
+        )
+        rows.append(
+            Row(
+                "MLP batch 256, JSON /predict, 4 conn",
+                "digit-serve",
+                wrk(served, "/predict", json_body, JSON, args.seconds, 4),
+                samples_per_request=256,
+            )
+        )
+        post(served, "/predict", photo, {"Content-Type": "image/jpeg"})
+        rows.append(
+            Row(
+                "3000x4000 JPEG (3 MB) to the CNN, 1 conn",
+                "digit-serve",
+                wrk(served, "/predict", photo, {"Content-Type": "image/jpeg"}, args.seconds, 1),
+            )
+        )
+    raw = raw_onnxruntime(batch, threads=2)
+    extra.append(
+        f"Raw onnxruntime, MLP batch 256, 2 intra-op threads in one process (the service's 2 workers "
+        f"x 1 thread): {raw:,.0f} samples/s; /v2 binary batch 256 reached "
+        f"{rows[-3].load.rps * 256 / raw:.2f}x of it."
+    )
+
+
+def batching(args, rows: list[Row]) -> None:
+    """Adaptive batching against none, same threads, at concurrency 1, 8, 64 and 256."""
+    images, _ = _digits()
+    pixels = np.round(images[0] / 255.0, 4).reshape(784).tolist()
+    body = json.dumps({"model": "mlp", "inputs": [pixels]}).encode()
+    for label, env in (("no batching", {}), (f"BATCHING=mlp={args.batch}", {"BATCHING": f"mlp={args.batch}"})):
+        with service({"THREADS": "64", **env}) as served:
+            for connections in (1, 8, 64, 256):
+                rows.append(
+                    Row(
+                        f"MLP JSON, 1 instance, {connections} conn, 64 threads",
+                        f"digit-serve, {label}",
+                        wrk(served, "/predict", body, JSON, args.seconds, connections),
+                    )
+                )
+
+
+def start_and_memory(args, extra: list[str]) -> None:
+    images, _ = _digits()
+    body = json.dumps({"model": "mlp", "inputs": [np.round(images[0] / 255.0, 4).reshape(784).tolist()]}).encode()
+    started = time.perf_counter()
+    with service() as served:
+        ready = time.perf_counter() - started - 0.5  # the harness waits 0.5 s after readiness
+        master = rss_mb(served.process.pid)
+        wrk(served, "/predict", body, JSON, 2, 8)
+        warm = {pid: rss_mb(pid) for pid in served.worker_pids()}
+        wrk(served, "/predict", body, JSON, args.seconds * 3, 8)
+        after = {pid: rss_mb(pid) for pid in served.worker_pids()}
+        maps = Path(f"/proc/{served.process.pid}/maps").read_text()
+    growth = max((after[pid] - warm[pid]) / warm[pid] for pid in warm)
+    extra.append(f"Cold start to ready (every worker up, models loaded and warmed): {ready:.2f} s.")
+    extra.append(
+        f"RSS per worker after warm-up: {', '.join(f'{v:.0f}' for v in warm.values())} MB; after "
+        f"{args.seconds * 3:g} s more load: {', '.join(f'{v:.0f}' for v in after.values())} MB "
+        f"(largest growth {100 * growth:+.1f} %). Master: {master:.0f} MB, onnxruntime "
+        f"{'mapped (imported to check DEVICE), no session' if 'onnxruntime' in maps else 'not mapped'}."
+    )
+
+
+def render(rows: list[Row], extra: list[str], args) -> str:
+    lines = [
+        f"{os.cpu_count()} cores; servers: 2 workers; wrk: 2 threads, keep-alive, {args.seconds:g} s per row "
+        "(wrk shares the cores with the server)",
+        "",
+        "| scenario | server | req/s | samples/s | p50 ms | p99 ms | CPU ms/req | busiest worker | vs plain "
+        "| vs bare | errors |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for row in rows:
+        load, refs = row.load, row.references or {}
+        ratio = {name: f"{load.rps / refs[name]:.2f}x" if name in refs else "" for name in ("plain", "bare")}
+        samples = f"{load.rps * row.samples_per_request:,.0f}" if row.samples_per_request > 1 else ""
+        lines.append(
+            f"| {row.scenario} | {row.server} | {load.rps:,.0f} | {samples} | {load.p50_ms:.2f} | "
+            f"{load.p99_ms:.2f} | {load.cpu_ms_per_request:.3f} | {load.busiest_share:.2f} | "
+            f"{ratio['plain']} | {ratio['bare']} | {load.errors + load.non_2xx} |"
+        )
+    return "\n".join([*lines, "", *extra])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seconds", type=float, default=6)
+    parser.add_argument("--connections", type=lambda v: [int(c) for c in v.split(",")], default=[8, 64])
+    parser.add_argument("--batch", default="32/2", help="the BATCHING policy to compare, rows/ms (default 32/2)")
+    parser.add_argument("--only", help="comma-separated parts: single,batches,batching,start,peers")
+    parser.add_argument("--peers", action="store_true", help="also KServe's Python server (bench/peers.py)")
+    args = parser.parse_args()
+    parts = set(args.only.split(",")) if args.only else {"single", "batches", "batching", "start"}
+    if args.peers:
+        parts.add("peers")
+    rows: list[Row] = []
+    extra: list[str] = []
+    if "single" in parts:
+        single_instance(args, rows)
+    if "batches" in parts:
+        batches(args, rows, extra)
+    if "batching" in parts:
+        batching(args, rows)
+    if "start" in parts:
+        start_and_memory(args, extra)
+    if "peers" in parts:
+        from bench.peers import kserve_rows
+
+        rows.extend(Row(*row) for row in kserve_rows(args))
+    print(render(rows, extra, args))
 
 
 if __name__ == "__main__":

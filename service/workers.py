@@ -5,11 +5,15 @@ keep-alive connection then stays with the worker that accepted it, so when clien
 (a load balancer's pool, an SDK's session, a benchmark) one worker can end up holding every connection
 while the others idle: measured here in 10 of 32 runs, halving throughput.
 
-`BalancedThreadWorker` is gthread with one rule added: a worker accepts a new connection only while it
-holds no more open connections than the least loaded live worker. The counts live in a small table of
-shared memory that the master creates before forking (`ConnectionTable`); each worker publishes its
-own count and a heartbeat in its slot. A worker whose heartbeat is stale (hung, or gone) is left out,
-so one stuck worker cannot stop the others from accepting.
+`BalancedThreadWorker` is gthread with two rules added:
+- a worker accepts a new connection only while it holds no more open connections than the least loaded
+  live worker;
+- a worker holding more than one connection above that answers with "Connection: close", so that the
+  client reconnects to a less loaded worker: connections made before a worker started (or restarted)
+  move over to it instead of staying where they are for as long as the client keeps them.
+The counts live in a small table of shared memory that the master creates before forking
+(`ConnectionTable`); each worker publishes its own count and a heartbeat in its slot. A worker whose
+heartbeat is stale (hung, or gone) is left out, so one stuck worker cannot stop the others.
 """
 
 from __future__ import annotations
@@ -133,10 +137,15 @@ class BalancedThreadWorker(ThreadWorker):
     _published: int = -1
     _published_at: float = 0.0
     _notified_at: float = 0.0
+    _fewest_elsewhere: int | None = None  # the least loaded live other worker's connections, as last read
 
     def init_process(self) -> None:
         wsgi.Response = CoalescingResponse  # in this worker process only, after the fork
         super().init_process()
+
+    def run(self) -> None:
+        self._publish()  # the app is loaded: count this worker in from its first accept, not its first event
+        super().run()
 
     def notify(self) -> None:
         # gthread tells the arbiter it is alive (a utime syscall) on every loop turn, i.e. after every request;
@@ -157,7 +166,17 @@ class BalancedThreadWorker(ThreadWorker):
         self._publish()
         self._checked_at = time.monotonic()
         others = self.table.others(self.slot)
+        self._fewest_elsewhere = min(others) if others else None
         return not others or self.nr_conns <= min(others)
+
+    def handle_request(self, req, conn):
+        # Holding more than a fair share (a worker that started or restarted later holds none of the
+        # connections made before): answer with "Connection: close", and the client's next connection is
+        # accepted by a less loaded worker. Runs in a request thread; reads what the main loop last saw.
+        fewest = self._fewest_elsewhere
+        if fewest is not None and self.nr_conns > fewest + 1:
+            req.must_close = True
+        return super().handle_request(req, conn)
 
     def set_accept_enabled(self, enabled: bool) -> None:
         super().set_accept_enabled(enabled and self._fair())
