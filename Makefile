@@ -12,7 +12,7 @@ PIP_FLAGS ?= -q --disable-pip-version-check
 # uv pip compile: the lock files in requirements/*.txt from the top-level requirements in requirements/*.in.
 COMPILE = $(VENV)/bin/uv pip compile -q --python-version 3.11 --python-platform x86_64-manylinux_2_28
 
-.PHONY: serve test lint format retrain test-container bench pins clean
+.PHONY: serve test lint format retrain test-container bench profile wrk pins clean
 
 # A change to any pin or to pyproject.toml reinstalls.
 $(VENV)/.installed: requirements/dev.txt requirements/train.txt requirements/serve.txt pyproject.toml
@@ -48,9 +48,17 @@ test-container: $(VENV)/.installed
 retrain: $(VENV)/.installed
 	TF_CPP_MIN_LOG_LEVEL=2 $(VENV)/bin/python -m training $(or $(MODEL),all) $(RETRAIN_ARGS)
 
-# The service beside its references on loopback (needs wrk: apt-get install wrk); see bench/README.md.
-bench: $(VENV)/.installed
-	$(VENV)/bin/python bench/run.py $(BENCH_ARGS)
+# The service beside its references on loopback; see bench/README.md. PEERS=1 adds KServe's Python server.
+bench: $(VENV)/.installed wrk
+	$(VENV)/bin/python bench/run.py $(if $(PEERS),--peers) $(BENCH_ARGS)
+
+# Where a request's CPU time goes (py-spy on one worker under load).
+profile: $(VENV)/.installed wrk
+	$(VENV)/bin/python bench/profile.py $(PROFILE_ARGS)
+
+wrk:
+	@command -v wrk >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get install -y -qq wrk >/dev/null; } || \
+		{ echo "the benchmarks need wrk: apt-get install wrk" >&2; exit 1; }
 
 # Re-lock after editing requirements/*.in (needs PyPI). Existing pins are kept unless an .in file rules them out;
 # add --upgrade-package NAME to COMPILE to move one. dev.txt is the full set; serve.txt and train.txt agree with it.

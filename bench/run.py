@@ -253,9 +253,10 @@ def render(rows: list[Row], extra: list[str], args) -> str:
         load, refs = row.load, row.references or {}
         ratio = {name: f"{load.rps / refs[name]:.2f}x" if name in refs else "" for name in ("plain", "bare")}
         samples = f"{load.rps * row.samples_per_request:,.0f}" if row.samples_per_request > 1 else ""
+        busiest = f"{load.busiest_share:.2f}" if load.worker_cpu_s else ""
         lines.append(
             f"| {row.scenario} | {row.server} | {load.rps:,.0f} | {samples} | {load.p50_ms:.2f} | "
-            f"{load.p99_ms:.2f} | {load.cpu_ms_per_request:.3f} | {load.busiest_share:.2f} | "
+            f"{load.p99_ms:.2f} | {load.cpu_ms_per_request:.3f} | {busiest} | "
             f"{ratio['plain']} | {ratio['bare']} | {load.errors + load.non_2xx} |"
         )
     return "\n".join([*lines, "", *extra])

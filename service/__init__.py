@@ -41,6 +41,7 @@ def create_app(settings: Settings | None = None, registry: ModelRegistry | None 
             settings.session_threads,
             serving_state(settings.state_dir),
             settings.max_versions,
+            require_gpu=settings.device == "cuda",
         )
         registry.load_all()
         if settings.model_poll_seconds:

@@ -9,13 +9,17 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 
 import numpy as np
 import onnxruntime as ort
 
 from service.errors import ModelLoadError
+
+log = logging.getLogger("service.model")
 
 ONNX_TO_NUMPY: dict[str, type] = {
     "tensor(float)": np.float32,
@@ -114,8 +118,25 @@ def session_options(threads: int) -> ort.SessionOptions:
     return options
 
 
-def load_version(path: Path, providers: list[str], threads: int) -> ModelVersion:
-    """Load and check one version folder; raise ModelLoadError saying what is wrong."""
+@cache
+def load_cuda_libraries() -> None:
+    """Make the CUDA and cuDNN libraries of pip's nvidia-* packages (onnxruntime-gpu[cuda,cudnn]) loadable.
+
+    An image built on NVIDIA's CUDA base has them on the default library path already; this finds
+    them in site-packages too, once per process, and is never called without a GPU provider.
+    """
+    try:
+        ort.preload_dlls(directory="")
+    except Exception as exc:  # noqa: BLE001 - best effort: the session below says clearly if CUDA is missing
+        log.warning("could not preload CUDA libraries: %s", exc)
+
+
+def load_version(path: Path, providers: list[str], threads: int, require_gpu: bool = False) -> ModelVersion:
+    """Load and check one version folder; raise ModelLoadError saying what is wrong.
+
+    With `require_gpu` (DEVICE=cuda) a session that onnxruntime quietly put on the CPU, because the CUDA
+    libraries could not be loaded, is refused instead of serving slowly.
+    """
     try:
         card = json.loads((path / "model.json").read_text())
         onnx_bytes = (path / "model.onnx").read_bytes()
@@ -127,10 +148,17 @@ def load_version(path: Path, providers: list[str], threads: int) -> ModelVersion
         raise ModelLoadError(
             f"{path}: model.onnx sha256 {actual_sha[:12]}... does not match model.json ({str(expected_sha)[:12]}...)"
         )
+    if "CUDAExecutionProvider" in providers:
+        load_cuda_libraries()
     try:
         session = ort.InferenceSession(onnx_bytes, session_options(threads), providers=providers)
     except Exception as exc:  # noqa: BLE001 - onnxruntime raises its own, undocumented, classes
         raise ModelLoadError(f"{path}: onnxruntime cannot load model.onnx: {exc}") from None
+    if require_gpu and session.get_providers()[0] != "CUDAExecutionProvider":
+        raise ModelLoadError(
+            f"{path}: DEVICE=cuda but onnxruntime runs this model on {session.get_providers()[0]}: the CUDA or "
+            "cuDNN libraries could not be loaded (onnxruntime-gpu 1.32 needs CUDA 12 and cuDNN 9)"
+        )
     inputs = [_spec(node) for node in session.get_inputs()]
     outputs = [_spec(node) for node in session.get_outputs()]
     declared = [(t["name"], t["datatype"], t["shape"]) for t in card.get("inputs", [])]

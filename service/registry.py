@@ -47,9 +47,10 @@ class ModelRegistry:
         threads: int,
         state: ServingState | None = None,
         max_versions: int = 3,
+        require_gpu: bool = False,
     ) -> ModelRegistry:
         """A registry loading versions with onnxruntime on `providers`, `threads` intra-op threads per session."""
-        return cls(model_dir, lambda path: load_version(path, providers, threads), state, max_versions)
+        return cls(model_dir, lambda path: load_version(path, providers, threads, require_gpu), state, max_versions)
 
     # -- discovery ---------------------------------------------------------------------------
     def discover(self) -> ModelMap:

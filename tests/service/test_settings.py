@@ -92,3 +92,13 @@ def test_container_cpu_quota_is_read_from_cgroup_v2_and_v1(tmp_path):
     assert cgroup_cpu_limit(v1) == 2.0
     (v1 / "cpu" / "cpu.cfs_quota_us").write_text("-1")
     assert cgroup_cpu_limit(v1) is None
+
+
+def test_device_cuda_refuses_a_session_that_onnxruntime_put_on_the_cpu(models_dir):
+    """This machine has no GPU: onnxruntime accepts the CUDA provider list and quietly runs on the CPU."""
+    from service.errors import ModelLoadError
+    from service.model import load_version
+
+    with pytest.raises(ModelLoadError, match="DEVICE=cuda but onnxruntime runs this model on CPUExecutionProvider"):
+        load_version(models_dir / "mlp" / "1", GPU, 1, require_gpu=True)
+    assert load_version(models_dir / "mlp" / "1", GPU, 1).provider == "CPUExecutionProvider"  # DEVICE=auto
