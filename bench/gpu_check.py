@@ -26,34 +26,14 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
 
-from bench.harness import ROOT, gunicorn
+from bench.harness import ROOT, gunicorn, v2_binary_request
 
 TOLERANCE = 1e-4
 BATCH_SIZES = (1, 64, 1024)
 
 
-def _request(batch: np.ndarray) -> tuple[bytes, dict[str, str]]:
-    header = json.dumps(
-        {
-            "inputs": [
-                {
-                    "name": "pixels",
-                    "shape": list(batch.shape),
-                    "datatype": "FP32",
-                    "parameters": {"binary_data_size": batch.nbytes},
-                }
-            ],
-            "outputs": [{"name": "probabilities", "parameters": {"binary_data": True}}],
-        }
-    ).encode()
-    return header + batch.tobytes(), {
-        "Inference-Header-Content-Length": str(len(header)),
-        "Content-Type": "application/octet-stream",
-    }
-
-
 def _infer(connection: http.client.HTTPConnection, model: str, batch: np.ndarray) -> np.ndarray:
-    body, headers = _request(batch)
+    body, headers = v2_binary_request(batch)
     connection.request("POST", f"/v2/models/{model}/infer", body, headers)
     response = connection.getresponse()
     data = response.read()

@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import requests
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -160,6 +161,27 @@ def wrk(
         worker_cpu_s={pid: workers_after[pid] - workers_before.get(pid, 0.0) for pid in workers_after},
         non_2xx=int(non_2xx.group(1)) if non_2xx else 0,
     )
+
+
+def v2_binary_request(batch: np.ndarray) -> tuple[bytes, dict[str, str]]:
+    """An open-inference-protocol request for the classifiers: `batch` as raw FP32, binary output asked for."""
+    header = json.dumps(
+        {
+            "inputs": [
+                {
+                    "name": "pixels",
+                    "shape": list(batch.shape),
+                    "datatype": "FP32",
+                    "parameters": {"binary_data_size": batch.nbytes},
+                }
+            ],
+            "outputs": [{"name": "probabilities", "parameters": {"binary_data": True}}],
+        }
+    ).encode()
+    return header + batch.tobytes(), {
+        "Inference-Header-Content-Length": str(len(header)),
+        "Content-Type": "application/octet-stream",
+    }
 
 
 def rss_mb(pid: int) -> float:

@@ -24,7 +24,7 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.harness import ROOT, gunicorn, wrk
+from bench.harness import ROOT, gunicorn, v2_binary_request, wrk
 
 # (stage, substrings of "function (file" that mark it), checked from the leaf of each stack towards its root.
 STAGES = [
@@ -74,23 +74,7 @@ def _body(scenario: str) -> tuple[bytes, dict[str, str]]:
     digit = data_images(1)[0]
     if scenario == "v2batch":
         batch = (data_images(256) / 255.0).reshape(256, 784).astype(np.float32)
-        header = json.dumps(
-            {
-                "inputs": [
-                    {
-                        "name": "pixels",
-                        "shape": [256, 784],
-                        "datatype": "FP32",
-                        "parameters": {"binary_data_size": batch.nbytes},
-                    }
-                ],
-                "outputs": [{"name": "probabilities", "parameters": {"binary_data": True}}],
-            }
-        ).encode()
-        return header + batch.tobytes(), {
-            "Inference-Header-Content-Length": str(len(header)),
-            "Content-Type": "application/octet-stream",
-        }
+        return v2_binary_request(batch)
     if scenario == "png":
         buffer = io.BytesIO()
         Image.fromarray(255 - digit).save(buffer, "PNG")

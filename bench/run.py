@@ -29,7 +29,7 @@ from PIL import Image, ImageDraw
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")  # this process and every server it starts
 
-from bench.harness import ROOT, Load, gunicorn, post, rss_mb, wrk
+from bench.harness import ROOT, Load, gunicorn, post, rss_mb, v2_binary_request, wrk
 
 SYNC = ["-w", "2", "-k", "sync", "--chdir", str(ROOT / "bench")]
 JSON = {"Content-Type": "application/json"}
@@ -65,26 +65,6 @@ def _photo() -> bytes:
     buffer = io.BytesIO()
     image.save(buffer, "JPEG", quality=90)
     return buffer.getvalue()
-
-
-def _v2_binary(batch: np.ndarray) -> tuple[bytes, dict[str, str]]:
-    header = json.dumps(
-        {
-            "inputs": [
-                {
-                    "name": "pixels",
-                    "shape": list(batch.shape),
-                    "datatype": "FP32",
-                    "parameters": {"binary_data_size": batch.nbytes},
-                }
-            ],
-            "outputs": [{"name": "probabilities", "parameters": {"binary_data": True}}],
-        }
-    ).encode()
-    return header + batch.tobytes(), {
-        "Inference-Header-Content-Length": str(len(header)),
-        "Content-Type": "application/octet-stream",
-    }
 
 
 def raw_onnxruntime(batch: np.ndarray, threads: int, seconds: float = 3.0) -> float:
@@ -165,7 +145,7 @@ def single_instance(args, rows: list[Row]) -> None:
 def batches(args, rows: list[Row], extra: list[str]) -> None:
     images, _ = _digits()
     batch = (images[:256] / 255.0).reshape(256, 784).astype(np.float32)
-    binary, headers = _v2_binary(batch)
+    binary, headers = v2_binary_request(batch)
     json_body = json.dumps({"model": "mlp", "inputs": np.round(batch, 4).tolist()}).encode()
     photo = _photo()
     with service() as served:
