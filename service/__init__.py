@@ -9,6 +9,7 @@ import os
 os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
 
 import logging
+from pathlib import Path
 
 from flask import Flask
 
@@ -18,7 +19,7 @@ from service.model import choose_providers
 from service.observability import configure_logging, install_request_hooks
 from service.registry import ModelRegistry, start_polling
 from service.serving_state import serving_state
-from service.settings import Settings
+from service.settings import DRAIN_FILE_NAME, Settings
 
 __version__ = "0.2.0"
 
@@ -33,6 +34,7 @@ def create_app(settings: Settings | None = None, registry: ModelRegistry | None 
         MAX_CONTENT_LENGTH=settings.max_body_bytes,
         MAX_FORM_MEMORY_SIZE=settings.max_body_bytes,
         MAX_FORM_PARTS=settings.max_instances + 16,
+        DRAIN_FILE=Path(settings.state_dir) / DRAIN_FILE_NAME if settings.state_dir else None,
     )
     if registry is None:
         registry = ModelRegistry.for_device(

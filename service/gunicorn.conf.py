@@ -24,9 +24,11 @@ _metrics_dir = Path(os.environ["STATE_DIR"]) / "metrics"
 shutil.rmtree(_metrics_dir, ignore_errors=True)
 _metrics_dir.mkdir(parents=True, exist_ok=True)
 (Path(os.environ["STATE_DIR"]) / "serving.json").unlink(missing_ok=True)  # a fresh server starts from disk
+(Path(os.environ["STATE_DIR"]) / "draining").unlink(missing_ok=True)  # and is not draining
 os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(_metrics_dir)
 
 from service.model import choose_providers  # noqa: E402
+from service.registry import repository_problem  # noqa: E402
 from service.settings import Settings  # noqa: E402
 from service.workers import ConnectionTable  # noqa: E402
 
@@ -51,18 +53,26 @@ control_socket_disable = True  # several servers on one host (tests, replicas) w
 
 
 def on_starting(server) -> None:
-    """Fail once, clearly, in the master when DEVICE=cuda cannot be honoured, instead of in every worker."""
+    """Fail once, clearly, in the master (instead of in every worker) when DEVICE=cuda cannot be honoured or
+    MODEL_DIR cannot serve anything: missing, not a directory, unreadable, or without a single version."""
     try:
         choose_providers(settings.device)
     except RuntimeError as exc:
         server.log.error("%s", exc)
         raise SystemExit(f"digit-serve: {exc}") from None
+    problem = repository_problem(Path(settings.model_dir))
+    if problem:
+        server.log.error("%s", problem)
+        raise SystemExit(f"digit-serve: {problem}")
 
 
 def pre_fork(server, worker) -> None:
     """In the master, before each fork: the worker's slot in the shared connection table."""
     worker.table = connection_table
     worker.slot = connection_table.claim()
+    worker.read_timeout = settings.read_timeout
+    worker.max_body_bytes = settings.max_body_bytes
+    worker.max_queue = settings.max_queue
 
 
 def child_exit(server, worker) -> None:

@@ -61,6 +61,7 @@ QUEUE_TIME = Histogram(
     ["model"],
     buckets=LATENCY_BUCKETS,
 )
+SHED = Counter("digit_serve_requests_shed_total", "Requests answered 503 at once because a worker was at capacity")
 IMAGES_DECODED = Counter("digit_serve_images_decoded_total", "Images decoded and preprocessed")
 MODEL_LOADS = Counter("digit_serve_model_loads_total", "Model version loads", ["model", "version", "result"])
 SERVED_VERSION = Gauge(
@@ -113,6 +114,10 @@ def record_batch(model: str, rows: int, queue_seconds: list[float]) -> None:
     queued = QUEUE_TIME.labels(model)
     for seconds in queue_seconds:
         queued.observe(seconds)
+
+
+def record_shed() -> None:
+    SHED.inc()
 
 
 def record_images(count: int) -> None:

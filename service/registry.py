@@ -24,6 +24,20 @@ log = logging.getLogger("service.registry")
 Loader = Callable[[Path], ModelVersion]
 
 
+def discover(model_dir: Path) -> ModelMap:
+    """Model names and their version numbers on disk (folders holding a model.json)."""
+    found: ModelMap = {}
+    if not model_dir.is_dir():
+        return found
+    for model in sorted(p for p in model_dir.iterdir() if p.is_dir() and not p.name.startswith(".")):
+        versions = sorted(
+            int(v.name) for v in model.iterdir() if v.is_dir() and v.name.isdigit() and (v / "model.json").is_file()
+        )
+        if versions:
+            found[model.name] = versions
+    return found
+
+
 class ModelRegistry:
     """Every model in the repository, each with its loaded versions; the newest loaded one serves by default."""
 
@@ -37,6 +51,7 @@ class ModelRegistry:
         self._versions: dict[str, dict[int, ModelVersion]] = {}
         self._lock = threading.RLock()
         self._refused: set[tuple[str, int]] = set()  # versions on disk a poll found broken: not retried
+        self.start_failures: dict[str, str] = {}  # "name/version" -> why it did not load at start
         self.ready = False
 
     @classmethod
@@ -55,16 +70,7 @@ class ModelRegistry:
     # -- discovery ---------------------------------------------------------------------------
     def discover(self) -> ModelMap:
         """Model names and their version numbers on disk (folders holding a model.json)."""
-        found: ModelMap = {}
-        if not self.model_dir.is_dir():
-            return found
-        for model in sorted(p for p in self.model_dir.iterdir() if p.is_dir() and not p.name.startswith(".")):
-            versions = sorted(
-                int(v.name) for v in model.iterdir() if v.is_dir() and v.name.isdigit() and (v / "model.json").is_file()
-            )
-            if versions:
-                found[model.name] = versions
-        return found
+        return discover(self.model_dir)
 
     # -- holding versions in this process --------------------------------------------------------
     def _load_local(self, name: str, number: int) -> ModelVersion:
@@ -85,9 +91,13 @@ class ModelRegistry:
             newest = loaded[max(loaded)]
             observability.record_served(name, newest.version, newest.provider)
 
-    def _follow(self, models: ModelMap, fresh: ModelVersion | None = None) -> None:
-        """Hold exactly the versions in `models`: keep those held, load the others, skip what cannot load."""
+    def _follow(self, models: ModelMap, fresh: ModelVersion | None = None) -> dict[str, str]:
+        """Hold exactly the versions in `models`: keep those held, load the others, skip what cannot load.
+
+        Returns what could not be loaded: {"name/version": reason}.
+        """
         versions: dict[str, dict[int, ModelVersion]] = {}
+        failed: dict[str, str] = {}
         for name, numbers in models.items():
             for number in numbers:
                 held = self._versions.get(name, {}).get(number)
@@ -98,9 +108,11 @@ class ModelRegistry:
                         held = self._load_local(name, number)
                     except ModelLoadError as exc:  # broken on disk (at start), or changed since it was verified
                         log.error("not serving %s version %d: %s", name, number, exc.message)
+                        failed[f"{name}/{number}"] = exc.message
                         continue
                 versions.setdefault(name, {})[number] = held
         self._install(versions)
+        return failed
 
     def _keep_newest(self, numbers) -> list[int]:
         return sorted(numbers)[-self.max_versions :]
@@ -114,9 +126,10 @@ class ModelRegistry:
                 if recorded is not None
                 else {name: self._keep_newest(numbers) for name, numbers in self.discover().items()}
             )
-            self._follow(wanted)
+            self.start_failures = self._follow(wanted)
         if not self._versions:
-            raise RuntimeError(f"no loadable model in {self.model_dir.resolve()}")
+            reasons = "; ".join(f"{key}: {why}" for key, why in self.start_failures.items()) or "none found"
+            raise RuntimeError(f"no loadable model in {self.model_dir.resolve()} ({reasons})")
         for name, loaded in self._versions.items():
             log.info(
                 "serving %s version %d (loaded: %s) on %s",
@@ -212,6 +225,21 @@ class ModelRegistry:
                 f"model {name!r} has no version {number}; available: {', '.join(map(str, sorted(versions)))}"
             )
         return versions[number]
+
+
+def repository_problem(model_dir: Path) -> str | None:
+    """Why `model_dir` cannot serve at all (missing, not a directory, unreadable, no versions), or None."""
+    if not model_dir.exists():
+        return f"MODEL_DIR {model_dir} does not exist"
+    if not model_dir.is_dir():
+        return f"MODEL_DIR {model_dir} is not a directory"
+    try:
+        found = discover(model_dir)
+    except OSError as exc:
+        return f"MODEL_DIR {model_dir} cannot be read: {exc.strerror}"
+    if not found:
+        return f"MODEL_DIR {model_dir} holds no model version (expected <name>/<version>/model.json and model.onnx)"
+    return None
 
 
 def start_polling(registry: ModelRegistry, seconds: float) -> threading.Thread:

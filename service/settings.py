@@ -7,6 +7,9 @@ from pathlib import Path
 from typing import Any, get_type_hints
 
 DEVICES = ("auto", "cpu", "cuda")
+DRAIN_FILE_NAME = (
+    "draining"  # in STATE_DIR: readiness answers 503 while it exists (python -m service.healthcheck --drain)
+)
 
 
 class SettingsError(ValueError):
@@ -80,6 +83,8 @@ class Settings:
     max_instances: int = 1024  # per request, numbers or images
     max_image_pixels: int = 25_000_000  # width x height of one image, checked before decoding
     request_timeout: int = 30
+    read_timeout: float = 30.0  # seconds a client has to send a whole request (headers and body); then 408
+    max_queue: int = 64  # requests per worker waiting for a thread; beyond it a new request gets 503 + Retry-After
     log_level: str = "info"
     admin_token: str = ""  # bearer token for /v2/repository/*; empty: model control disabled (403)
     model_poll_seconds: float = 0.0  # > 0: load new versions found on disk every so many seconds
@@ -105,6 +110,8 @@ class Settings:
         if self.port > 65535:
             raise SettingsError(f"PORT must be at most 65535, got {self.port}")
         parse_batching(self.batching)
+        if self.read_timeout <= 0:
+            raise SettingsError(f"READ_TIMEOUT must be above 0, got {self.read_timeout}")
         if self.ort_threads < 0 or self.model_poll_seconds < 0:
             raise SettingsError("ORT_THREADS and MODEL_POLL_SECONDS must not be negative")
 

@@ -18,17 +18,37 @@ heartbeat is stale (hung, or gone) is left out, so one stuck worker cannot stop 
 
 from __future__ import annotations
 
+import contextlib
 import mmap
 import os
+import selectors
 import struct
 import time
+from functools import partial
 
+import orjson
 from gunicorn.http import wsgi
 from gunicorn.workers.gthread import ThreadWorker
+
+from service.request_buffer import RequestBuffer
 
 HEARTBEAT_S = 0.5  # how often a worker's main loop (which wakes at least every second) refreshes its slot
 HEARTBEAT_STALE_S = 2.0  # older than this: the worker is hung or gone, leave it out
 RECHECK_S = 0.01  # how soon a worker that left accepting to the others looks again
+RECV_BYTES = 256 * 1024
+
+
+def _error_response(status: str, message: str, retry_after: int | None = None) -> bytes:
+    """A complete HTTP/1.1 error response with this service's JSON error body, closing the connection."""
+    code = status.split(" ", 1)[1].lower().replace(" ", "_")
+    body = orjson.dumps({"error": {"code": code, "message": message}})
+    headers = [
+        f"HTTP/1.1 {status}",
+        "Content-Type: application/json",
+        f"Content-Length: {len(body)}",
+        "Connection: close",
+    ] + ([f"Retry-After: {retry_after}"] if retry_after is not None else [])
+    return ("\r\n".join(headers) + "\r\n\r\n").encode() + body
 
 
 class ConnectionTable:
@@ -126,13 +146,25 @@ class CoalescingResponse(wsgi.Response):
 
 
 class BalancedThreadWorker(ThreadWorker):
-    """gthread that accepts only while it holds no more connections than the least loaded live worker.
+    """gthread that balances connections, reads requests without a thread, and sheds load when full.
 
-    gunicorn.conf.py gives each worker its `table` and `slot` in the master's pre_fork hook.
+    - Accepts only while it holds no more connections than the least loaded live worker (see above).
+    - Reads each request whole in its event loop (non-blocking) before a thread is spent on it, so a
+      client trickling its headers or body holds a socket and some memory, never a thread; a request
+      not complete within `read_timeout` is answered 408 (or closed silently if nothing came at all
+      within the keep-alive timeout).
+    - Sheds load: with `threads + max_queue` requests already running or waiting for a thread, a new
+      one is answered at once with a JSON 503 and Retry-After instead of queueing without bound.
+
+    gunicorn.conf.py gives each worker its `table`, `slot` and limits in the master's pre_fork hook.
     """
 
     table: ConnectionTable | None = None
     slot: int = -1
+    read_timeout: float = 30.0
+    max_body_bytes: int = 10 * 1024 * 1024
+    max_queue: int = 64
+    _in_pool: int = 0  # requests handed to the thread pool and not finished: running or waiting
     _checked_at: float = 0.0
     _published: int = -1
     _published_at: float = 0.0
@@ -141,7 +173,123 @@ class BalancedThreadWorker(ThreadWorker):
 
     def init_process(self) -> None:
         wsgi.Response = CoalescingResponse  # in this worker process only, after the fork
+        self._reading: dict = {}  # connections whose request is still arriving, oldest first
         super().init_process()
+
+    # -- reading requests in the event loop ---------------------------------------------------------
+    def enqueue_req(self, conn) -> None:
+        """gthread calls this for a new connection, a kept-alive one that became readable, or pipelined bytes."""
+        if self.cfg.is_ssl or conn.is_http2:
+            self._to_pool(conn)
+            return
+        conn.request_buffer = RequestBuffer(self.max_body_bytes)
+        conn.read_started = time.monotonic()
+        if conn.parser is not None:  # bytes of this request read ahead with the previous one
+            leftover = conn.parser.unreader.buf.getvalue()
+            conn.parser.unreader.buf = type(conn.parser.unreader.buf)()
+            if leftover and conn.request_buffer.feed(leftover):
+                self._request_complete(conn)
+                return
+        conn.sock.setblocking(False)
+        # A kept-alive client's request is usually there already: read it before involving the poller.
+        outcome = self._receive(conn)
+        if outcome == "more":
+            self._reading[conn] = None
+            self.poller.register(conn.sock, selectors.EVENT_READ, partial(self._on_request_bytes, conn))
+        else:
+            self._done_reading(conn, outcome)
+
+    def _receive(self, conn) -> str:
+        """Read what has arrived: "more" to wait for, "complete", or "gone" (the client closed)."""
+        try:
+            data = conn.sock.recv(RECV_BYTES)
+        except (BlockingIOError, InterruptedError):
+            return "more"
+        except OSError:
+            data = b""
+        if not data:
+            return "gone"
+        return "complete" if conn.request_buffer.feed(data) else "more"
+
+    def _on_request_bytes(self, conn, _sock) -> None:
+        if conn not in self._reading:
+            return
+        outcome = self._receive(conn)
+        if outcome != "more":
+            self._stop_reading(conn)  # out of the poller before the socket may be closed
+            self._done_reading(conn, outcome)
+
+    def _done_reading(self, conn, outcome: str) -> None:
+        if outcome == "complete":
+            self._request_complete(conn)
+        else:
+            self._close(conn)
+
+    def _stop_reading(self, conn) -> None:
+        self._reading.pop(conn, None)
+        with contextlib.suppress(KeyError, ValueError, OSError):
+            self.poller.unregister(conn.sock)
+
+    def _close(self, conn, response: bytes = b"") -> None:
+        if response:
+            with contextlib.suppress(OSError):  # small: fits the buffer of a connection that sent its request
+                conn.sock.send(response)
+        self.nr_conns -= 1
+        conn.close()
+
+    def _request_complete(self, conn) -> None:
+        if self._in_pool >= self.cfg.threads + self.max_queue:
+            from service import observability  # after the fork, where the metrics directory is set
+
+            observability.record_shed()
+            self._close(
+                conn,
+                _error_response(
+                    "503 Service Unavailable",
+                    f"the server is at capacity ({self._in_pool} requests in this "
+                    "worker); retry after the time in Retry-After",
+                    retry_after=1,
+                ),
+            )
+            return
+        conn.prefetched = bytes(conn.request_buffer.data)
+        conn.request_buffer = None
+        conn.data_ready = True  # gthread's thread must not wait for data: it is all here
+        self._to_pool(conn)
+
+    def _to_pool(self, conn) -> None:
+        self._in_pool += 1
+        super().enqueue_req(conn)
+
+    def finish_request(self, conn, fs) -> None:
+        self._in_pool -= 1
+        super().finish_request(conn, fs)
+
+    def handle(self, conn):
+        data = getattr(conn, "prefetched", None)
+        if data is not None:
+            conn.prefetched = None
+            conn.init()
+            conn.parser.unreader.unread(data)
+        return super().handle(conn)
+
+    def _expire_reading(self) -> None:
+        """Requests still arriving past their deadline: 408, or a silent close when nothing arrived at all."""
+        now = time.monotonic()
+        for conn in list(self._reading):
+            waited = now - conn.read_started
+            idle = not conn.request_buffer.data
+            if idle and (waited > self.cfg.keepalive or not self.alive):
+                self._stop_reading(conn)
+                self._close(conn)
+            elif waited > self.read_timeout:
+                self._stop_reading(conn)
+                self._close(
+                    conn,
+                    _error_response(
+                        "408 Request Timeout", f"the request did not arrive in full within {self.read_timeout:g} s"
+                    ),
+                )
 
     def run(self) -> None:
         self._publish()  # the app is loaded: count this worker in from its first accept, not its first event
@@ -180,6 +328,12 @@ class BalancedThreadWorker(ThreadWorker):
 
     def set_accept_enabled(self, enabled: bool) -> None:
         super().set_accept_enabled(enabled and self._fair())
+        if not self.alive:
+            # Shutting down: close this process's copy of the listening socket now, not at exit, so that
+            # once the master has closed its own, a new connection is refused at once instead of waiting
+            # in the kernel's backlog for a worker that will never accept it.
+            for listener in self.sockets:
+                listener.close()
 
     def accept(self, listener) -> None:
         super().accept(listener)
@@ -193,6 +347,8 @@ class BalancedThreadWorker(ThreadWorker):
             super().set_accept_enabled(False)
         # Not accepting only to leave new connections to the others: look again soon, not in a second.
         held_back = self.alive and not self._accepting and self.nr_conns < self.worker_connections
-        super().wait_for_and_dispatch_events(RECHECK_S if held_back else timeout)
+        super().wait_for_and_dispatch_events(RECHECK_S if held_back else min(timeout, 1.0))
+        if self._reading:
+            self._expire_reading()
         if self.nr_conns != self._published or time.monotonic() - self._published_at > HEARTBEAT_S:
             self._publish()

@@ -89,7 +89,7 @@ def wait_ready(server: Server, workers: int, timeout: float, path: str = "/ready
 
 @contextlib.contextmanager
 def running_server(
-    tmp_path: Path, ready_timeout: float = 60.0, unset: tuple[str, ...] = (), **env: str
+    tmp_path: Path, ready_timeout: float = 60.0, unset: tuple[str, ...] = (), ready_path: str = "/readyz", **env: str
 ) -> Iterator[Server]:
     """gunicorn with the service's config on 127.0.0.1; yields once /readyz answers 200.
 
@@ -102,7 +102,7 @@ def running_server(
     process, url = spawn_gunicorn(["-c", "service/gunicorn.conf.py"], environ, log_path)
     server = Server(url, process, log_path)
     try:
-        wait_ready(server, int(environ["WORKERS"]), ready_timeout)
+        wait_ready(server, int(environ["WORKERS"]), ready_timeout, path=ready_path)
         yield server
     finally:
         stop(process)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response
+from flask import Blueprint, Response, current_app
 
 from service.api import json_response, registry
 from service.model import ModelVersion
@@ -17,10 +17,26 @@ def healthz() -> Response:
 
 @bp.get("/readyz")
 def readyz() -> Response:
+    status, models, failed = readiness()
+    body: dict = {"status": status, "models": models}
+    if failed:
+        body["failed"] = failed
+    return json_response(body, status=200 if status == "ready" else 503)
+
+
+def readiness() -> tuple[str, dict[str, int], dict[str, str]]:
+    """ready; draining (shutting down: a preStop hook ran); degraded (a version failed to load at start, the
+    others serve); or not ready (models not loaded yet). With the served versions and the failures."""
     models = registry()
+    served = {name: models.get(name).version for name in models.names()} if models.ready else {}
+    drain_file = current_app.config.get("DRAIN_FILE")
+    if drain_file is not None and drain_file.exists():
+        return "draining", served, {}
     if not models.ready:
-        return json_response({"status": "not ready", "models": {}}, status=503)
-    return json_response({"status": "ready", "models": {name: models.get(name).version for name in models.names()}})
+        return "not ready", served, {}
+    if models.start_failures:
+        return "degraded", served, models.start_failures
+    return "ready", served, {}
 
 
 def version_description(model: ModelVersion) -> dict:

@@ -37,7 +37,9 @@ def live() -> Response:
 
 @bp.get("/health/ready")
 def ready() -> Response:
-    return _empty(200 if registry().ready else 503)
+    from service.api.health import readiness
+
+    return _empty(200 if readiness()[0] == "ready" else 503)
 
 
 @bp.get("/models/<name>")

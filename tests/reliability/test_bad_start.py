@@ -1,0 +1,74 @@
+"""A server that cannot serve says so in one line and exits; one broken version among good ones is reported
+as "degraded" by readiness while the good ones serve; a preStop drain turns readiness to 503 first."""
+
+import shutil
+import subprocess
+import sys
+
+import pytest
+import requests
+
+from tests.server import ROOT, running_server
+
+pytestmark = pytest.mark.slow
+
+
+def _start(model_dir) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "gunicorn", "-c", "service/gunicorn.conf.py"],
+        cwd=ROOT,
+        env={"PATH": "/usr/bin:/bin", "MODEL_DIR": str(model_dir), "HOST": "127.0.0.1", "PORT": "1", "DEVICE": "cpu"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+@pytest.mark.parametrize(
+    ("make", "reason"),
+    [
+        (lambda path: path / "missing", "does not exist"),
+        (lambda path: (path / "file").write_text("x") and path / "file", "is not a directory"),
+        (lambda path: path, "holds no model version"),
+    ],
+)
+def test_a_model_directory_that_cannot_serve_stops_the_server_with_one_line(tmp_path, make, reason):
+    model_dir = make(tmp_path)
+    result = _start(model_dir)
+    assert result.returncode != 0
+    errors = [line for line in result.stderr.splitlines() if "[ERROR]" in line]
+    assert len(errors) == 1 and reason in errors[0], result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_one_broken_version_among_good_ones_is_served_around_and_reported(tmp_path, models_dir):
+    model_dir = tmp_path / "models"
+    shutil.copytree(models_dir, model_dir)
+    (model_dir / "cnn" / "1" / "model.onnx").write_bytes(b"not the file model.json describes")
+    with running_server(tmp_path, MODEL_DIR=str(model_dir), WORKERS="1", ready_path="/healthz") as server:
+        ready = requests.get(f"{server.url}/readyz", timeout=5)
+        assert ready.status_code == 503
+        body = ready.json()
+        assert body["status"] == "degraded"
+        assert body["models"] == {"linear": 1, "mlp": 1}
+        assert "sha256" in body["failed"]["cnn/1"]
+        assert requests.get(f"{server.url}/v2/health/ready", timeout=5).status_code == 503
+        answer = requests.post(f"{server.url}/predict", json={"model": "linear", "inputs": [1]}, timeout=5)
+        assert answer.status_code == 200
+        assert server.log().count("not serving cnn version 1") == 1
+
+
+def test_the_prestop_drain_turns_readiness_to_503_while_requests_still_succeed(tmp_path, models_dir):
+    state_dir = tmp_path / "state"
+    with running_server(tmp_path, MODEL_DIR=str(models_dir), STATE_DIR=str(state_dir)) as server:
+        assert requests.get(f"{server.url}/readyz", timeout=5).status_code == 200
+        drain = subprocess.Popen(
+            [sys.executable, "-m", "service.healthcheck", "--drain", "0.5"],
+            cwd=ROOT,
+            env={"PATH": "/usr/bin:/bin", "STATE_DIR": str(state_dir)},
+        )
+        assert drain.wait(10) == 0
+        ready = requests.get(f"{server.url}/readyz", timeout=5)
+        assert (ready.status_code, ready.json()["status"]) == (503, "draining")
+        answer = requests.post(f"{server.url}/predict", json={"model": "linear", "inputs": [1]}, timeout=5)
+        assert answer.status_code == 200
