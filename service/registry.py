@@ -120,13 +120,14 @@ class ModelRegistry:
     def load_all(self) -> None:
         """Load what the serving state records, else the newest versions on disk; skip a broken one."""
         with self._lock:
-            recorded = self.state.recorded()
+            recorded, generation = self.state.read()
             wanted = (
                 recorded
                 if recorded is not None
                 else {name: self._keep_newest(numbers) for name, numbers in self.discover().items()}
             )
             self.start_failures = self._follow(wanted)
+            self.state.mark_seen(generation)
         if not self._versions:
             reasons = "; ".join(f"{key}: {why}" for key, why in self.start_failures.items()) or "none found"
             raise RuntimeError(f"no loadable model in {self.model_dir.resolve()} ({reasons})")
@@ -144,10 +145,13 @@ class ModelRegistry:
         """Follow a change another process recorded; cheap (one stat) when nothing changed."""
         if not self.state.changed():
             return
-        with self._lock:
-            recorded = self.state.recorded()
+        with self._lock:  # a thread arriving meanwhile waits here for the change rather than serving the old
+            if not self.state.changed():
+                return
+            recorded, generation = self.state.read()
             if recorded is not None:
                 self._follow(recorded)
+            self.state.mark_seen(generation)
 
     # -- model control (Triton's repository extension) -------------------------------------------
     def current_map(self) -> ModelMap:
@@ -169,7 +173,9 @@ class ModelRegistry:
             def add(models: ModelMap) -> None:
                 models[name] = self._keep_newest(set(models.get(name, [])) | {number})
 
-            self._follow(self.state.record(add, self.current_map()), fresh=loaded)
+            models, generation = self.state.record(add, self.current_map())
+            self._follow(models, fresh=loaded)
+            self.state.mark_seen(generation)
         log.info("loaded %s version %d on %s", name, number, loaded.provider)
         return loaded
 
@@ -179,7 +185,9 @@ class ModelRegistry:
         with self._lock:
             if name not in self._versions:
                 raise ModelNotFound(f"model {name!r} is not loaded")
-            self._follow(self.state.record(lambda models: models.pop(name, None), self.current_map()))
+            models, generation = self.state.record(lambda models: models.pop(name, None), self.current_map())
+            self._follow(models)
+            self.state.mark_seen(generation)
         log.info("unloaded %s", name)
 
     def poll_once(self) -> list[tuple[str, int]]:

@@ -22,14 +22,21 @@ ModelMap = dict[str, list[int]]
 
 
 class ServingState(Protocol):
-    def recorded(self) -> ModelMap | None:
-        """The recorded map (None before the first record), from now on counted as seen."""
+    """Reading a record and marking it seen are separate steps: a process marks a generation seen only
+    once it holds what that generation names, so that its other threads, which ask `changed()`, wait for
+    the change (on the registry's lock) instead of serving what it replaces."""
+
+    def read(self) -> tuple[ModelMap | None, int]:
+        """The recorded map (None before the first record) and its generation."""
 
     def changed(self) -> bool:
-        """True when another process recorded a change this one has not seen yet."""
+        """True when the record holds a generation this process has not marked seen."""
 
-    def record(self, change: Callable[[ModelMap], object], current: ModelMap) -> ModelMap:
-        """Apply `change` to the recorded map (`current` when none yet), store it and return it."""
+    def mark_seen(self, generation: int) -> None:
+        """This process now holds what `generation` names."""
+
+    def record(self, change: Callable[[ModelMap], object], current: ModelMap) -> tuple[ModelMap, int]:
+        """Apply `change` to the recorded map (`current` when none yet), store it; the map and its generation."""
 
 
 class LocalServingState:
@@ -39,18 +46,21 @@ class LocalServingState:
         self._models: ModelMap | None = None
         self._lock = threading.Lock()
 
-    def recorded(self) -> ModelMap | None:
-        return None if self._models is None else {name: list(v) for name, v in self._models.items()}
+    def read(self) -> tuple[ModelMap | None, int]:
+        return (None if self._models is None else {name: list(v) for name, v in self._models.items()}), 0
 
     def changed(self) -> bool:
         return False
 
-    def record(self, change: Callable[[ModelMap], object], current: ModelMap) -> ModelMap:
+    def mark_seen(self, generation: int) -> None:
+        pass
+
+    def record(self, change: Callable[[ModelMap], object], current: ModelMap) -> tuple[ModelMap, int]:
         with self._lock:
             models = {name: list(v) for name, v in (self._models if self._models is not None else current).items()}
             change(models)
             self._models = models
-            return {name: list(v) for name, v in models.items()}
+            return {name: list(v) for name, v in models.items()}, 0
 
 
 class SharedServingState:
@@ -87,16 +97,19 @@ class SharedServingState:
         except FileNotFoundError:
             return None
 
-    def recorded(self) -> ModelMap | None:
-        # The stamp before the read: a change landing in between is seen (again) next time, never missed.
-        self._seen = self._stamp()
+    def read(self) -> tuple[ModelMap | None, int]:
+        # The generation before the file: a change landing in between is followed (again) next time, never missed.
+        generation = self._stamp()
         state = self._read()
-        return None if state is None else state["models"]
+        return (None if state is None else state["models"]), generation
 
     def changed(self) -> bool:
         return self._stamp() != self._seen
 
-    def record(self, change: Callable[[ModelMap], object], current: ModelMap) -> ModelMap:
+    def mark_seen(self, generation: int) -> None:
+        self._seen = generation
+
+    def record(self, change: Callable[[ModelMap], object], current: ModelMap) -> tuple[ModelMap, int]:
         with open(self._lock_path, "a") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
             state = self._read() or {"generation": 0, "models": current}
@@ -105,9 +118,9 @@ class SharedServingState:
             tmp = self.path.with_suffix(f".{os.getpid()}.tmp")
             tmp.write_text(json.dumps({"generation": state["generation"] + 1, "models": models}))
             os.replace(tmp, self.path)
-            self.GENERATION.pack_into(self._generation, 0, self._stamp() + 1)  # under the lock: no lost bump
-            self._seen = self._stamp()
-            return models
+            generation = self._stamp() + 1
+            self.GENERATION.pack_into(self._generation, 0, generation)  # under the lock: no bump is lost
+            return models, generation
 
 
 def serving_state(directory: str | Path | None) -> ServingState:
