@@ -18,6 +18,7 @@ from service.errors import register_error_handlers
 from service.model import choose_providers
 from service.observability import configure_logging, install_request_hooks
 from service.registry import ModelRegistry, start_polling
+from service.security import install_security, parse_list
 from service.serving_state import serving_state
 from service.settings import DRAIN_FILE_NAME, Settings
 
@@ -51,6 +52,7 @@ def create_app(settings: Settings | None = None, registry: ModelRegistry | None 
     app.extensions["registry"] = registry
     app.extensions["dataplane"] = DataPlane(settings.max_instances, settings.batch_policies)
     install_request_hooks(app)
+    install_security(app, parse_list(settings.api_keys), parse_list(settings.cors_origins))
     app.before_request(registry.sync)  # follow loads and unloads made through another worker
     register_error_handlers(app)
 

@@ -132,31 +132,34 @@ def load_cuda_libraries() -> None:
 
 
 def load_version(path: Path, providers: list[str], threads: int, require_gpu: bool = False) -> ModelVersion:
-    """Load and check one version folder; raise ModelLoadError saying what is wrong.
+    """Load and check one version folder; raise ModelLoadError saying what is wrong (naming it name/version,
+    never by its path on this machine, since the message reaches clients).
 
     With `require_gpu` (DEVICE=cuda) a session that onnxruntime quietly put on the CPU, because the CUDA
     libraries could not be loaded, is refused instead of serving slowly.
     """
+    where = f"{path.parent.name}/{path.name}"
     try:
         card = json.loads((path / "model.json").read_text())
         onnx_bytes = (path / "model.onnx").read_bytes()
     except (OSError, ValueError) as exc:
-        raise ModelLoadError(f"{path}: cannot read model.json and model.onnx: {exc}") from None
+        reason = exc.strerror if isinstance(exc, OSError) else exc  # an OSError's text would name the path
+        raise ModelLoadError(f"{where}: cannot read model.json and model.onnx: {reason}") from None
     expected_sha = card.get("onnx", {}).get("sha256")
     actual_sha = hashlib.sha256(onnx_bytes).hexdigest()
     if expected_sha != actual_sha:
         raise ModelLoadError(
-            f"{path}: model.onnx sha256 {actual_sha[:12]}... does not match model.json ({str(expected_sha)[:12]}...)"
+            f"{where}: model.onnx sha256 {actual_sha[:12]}... does not match model.json ({str(expected_sha)[:12]}...)"
         )
     if "CUDAExecutionProvider" in providers:
         load_cuda_libraries()
     try:
         session = ort.InferenceSession(onnx_bytes, session_options(threads), providers=providers)
     except Exception as exc:  # noqa: BLE001 - onnxruntime raises its own, undocumented, classes
-        raise ModelLoadError(f"{path}: onnxruntime cannot load model.onnx: {exc}") from None
+        raise ModelLoadError(f"{where}: onnxruntime cannot load model.onnx: {exc}") from None
     if require_gpu and session.get_providers()[0] != "CUDAExecutionProvider":
         raise ModelLoadError(
-            f"{path}: DEVICE=cuda but onnxruntime runs this model on {session.get_providers()[0]}: the CUDA or "
+            f"{where}: DEVICE=cuda but onnxruntime runs this model on {session.get_providers()[0]}: the CUDA or "
             "cuDNN libraries could not be loaded (onnxruntime-gpu 1.32 needs CUDA 12 and cuDNN 9)"
         )
     inputs = [_spec(node) for node in session.get_inputs()]
@@ -164,7 +167,7 @@ def load_version(path: Path, providers: list[str], threads: int, require_gpu: bo
     declared = [(t["name"], t["datatype"], t["shape"]) for t in card.get("inputs", [])]
     found = [(s.name, s.datatype, list(s.shape)) for s in inputs]
     if declared != found:
-        raise ModelLoadError(f"{path}: model.onnx inputs {found} differ from model.json {declared}")
+        raise ModelLoadError(f"{where}: model.onnx inputs {found} differ from model.json {declared}")
     version = ModelVersion(card.get("name", path.parent.name), int(path.name), path, card, session, inputs, outputs)
     warm: dict[str, np.ndarray] = {
         spec.name: np.zeros([1 if dim == -1 else dim for dim in spec.shape], dtype=spec.dtype) for spec in inputs
@@ -172,5 +175,5 @@ def load_version(path: Path, providers: list[str], threads: int, require_gpu: bo
     try:
         version.run(warm)
     except Exception as exc:  # noqa: BLE001
-        raise ModelLoadError(f"{path}: warm-up inference failed: {exc}") from None
+        raise ModelLoadError(f"{where}: warm-up inference failed: {exc}") from None
     return version

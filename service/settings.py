@@ -86,6 +86,8 @@ class Settings:
     read_timeout: float = 30.0  # seconds a client has to send a whole request (headers and body); then 408
     max_queue: int = 64  # requests per worker waiting for a thread; beyond it a new request gets 503 + Retry-After
     log_level: str = "info"
+    api_keys: str = ""  # comma-separated keys for predictions and metadata; empty: open (README: Reliability)
+    cors_origins: str = ""  # comma-separated browser origins allowed to call the API, or *; empty: CORS off
     admin_token: str = ""  # bearer token for /v2/repository/*; empty: model control disabled (403)
     model_poll_seconds: float = 0.0  # > 0: load new versions found on disk every so many seconds
     max_versions: int = 3  # versions of one model kept loaded; the newest serves by default
