@@ -200,3 +200,57 @@ def test_compose_up_predict_retrain_and_reload(compose, mnist_sample):
             f"{url}/predict", data=png(images[1]), headers={"Content-Type": "image/png"}, timeout=30
         )
         assert response.json()["version"] == 2
+
+
+PREDICT_INSIDE = """
+import json, sys, urllib.request
+body = json.dumps({"model": "linear", "inputs": [1.0, 2.0]}).encode()
+request = urllib.request.Request("http://127.0.0.1:8000/predict", body, {"Content-Type": "application/json"})
+with urllib.request.urlopen(request, timeout=10) as answer:
+    print(answer.status, answer.read().decode())
+"""
+
+
+def _pod_manifest(tmp_path: Path) -> Path:
+    """The Deployment as committed, with one replica: podman publishes every containerPort on the host, so two
+    replicas on one machine would collide on port 8000, which pods on separate nodes of a cluster never do."""
+    import yaml
+
+    deployment = yaml.safe_load((ROOT / "deploy" / "k8s" / "deployment.yaml").read_text())
+    deployment["spec"]["replicas"] = 1
+    path = tmp_path / "deployment.yaml"
+    path.write_text(yaml.safe_dump(deployment))
+    return path
+
+
+def test_the_kubernetes_deployment_runs_under_its_own_settings(compose, tmp_path):
+    """podman kube play the Deployment with the serve image the compose test built: non-root, read-only root
+    filesystem with only its declared writable /tmp, limits and probes as written. The pod is reached from
+    inside (podman exec, its own loopback): its address is on a private network this test must not target."""
+    run, _, env = compose
+    run("build", "api", timeout=1500)
+    manifest = _pod_manifest(tmp_path)
+
+    def podman(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+        return subprocess.run(["podman", *args], capture_output=True, text=True, env=env, timeout=timeout)
+
+    played = podman("kube", "play", "--replace", str(manifest), timeout=300)
+    try:
+        assert played.returncode == 0, played.stderr
+        container = "digit-serve-pod-0-api"
+        deadline = time.monotonic() + 120
+        while podman("exec", container, "python", "-m", "service.healthcheck").returncode != 0:
+            assert time.monotonic() < deadline, podman("logs", container).stderr[-3000:]
+            time.sleep(2)
+        assert podman("exec", container, "id", "-u").stdout.strip() == "10001"
+        assert podman("exec", container, "sh", "-c", "touch /app/written").returncode != 0  # read-only root
+        assert podman("exec", container, "sh", "-c", "touch /tmp/written").returncode == 0  # its emptyDir
+        answer = podman("exec", container, "python", "-c", PREDICT_INSIDE)
+        assert answer.stdout.startswith("200 "), answer.stdout + answer.stderr
+        assert json.loads(answer.stdout.split(" ", 1)[1])["model"] == "linear"
+        inspected = json.loads(podman("inspect", container).stdout)[0]
+        assert inspected["HostConfig"]["ReadonlyRootfs"] is True
+        assert inspected["HostConfig"]["Memory"] == 1024 * 1024 * 1024  # the manifest's limit
+        assert "ORT_DISABLE_TELEMETRY=1" in inspected["Config"]["Env"]
+    finally:
+        podman("kube", "down", str(manifest), timeout=120)

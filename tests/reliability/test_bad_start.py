@@ -72,3 +72,15 @@ def test_the_prestop_drain_turns_readiness_to_503_while_requests_still_succeed(t
         assert (ready.status_code, ready.json()["status"]) == (503, "draining")
         answer = requests.post(f"{server.url}/predict", json={"model": "linear", "inputs": [1]}, timeout=5)
         assert answer.status_code == 200
+
+
+def test_no_loadable_version_at_all_stops_the_server_naming_each_failure(tmp_path, models_dir):
+    model_dir = tmp_path / "models"
+    shutil.copytree(models_dir, model_dir)
+    for onnx in model_dir.glob("*/*/model.onnx"):
+        onnx.write_bytes(b"broken")
+    result = _start(model_dir)
+    assert result.returncode == 3  # gunicorn: a worker failed to boot
+    assert "no loadable model" in result.stderr
+    for name in ("cnn/1", "linear/1", "mlp/1"):
+        assert f"{name}: model.onnx sha256" in result.stderr
