@@ -12,7 +12,7 @@ PIP_FLAGS ?= -q --disable-pip-version-check
 # uv pip compile: the lock files in requirements/*.txt from the top-level requirements in requirements/*.in.
 COMPILE = $(VENV)/bin/uv pip compile -q --python-version 3.11 --python-platform x86_64-manylinux_2_28
 
-.PHONY: serve test lint format retrain test-container bench profile soak audit wrk pins clean
+.PHONY: serve test lint format retrain test-container bench profile soak audit screenshot wrk pins clean
 
 # A change to any pin or to pyproject.toml reinstalls.
 $(VENV)/.installed: requirements/dev.txt requirements/train.txt requirements/serve.txt pyproject.toml
@@ -51,6 +51,10 @@ retrain: $(VENV)/.installed
 # The service beside its references on loopback; see bench/README.md. PEERS=1 adds KServe's Python server.
 bench: $(VENV)/.installed wrk
 	$(VENV)/bin/python bench/run.py $(if $(PEERS),--peers) $(BENCH_ARGS)
+
+# docs/page.png: the drawing page with a drawn digit, from a real server in headless Chromium.
+screenshot: $(VENV)/.installed
+	$(VENV)/bin/python tools/screenshot.py docs/page.png
 
 # Mixed traffic at 32 clients for SOAK_SECONDS (default 60): no failed request, worker memory flat.
 soak: $(VENV)/.installed

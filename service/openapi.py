@@ -310,6 +310,35 @@ def build_openapi(version: str) -> dict[str, Any]:
         "/openapi.json": {
             "get": {"summary": "This document", "responses": {"200": _json({"type": "object"}, "OpenAPI 3")}}
         },
+        "/": {
+            "get": {
+                "summary": "The drawing page: draw or drop a digit and watch the classifiers answer",
+                "responses": {"200": {"description": "HTML", "content": {"text/html": {"schema": {"type": "string"}}}}},
+            }
+        },
+        "/web/{filename}": {
+            "get": {
+                "summary": "The drawing page's script and style sheet",
+                "parameters": [
+                    {
+                        "name": "filename",
+                        "in": "path",
+                        "required": True,
+                        "schema": {"type": "string", "enum": ["app.js", "style.css"]},
+                    }
+                ],
+                "responses": {
+                    "200": {
+                        "description": "The file",
+                        "content": {
+                            "text/javascript": {"schema": {"type": "string"}},
+                            "text/css": {"schema": {"type": "string"}},
+                        },
+                    },
+                    **_errors(404),
+                },
+            }
+        },
         "/docs": {
             "get": {
                 "summary": "Interactive documentation (Swagger UI, served locally)",

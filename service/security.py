@@ -18,7 +18,8 @@ from flask import Flask, Response, request
 
 from service.errors import Unauthorized
 
-# Endpoints open without an API key: probes, operators' endpoints, and model control (ADMIN_TOKEN).
+# Endpoints open without an API key: probes, operators' endpoints, the page's own files (it sends the key the
+# user gives it with every call), and model control (ADMIN_TOKEN).
 OPEN_ENDPOINTS = frozenset(
     {
         "health.healthz",

@@ -1,0 +1,122 @@
+"""The drawing page in a real headless Chromium against the real gunicorn on loopback."""
+
+from __future__ import annotations
+
+import pytest
+import requests
+from selenium.webdriver.common.action_chains import ActionChains
+from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
+from selenium.webdriver.support.ui import WebDriverWait
+
+from tests.browser import draw, strokes_for
+from tests.server import ROOT
+
+pytestmark = pytest.mark.slow
+
+
+def _open(browser, server):
+    browser.get(server.url + "/")
+    WebDriverWait(browser, 10).until(lambda d: d.find_elements(By.CSS_SELECTOR, "[data-testid=prediction-cnn]"))
+    return browser.find_element(By.CSS_SELECTOR, "[data-testid=canvas]")
+
+
+def _text(browser, testid: str) -> str:
+    return browser.find_element(By.CSS_SELECTOR, f"[data-testid={testid}]").text
+
+
+def _answers(browser, expected: str | None = None, timeout: float = 10) -> tuple[str, str]:
+    """Both models' predicted digits, once both show a digit (and, if given, the expected one)."""
+
+    def shown(driver):
+        pair = (_text(driver, "prediction-mlp"), _text(driver, "prediction-cnn"))
+        if all(p.isdigit() for p in pair) and (expected is None or pair == (expected, expected)):
+            return pair
+        return False
+
+    try:
+        return WebDriverWait(browser, timeout).until(shown)
+    except Exception:  # noqa: BLE001 - say what the page showed instead
+        return _text(browser, "prediction-mlp"), _text(browser, "prediction-cnn")
+
+
+def _console_errors(browser) -> list[str]:
+    return [entry["message"] for entry in browser.get_log("browser") if entry["level"] == "SEVERE"]
+
+
+@pytest.mark.parametrize("digit", ["1", "7", "0"])
+def test_a_drawn_digit_is_recognised_by_both_models(browser, page_server, digit):
+    canvas = _open(browser, page_server)
+    draw(browser, canvas, strokes_for(digit))
+    assert _answers(browser, digit) == (digit, digit)
+    assert "confidence" in _text(browser, "confidence-mlp") and "confidence" in _text(browser, "confidence-cnn")
+    lit = browser.execute_script(
+        "const d = arguments[0].getContext('2d').getImageData(0, 0, 28, 28).data;"
+        "let n = 0; for (let i = 0; i < d.length; i += 4) if (d[i] > 0) n++; return n;",
+        browser.find_element(By.CSS_SELECTOR, "[data-testid=preprocessed]"),
+    )
+    assert 20 < lit < 400  # the 28x28 the models saw holds the digit
+    assert _console_errors(browser) == []
+
+
+def test_undo_removes_the_last_stroke_and_clear_empties_everything(browser, page_server):
+    canvas = _open(browser, page_server)
+    top, slant = strokes_for("7")
+    draw(browser, canvas, [top, slant])
+    assert _answers(browser, "7") == ("7", "7")
+    blank = "return arguments[0].getContext('2d').getImageData(0, 0, 280, 280).data.some(v => v > 0)"
+    browser.find_element(By.CSS_SELECTOR, "[data-testid=undo]").click()
+    assert browser.execute_script(blank, canvas) is True  # the top bar is still there
+    WebDriverWait(browser, 10).until(lambda d: _text(d, "prediction-cnn") != "7")  # a bar alone is no 7
+    browser.find_element(By.CSS_SELECTOR, "[data-testid=clear]").click()
+    assert browser.execute_script(blank, canvas) is False
+    assert (_text(browser, "prediction-mlp"), _text(browser, "prediction-cnn")) == ("–", "–")
+
+
+@pytest.mark.parametrize(("name", "digit"), [("seven.png", "7"), ("two_on_paper.jpg", "2")])
+def test_an_uploaded_photo_or_image_is_recognised(browser, page_server, name, digit):
+    _open(browser, page_server)
+    browser.find_element(By.CSS_SELECTOR, "[data-testid=upload]").send_keys(str(ROOT / "examples" / name))
+    assert _answers(browser, digit) == (digit, digit)
+    assert _console_errors(browser) == []
+
+
+def test_a_file_that_is_no_image_shows_the_error_in_plain_words(browser, page_server, tmp_path):
+    _open(browser, page_server)
+    note = tmp_path / "note.txt"
+    note.write_text("not a digit")
+    browser.find_element(By.CSS_SELECTOR, "[data-testid=upload]").send_keys(str(note))
+    error = browser.find_element(By.CSS_SELECTOR, "[data-testid=error]")
+    WebDriverWait(browser, 10).until(lambda d: error.is_displayed())
+    assert "not an image the service can read" in error.text
+    canvas = browser.find_element(By.CSS_SELECTOR, "[data-testid=canvas]")
+    draw(browser, canvas, strokes_for("1"))  # and the page recovers on the next drawing
+    assert _answers(browser, "1") == ("1", "1")
+    WebDriverWait(browser, 10).until(lambda d: not error.is_displayed())
+
+
+def test_the_keyboard_reaches_every_control(browser, page_server):
+    _open(browser, page_server)
+    reached = set()
+    browser.find_element(By.TAG_NAME, "body").click()
+    for _ in range(20):
+        ActionChains(browser).send_keys(Keys.TAB).perform()  # the keyboard, not typed into an element
+        element = browser.switch_to.active_element
+        reached.add(element.get_attribute("data-testid") or element.get_attribute("id") or element.tag_name)
+    assert {"undo", "clear", "upload", "select", "a"} <= reached, reached
+    outline = browser.execute_script(
+        "const b = document.getElementById('clear'); b.focus(); return getComputedStyle(b).outlineStyle;"
+    )
+    assert outline != "none"  # a visible focus
+
+
+def test_the_page_has_a_strict_policy_and_works_at_phone_width(browser, page_server):
+    response = requests.get(page_server.url + "/", timeout=5)
+    policy = response.headers["Content-Security-Policy"]
+    assert "script-src 'self'" in policy and "<script>" not in response.text  # no inline script
+    browser.set_window_size(375, 812)
+    canvas = _open(browser, page_server)
+    assert browser.execute_script("return document.documentElement.scrollWidth") <= 375
+    draw(browser, canvas, strokes_for("7"))
+    assert _answers(browser, "7") == ("7", "7")
+    assert _console_errors(browser) == []

@@ -1,0 +1,45 @@
+"""`make screenshot`: docs/page.png, the drawing page with a drawn 7, from a real server and headless Chromium."""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
+
+from selenium.webdriver.common.by import By  # noqa: E402
+from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
+
+from tests.browser import draw, ensure_chromium, start_chromium, strokes_for  # noqa: E402
+from tests.server import running_server  # noqa: E402
+
+
+def main(output: str = "docs/page.png") -> int:
+    problem = ensure_chromium()
+    if problem:
+        print(f"cannot take the screenshot: {problem}", file=sys.stderr)
+        return 1
+    with tempfile.TemporaryDirectory() as tmp, running_server(Path(tmp), MODEL_DIR=str(ROOT / "models")) as server:
+        driver = start_chromium(Path(tmp) / "profile", width=1100, height=720)
+        try:
+            driver.get(server.url + "/")
+            WebDriverWait(driver, 10).until(lambda d: d.find_elements(By.CSS_SELECTOR, "[data-testid=prediction-cnn]"))
+            draw(driver, driver.find_element(By.CSS_SELECTOR, "[data-testid=canvas]"), strokes_for("7"))
+            WebDriverWait(driver, 10).until(
+                lambda d: d.find_element(By.CSS_SELECTOR, "[data-testid=prediction-cnn]").text == "7"
+            )
+            target = ROOT / output
+            target.parent.mkdir(parents=True, exist_ok=True)
+            driver.save_screenshot(str(target))
+            print(f"wrote {target.relative_to(ROOT)}")
+        finally:
+            driver.quit()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(*sys.argv[1:]))
