@@ -59,7 +59,7 @@ WORKDIR /app
 COPY service/ /app/service/
 COPY --chown=10001:10001 models/ /app/models/
 USER 10001
-EXPOSE 8000
+EXPOSE 8000 8001
 HEALTHCHECK --interval=10s --timeout=3s --start-period=30s --retries=3 \
     CMD ["curl", "-fsS", "http://127.0.0.1:8000/readyz"]
 CMD ["gunicorn", "-c", "service/gunicorn.conf.py"]
@@ -74,7 +74,7 @@ WORKDIR /app
 COPY service/ /app/service/
 COPY --chown=10001:10001 models/ /app/models/
 USER 10001
-EXPOSE 8000
+EXPOSE 8000 8001
 HEALTHCHECK --interval=10s --timeout=3s --start-period=30s --retries=3 \
     CMD ["python", "-m", "service.healthcheck"]
 CMD ["gunicorn", "-c", "service/gunicorn.conf.py"]

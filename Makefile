@@ -12,7 +12,7 @@ PIP_FLAGS ?= -q --disable-pip-version-check
 # uv pip compile: the lock files in requirements/*.txt from the top-level requirements in requirements/*.in.
 COMPILE = $(VENV)/bin/uv pip compile -q --python-version 3.11 --python-platform x86_64-manylinux_2_28
 
-.PHONY: serve test lint format retrain test-container bench profile soak audit screenshot wrk pins clean
+.PHONY: serve test lint format retrain test-container bench profile soak audit screenshot wrk pins protos clean
 
 # A change to any pin or to pyproject.toml reinstalls.
 $(VENV)/.installed: requirements/dev.txt requirements/train.txt requirements/serve.txt pyproject.toml
@@ -78,6 +78,11 @@ pins: $(VENV)/.installed
 	$(COMPILE) requirements/dev.in -o requirements/dev.txt
 	$(COMPILE) requirements/serve.in -c requirements/dev.txt -o requirements/serve.txt
 	$(COMPILE) requirements/train.in -c requirements/dev.txt -o requirements/train.txt
+
+# Regenerate the gRPC modules in service/protos from grpc_predict_v2.proto (committed; grpcio-tools).
+protos: $(VENV)/.installed
+	$(VENV)/bin/python -m grpc_tools.protoc -I. --python_out=. --grpc_python_out=. --pyi_out=. \
+		service/protos/grpc_predict_v2.proto
 
 clean:
 	rm -rf $(VENV) $(SERVE_VENV) .pytest_cache .ruff_cache .mypy_cache

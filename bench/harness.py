@@ -65,7 +65,7 @@ def _cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS  # utime + stime
 
 
-def _process_cpu(server: Server) -> tuple[float, dict[int, float]]:
+def process_cpu(server: Server) -> tuple[float, dict[int, float]]:
     workers = {pid: _cpu_seconds(pid) for pid in server.worker_pids()}
     return _cpu_seconds(server.process.pid) + sum(workers.values()), workers
 
@@ -80,7 +80,14 @@ def gunicorn(
     log_dir: Path | None = None,
 ) -> Iterator[Server]:
     """A gunicorn server on a fresh loopback socket, ready when `ready_path` answers 200 and every worker is up."""
-    environ = {**os.environ, "HOST": "127.0.0.1", "WORKERS": str(workers), "PYTHONUNBUFFERED": "1", **(env or {})}
+    environ = {
+        **os.environ,
+        "HOST": "127.0.0.1",
+        "GRPC_PORT": "0",
+        "WORKERS": str(workers),
+        "PYTHONUNBUFFERED": "1",
+        **(env or {}),
+    }
     log_dir = log_dir or Path(tempfile.mkdtemp(prefix="bench-"))
     process, url = spawn_gunicorn(args, environ, log_dir / f"{name}.log")
     server = Server(url, process, log_dir / f"{name}.log")
@@ -128,7 +135,7 @@ def wrk(
         script = Path(tmp) / "post.lua"
         header_lines = "\n".join(f'wrk.headers["{k}"] = "{v}"' for k, v in headers.items())
         script.write_text(_SCRIPT.format(body=body_file, headers=header_lines))
-        cpu_before, workers_before = _process_cpu(server)
+        cpu_before, workers_before = process_cpu(server)
         result = subprocess.run(
             [
                 wrk_path(),
@@ -145,7 +152,7 @@ def wrk(
             text=True,
             timeout=seconds + 60,
         )
-        cpu_after, workers_after = _process_cpu(server)
+        cpu_after, workers_after = process_cpu(server)
     found = re.search(r"^JSON (.*)$", result.stdout, re.M)
     if found is None:
         raise RuntimeError(f"wrk printed no summary:\n{result.stdout}\n{result.stderr}")

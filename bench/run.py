@@ -247,10 +247,10 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=6)
     parser.add_argument("--connections", type=lambda v: [int(c) for c in v.split(",")], default=[8, 64])
     parser.add_argument("--batch", default="32/2", help="the BATCHING policy to compare, rows/ms (default 32/2)")
-    parser.add_argument("--only", help="comma-separated parts: single,batches,batching,start,peers")
+    parser.add_argument("--only", help="comma-separated parts: single,batches,batching,grpc,start,peers")
     parser.add_argument("--peers", action="store_true", help="also KServe's Python server (bench/peers.py)")
     args = parser.parse_args()
-    parts = set(args.only.split(",")) if args.only else {"single", "batches", "batching", "start"}
+    parts = set(args.only.split(",")) if args.only else {"single", "batches", "batching", "grpc", "start"}
     if args.peers:
         parts.add("peers")
     rows: list[Row] = []
@@ -261,6 +261,10 @@ def main() -> None:
         batches(args, rows, extra)
     if "batching" in parts:
         batching(args, rows)
+    if "grpc" in parts:
+        from bench.protocols import grpc_rows
+
+        rows.extend(Row(*row) for row in grpc_rows(args, service))
     if "start" in parts:
         start_and_memory(args, extra)
     if "peers" in parts:

@@ -15,11 +15,9 @@ from flask import Flask
 
 from service.dataplane import DataPlane
 from service.errors import register_error_handlers
-from service.model import choose_providers
 from service.observability import configure_logging, install_request_hooks
-from service.registry import ModelRegistry, start_polling
+from service.registry import ModelRegistry, registry_from_settings, start_polling
 from service.security import install_security, parse_list
-from service.serving_state import serving_state
 from service.settings import DRAIN_FILE_NAME, Settings
 
 __version__ = "0.2.0"
@@ -38,14 +36,7 @@ def create_app(settings: Settings | None = None, registry: ModelRegistry | None 
         DRAIN_FILE=Path(settings.state_dir) / DRAIN_FILE_NAME if settings.state_dir else None,
     )
     if registry is None:
-        registry = ModelRegistry.for_device(
-            settings.model_dir,
-            choose_providers(settings.device),
-            settings.session_threads,
-            serving_state(settings.state_dir),
-            settings.max_versions,
-            require_gpu=settings.device == "cuda",
-        )
+        registry = registry_from_settings(settings)
         registry.load_all()
         if settings.model_poll_seconds:
             start_polling(registry, settings.model_poll_seconds)

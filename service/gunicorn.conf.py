@@ -8,7 +8,11 @@ workers share: the serving state (which versions to serve) and the Prometheus mu
 
 import os
 import shutil
+import subprocess
+import sys
 import tempfile
+import threading
+import time
 from pathlib import Path
 
 # Before anything imports onnxruntime (service.registry below): telemetry off in the master and every worker,
@@ -82,6 +86,42 @@ def child_exit(server, worker) -> None:
     connection_table.release(worker.slot)
 
 
+_grpc: dict = {"process": None, "stopping": False}  # the gRPC server process, and whether the master is exiting
+
+
+def when_ready(server) -> None:
+    """Start the gRPC server (GRPC_PORT) beside the HTTP workers: the same settings, state and metrics directory."""
+    if settings.grpc_port:
+        _start_grpc(server)
+
+
+def _start_grpc(server) -> None:
+    process = subprocess.Popen([sys.executable, "-m", "service.grpc_server"], env=os.environ.copy())
+    _grpc["process"] = process
+    server.log.info("gRPC server started (pid %d) on port %d", process.pid, settings.grpc_port)
+    threading.Thread(target=_watch_grpc, args=(server, process), name="grpc-watch", daemon=True).start()
+
+
+def _watch_grpc(server, process: subprocess.Popen) -> None:
+    """Restart the gRPC server if it dies while the service runs, as the master does for a worker."""
+    code = process.wait()
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(process.pid)
+    if not _grpc["stopping"]:
+        server.log.error("gRPC server (pid %d) exited with %s; starting another", process.pid, code)
+        time.sleep(1)
+        _start_grpc(server)
+
+
 def on_exit(server) -> None:
+    _grpc["stopping"] = True
+    process = _grpc["process"]
+    if process is not None and process.poll() is None:
+        process.terminate()  # its own graceful stop: health NOT_SERVING, calls in flight finish
+        try:
+            process.wait(25)
+        except subprocess.TimeoutExpired:
+            process.kill()
     if _created_state_dir:
         shutil.rmtree(os.environ["STATE_DIR"], ignore_errors=True)

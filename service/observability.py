@@ -87,7 +87,7 @@ def _instances(model: str):
 
 
 @cache
-def _requests(endpoint: str, method: str, status: int, model: str, version: str):
+def _requests(endpoint: str, method: str, status: int | str, model: str, version: str):
     return REQUESTS.labels(endpoint, method, str(status), model, version)
 
 
@@ -114,6 +114,30 @@ def record_batch(model: str, rows: int, queue_seconds: list[float]) -> None:
     queued = QUEUE_TIME.labels(model)
     for seconds in queue_seconds:
         queued.observe(seconds)
+
+
+def record_grpc(method: str, code: str, tags: dict, seconds: float, peer: str) -> None:
+    """One gRPC call: the same request metrics (endpoint "/inference.GRPCInferenceService/<Method>") and log line."""
+    endpoint = f"/inference.GRPCInferenceService/{method}"
+    model, version = tags.get("model", ""), tags.get("version", "")
+    _requests(endpoint, "GRPC", code, model, str(version)).inc()
+    _request_latency(endpoint).observe(seconds)
+    if access_log.enabled:
+        access_log.write(
+            {
+                "ts": _utc_timestamp(time.time()),
+                "request_id": f"{random.getrandbits(128):032x}",
+                "method": "GRPC",
+                "path": endpoint,
+                "model": model or None,
+                "version": version or None,
+                "status": code,
+                "latency_ms": round(seconds * 1000, 3),
+                "instances": tags.get("instances"),
+                "remote": peer,
+                "worker": access_log.worker,
+            }
+        )
 
 
 def record_shed() -> None:

@@ -71,7 +71,7 @@ def _object(value: Any, what: str) -> dict:
     return value
 
 
-def _array_from_json(spec: TensorSpec, tensor: dict, shape: list[int]) -> np.ndarray:
+def array_from_values(spec: TensorSpec, tensor: dict, shape: list[int]) -> np.ndarray:
     data = tensor.get("data")
     if data is None:
         raise BadRequest(f"input '{spec.name}' has neither 'data' nor binary_data_size")
@@ -95,7 +95,7 @@ def _array_from_json(spec: TensorSpec, tensor: dict, shape: list[int]) -> np.nda
     return _finite(spec, array.reshape(shape))
 
 
-def _array_from_bytes(spec: TensorSpec, raw: bytes, shape: list[int]) -> np.ndarray:
+def array_from_bytes(spec: TensorSpec, raw: bytes, shape: list[int]) -> np.ndarray:
     itemsize = np.dtype(spec.dtype).itemsize
     expected = int(np.prod(shape)) * itemsize
     if len(raw) != expected:
@@ -142,7 +142,7 @@ def parse_infer_request(body: bytes, header_length: str | None, model: ModelVers
             )
         raw_shape = [len(body) // per_instance, *only.shape[1:]]
         return InferRequest(
-            {only.name: _array_from_bytes(only, body, raw_shape)},
+            {only.name: array_from_bytes(only, body, raw_shape)},
             [o.name for o in model.outputs],
             {o.name: True for o in model.outputs},
         )
@@ -181,10 +181,10 @@ def parse_infer_request(body: bytes, header_length: str | None, model: ModelVers
                     f"input '{name}': binary_data_size {size} is beyond the "
                     f"{len(binary) - offset} binary bytes left in the body"
                 )
-            arrays[name] = _array_from_bytes(spec, binary[offset : offset + size], shape)
+            arrays[name] = array_from_bytes(spec, binary[offset : offset + size], shape)
             offset += size
         else:
-            arrays[name] = _array_from_json(spec, tensor, shape)
+            arrays[name] = array_from_values(spec, tensor, shape)
     missing = [name for name in specs if name not in arrays]
     if missing:
         raise BadRequest(f"missing input(s) {', '.join(missing)} for model '{model.name}'")

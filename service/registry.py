@@ -15,8 +15,9 @@ from pathlib import Path
 
 from service import observability
 from service.errors import ModelLoadError, ModelNotFound
-from service.model import ModelVersion, load_version
-from service.serving_state import LocalServingState, ModelMap, ServingState
+from service.model import ModelVersion, choose_providers, load_version
+from service.serving_state import LocalServingState, ModelMap, ServingState, serving_state
+from service.settings import Settings
 from service.validation import parse_version
 
 log = logging.getLogger("service.registry")
@@ -233,6 +234,18 @@ class ModelRegistry:
                 f"model {name!r} has no version {number}; available: {', '.join(map(str, sorted(versions)))}"
             )
         return versions[number]
+
+
+def registry_from_settings(settings: Settings) -> ModelRegistry:
+    """The registry a serving process uses (HTTP worker or gRPC server): its device, threads and shared state."""
+    return ModelRegistry.for_device(
+        settings.model_dir,
+        choose_providers(settings.device),
+        settings.session_threads,
+        serving_state(settings.state_dir),
+        settings.max_versions,
+        require_gpu=settings.device == "cuda",
+    )
 
 
 def repository_problem(model_dir: Path) -> str | None:

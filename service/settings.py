@@ -73,6 +73,8 @@ class Settings:
 
     host: str = "0.0.0.0"
     port: int = 8000
+    grpc_port: int = 8001  # the open inference protocol over gRPC; 0 turns it off
+    grpc_threads: int = 8  # gRPC calls run at once; MAX_QUEUE more may wait, beyond that RESOURCE_EXHAUSTED
     model_dir: Path = Path("models")
     workers: int = field(default_factory=lambda: max(1, _cores()))
     threads: int = 2
@@ -111,6 +113,10 @@ class Settings:
                 raise SettingsError(f"{name.upper()} must be at least 1, got {getattr(self, name)}")
         if self.port > 65535:
             raise SettingsError(f"PORT must be at most 65535, got {self.port}")
+        if not 0 <= self.grpc_port <= 65535 or self.grpc_port == self.port:
+            raise SettingsError(f"GRPC_PORT must be 0 (off) or a port other than PORT's, got {self.grpc_port}")
+        if self.grpc_threads < 1:
+            raise SettingsError(f"GRPC_THREADS must be at least 1, got {self.grpc_threads}")
         parse_batching(self.batching)
         if self.read_timeout <= 0:
             raise SettingsError(f"READ_TIMEOUT must be above 0, got {self.read_timeout}")

@@ -95,7 +95,16 @@ def running_server(
 
     `env` is added to this process's environment and the names in `unset` are removed from it.
     """
-    environ = {**os.environ, "HOST": "127.0.0.1", "WORKERS": "2", "LOG_LEVEL": "info", "PYTHONUNBUFFERED": "1", **env}
+    # GRPC_PORT 0: no gRPC server unless a test asks for one (tests/service/test_grpc.py)
+    environ = {
+        **os.environ,
+        "HOST": "127.0.0.1",
+        "WORKERS": "2",
+        "LOG_LEVEL": "info",
+        "PYTHONUNBUFFERED": "1",
+        "GRPC_PORT": "0",
+        **env,
+    }
     for name in unset:
         environ.pop(name, None)
     log_path = tmp_path / f"gunicorn-{time.monotonic_ns()}.log"

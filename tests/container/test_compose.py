@@ -84,7 +84,8 @@ def compose(mnist_dir):
     bundle = _ca_bundle(env)
     if bundle:
         shutil.copy(bundle, ROOT / ".build-ca.pem")
-    port = _free_port()
+    port, grpc_port = _free_port(), _free_port()
+    env.update(GRPC_HOST_PORT=str(grpc_port))
     env.update(
         API_HOST_IP="127.0.0.1",
         API_PORT=str(port),
@@ -131,6 +132,27 @@ def _wait_healthy(run, env: dict[str, str], timeout: float = 180) -> None:
     raise AssertionError(f"api not healthy in {timeout} s (last state {state!r})")
 
 
+def _check_grpc(target: str, pixels: list, labels: list[int]) -> None:
+    """The README's gRPC example: tritonclient.grpc on port 8001 gets the same digits as HTTP."""
+    import numpy as np
+    import tritonclient.grpc as grpcclient
+
+    with grpcclient.InferenceServerClient(target) as client:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if client.is_server_ready():
+                    break
+            except Exception:  # noqa: BLE001 - not up yet
+                pass
+            assert time.monotonic() < deadline, "the gRPC server did not become ready"
+            time.sleep(1)
+        tensor = grpcclient.InferInput("pixels", [len(pixels), 784], "FP32")
+        tensor.set_data_from_numpy(np.array(pixels, dtype=np.float32))
+        result = client.infer("mlp", [tensor]).as_numpy("probabilities")
+    assert result.argmax(axis=1).tolist() == labels
+
+
 def _image_env(image: str, env: dict[str, str]) -> list[str]:
     result = subprocess.run(
         ["docker", "image", "inspect", "--format", "{{json .Config.Env}}", image],
@@ -169,6 +191,7 @@ def test_compose_up_predict_retrain_and_reload(compose, mnist_sample):
     response = requests.post(f"{url}/predict", json={"model": "mlp", "inputs": pixels}, timeout=30)
     assert [p["label"] for p in response.json()["predictions"]] == labels[:10].tolist()
     assert requests.get(f"{url}/models/cnn", timeout=10).json()["served_version"] == 1
+    _check_grpc(f"127.0.0.1:{env['GRPC_HOST_PORT']}", pixels, labels[:10].tolist())
 
     run("--profile", "train", "build", "train", timeout=1500)  # `run` alone would reuse a stale image
     assert "ORT_DISABLE_TELEMETRY=1" in _image_env("digit-serve-train:latest", env)

@@ -1,0 +1,284 @@
+"""The open inference protocol over gRPC, with the official tritonclient.grpc, against the real server on loopback.
+
+This module never imports the service's own generated protobuf modules: they and tritonclient's both define
+the `inference` package, and one process's protobuf registry takes only one of them.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import grpc
+import numpy as np
+import pytest
+import requests
+import tritonclient.grpc as grpcclient
+from google.protobuf import descriptor_pb2
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
+from tritonclient.grpc import service_pb2 as triton_pb2
+from tritonclient.utils import InferenceServerException
+
+from tests.server import ROOT, running_server
+
+pytestmark = pytest.mark.slow
+TOKEN = "grpc-admin"
+ADMIN = {"authorization": f"Bearer {TOKEN}"}
+
+
+def _free_port() -> int:
+    # grpc cannot adopt a socket the test bound, so a free port is picked and released (the only such place).
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory, models_dir):
+    """(HTTP base URL, gRPC target, server): one server, both protocols, a model directory of its own."""
+    import shutil
+
+    model_dir = tmp_path_factory.mktemp("grpc-models") / "models"
+    shutil.copytree(models_dir, model_dir)
+    port = _free_port()
+    with running_server(
+        tmp_path_factory.mktemp("grpc"),
+        MODEL_DIR=str(model_dir),
+        GRPC_PORT=str(port),
+        ADMIN_TOKEN=TOKEN,
+        MAX_BODY_BYTES=str(2 * 1024 * 1024),
+    ) as server:
+        target = f"127.0.0.1:{port}"
+        client = grpcclient.InferenceServerClient(target)
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if client.is_server_ready():
+                    break
+            except InferenceServerException:
+                pass
+            assert time.monotonic() < deadline, server.log()[-3000:]
+            time.sleep(0.2)
+        yield server.url, target, server
+
+
+@pytest.fixture
+def client(served):
+    with grpcclient.InferenceServerClient(served[1]) as grpc_client:
+        yield grpc_client
+
+
+def _pixels(mnist_sample, name: str, count: int) -> np.ndarray:
+    images, _ = mnist_sample
+    pixels = (images[:count] / 255.0).astype(np.float32)
+    return pixels.reshape(count, 784) if name == "mlp" else pixels.reshape(count, 28, 28, 1)
+
+
+def _input(name: str, array: np.ndarray, datatype: str = "FP32") -> grpcclient.InferInput:
+    tensor = grpcclient.InferInput(name, list(array.shape), datatype)
+    tensor.set_data_from_numpy(array)  # tritonclient.grpc sends raw_input_contents
+    return tensor
+
+
+def test_the_proto_is_wire_compatible_with_tritons(tmp_path):
+    """Every message and field the service defines has the name, number and type tritonclient's proto has."""
+    out = tmp_path / "set.pb"
+    # In a process of its own: grpc_tools' compiler crashes inside a process that has loaded the whole suite.
+    compiled = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "grpc_tools.protoc",
+            f"-I{ROOT}",
+            f"--descriptor_set_out={out}",
+            "service/protos/grpc_predict_v2.proto",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert compiled.returncode == 0, compiled.stderr
+    ours = descriptor_pb2.FileDescriptorSet.FromString(out.read_bytes()).file[0]
+    assert ours.package == triton_pb2.DESCRIPTOR.package == "inference"
+    theirs = triton_pb2.DESCRIPTOR.message_types_by_name
+
+    def compare(message: descriptor_pb2.DescriptorProto, their) -> None:
+        for field in message.field:
+            match = their.fields_by_name[field.name]
+            assert (match.number, match.type) == (field.number, field.type), f"{message.name}.{field.name}"
+        for nested in message.nested_type:
+            if not nested.options.map_entry:
+                compare(nested, their.nested_types_by_name[nested.name])
+
+    for message in ours.message_type:
+        compare(message, theirs[message.name])
+    triton_methods = {m.name: m for m in triton_pb2.DESCRIPTOR.services_by_name["GRPCInferenceService"].methods}
+    for method in ours.service[0].method:
+        assert method.input_type.endswith(triton_methods[method.name].input_type.name)
+
+
+def test_health_and_metadata(client):
+    assert client.is_server_live() and client.is_server_ready()
+    assert client.is_model_ready("cnn") and client.is_model_ready("mlp", "1")
+    assert not client.is_model_ready("resnet")
+    metadata = client.get_server_metadata(as_json=True)
+    assert metadata["name"] == "digit-serve" and "model_repository" in metadata["extensions"]
+    model = client.get_model_metadata("mlp", as_json=True)
+    assert model["inputs"] == [{"name": "pixels", "datatype": "FP32", "shape": ["-1", "784"]}]
+    assert model["platform"] == "onnxruntime_onnx"
+
+
+@pytest.mark.parametrize("name", ["mlp", "cnn"])
+def test_infer_equals_the_http_answer(client, served, mnist_sample, name):
+    pixels = _pixels(mnist_sample, name, 16)
+    result = client.infer(name, [_input("pixels", pixels)])
+    over_grpc = result.as_numpy("probabilities")
+    body = {
+        "inputs": [{"name": "pixels", "shape": list(pixels.shape), "datatype": "FP32", "data": pixels.ravel().tolist()}]
+    }
+    over_http = requests.post(f"{served[0]}/v2/models/{name}/infer", json=body, timeout=10).json()
+    np.testing.assert_allclose(over_grpc.ravel(), over_http["outputs"][0]["data"], rtol=1e-6)
+    assert over_grpc.argmax(axis=1).tolist() == mnist_sample[1][:16].tolist()
+    assert result.get_response().model_version == "1"
+
+
+def test_linear_with_typed_contents_and_with_raw_bytes(served, client):
+    """tritonclient sends raw_input_contents; a hand-built request with typed fp32_contents works too."""
+    x = np.array([[1.0], [2.0]], dtype=np.float32)
+    raw = client.infer("linear", [_input("x", x)]).as_numpy("y")
+    stub = triton_pb2  # tritonclient's own message classes: the same wire format as the service's
+    request = stub.ModelInferRequest(model_name="linear")
+    tensor = request.inputs.add(name="x", datatype="FP32", shape=[2, 1])
+    tensor.contents.fp32_contents.extend([1.0, 2.0])
+    channel = grpc.insecure_channel(served[1])
+    call = channel.unary_unary(
+        "/inference.GRPCInferenceService/ModelInfer",
+        request_serializer=stub.ModelInferRequest.SerializeToString,
+        response_deserializer=stub.ModelInferResponse.FromString,
+    )
+    response = call(request, timeout=10)
+    typed = np.frombuffer(response.raw_output_contents[0], dtype="<f4").reshape(2, 1)
+    np.testing.assert_array_equal(raw, typed)
+    channel.close()
+
+
+@pytest.mark.parametrize(
+    ("tensor", "code", "message"),
+    [
+        (
+            ("pixels", np.zeros((1, 783), np.float32), "FP32"),
+            "StatusCode.INVALID_ARGUMENT",
+            "unexpected shape [1, 783]",
+        ),
+        (
+            ("pixels", np.zeros((1, 784), np.float64), "FP64"),
+            "StatusCode.INVALID_ARGUMENT",
+            "datatype FP64 does not match the model's FP32",
+        ),
+        (("image", np.zeros((1, 784), np.float32), "FP32"), "StatusCode.INVALID_ARGUMENT", "unexpected input 'image'"),
+        (("pixels", np.full((1, 784), np.nan, np.float32), "FP32"), "StatusCode.INVALID_ARGUMENT", "must be finite"),
+    ],
+)
+def test_bad_tensors_get_the_http_messages_as_invalid_argument(client, served, tensor, code, message):
+    name, array, datatype = tensor
+    with pytest.raises(InferenceServerException) as raised:
+        client.infer("mlp", [_input(name, array, datatype)])
+    assert raised.value.status() == code
+    assert message in raised.value.message()
+
+
+def test_unknown_models_too_large_batches_and_messages(client):
+    with pytest.raises(InferenceServerException) as raised:
+        client.infer("resnet", [_input("pixels", np.zeros((1, 784), np.float32))])
+    assert raised.value.status() == "StatusCode.NOT_FOUND" and "unknown model 'resnet'" in raised.value.message()
+    with pytest.raises(InferenceServerException) as raised:  # 3.2 MB over MAX_BODY_BYTES of 2 MiB
+        client.infer("mlp", [_input("pixels", np.zeros((1024, 784), np.float32))])
+    assert raised.value.status() == "StatusCode.RESOURCE_EXHAUSTED"
+
+
+def test_load_and_unload_need_the_token_and_reach_both_protocols(client, served):
+    url = served[0]
+    with pytest.raises(InferenceServerException) as raised:
+        client.unload_model("mlp")
+    assert raised.value.status() == "StatusCode.UNAUTHENTICATED"
+    client.unload_model("mlp", headers=ADMIN)
+    assert requests.get(f"{url}/v2/models/mlp/ready", timeout=5).status_code == 404  # HTTP workers follow
+    assert not client.is_model_ready("mlp")
+    index = client.get_model_repository_index(headers=ADMIN, as_json=True)["models"]
+    assert {"name": "mlp", "version": "1", "state": "UNAVAILABLE", "reason": "not loaded"} in index
+    loaded = requests.post(
+        f"{url}/v2/repository/models/mlp/load", headers={"Authorization": f"Bearer {TOKEN}"}, timeout=30
+    )
+    assert loaded.status_code == 200
+    assert client.is_model_ready("mlp")  # and the gRPC server follows HTTP
+    client.load_model("mlp", headers=ADMIN, config=None)
+    assert client.is_model_ready("mlp")
+
+
+def test_many_concurrent_calls_all_succeed(served, mnist_sample):
+    pixels = _pixels(mnist_sample, "cnn", 4)
+    failures: list[str] = []
+
+    def caller() -> None:
+        with grpcclient.InferenceServerClient(served[1]) as own:
+            for _ in range(40):
+                try:
+                    own.infer("cnn", [_input("pixels", pixels)]).as_numpy("probabilities")
+                except InferenceServerException as exc:
+                    failures.append(exc.message())
+
+    threads = [threading.Thread(target=caller) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert failures == []
+
+
+def test_reflection_health_checking_logs_and_metrics(served):
+    url, target, server = served
+    channel = grpc.insecure_channel(target)
+    stub = reflection_pb2_grpc.ServerReflectionStub(channel)
+    answers = stub.ServerReflectionInfo(iter([reflection_pb2.ServerReflectionRequest(list_services="")]), timeout=10)
+    services = {service.name for answer in answers for service in answer.list_services_response.service}
+    assert {"inference.GRPCInferenceService", "grpc.health.v1.Health"} <= services
+    health = health_pb2_grpc.HealthStub(channel)
+    for name in ("", "inference.GRPCInferenceService"):
+        assert (
+            health.Check(health_pb2.HealthCheckRequest(service=name), timeout=5).status
+            == health_pb2.HealthCheckResponse.SERVING
+        )
+    channel.close()
+    metrics = requests.get(f"{url}/metrics", timeout=5).text
+    assert 'endpoint="/inference.GRPCInferenceService/ModelInfer"' in metrics  # one /metrics for both protocols
+    lines = [json.loads(line) for line in server.log().splitlines() if line.startswith("{")]
+    assert any(line["method"] == "GRPC" and line["model"] == "cnn" for line in lines)
+
+
+def test_sigterm_stops_the_grpc_server_with_the_http_one(models_dir, tmp_path):
+    port = _free_port()
+    with running_server(tmp_path, MODEL_DIR=str(models_dir), GRPC_PORT=str(port), WORKERS="1") as server:
+        with grpcclient.InferenceServerClient(f"127.0.0.1:{port}") as grpc_client:
+            deadline = time.monotonic() + 30
+            while True:
+                try:
+                    if grpc_client.is_server_ready():
+                        break
+                except InferenceServerException:
+                    assert time.monotonic() < deadline
+                    time.sleep(0.2)
+        children = subprocess.run(
+            ["pgrep", "-P", str(server.process.pid), "-f", "service.grpc_server"], capture_output=True, text=True
+        ).stdout.split()
+        assert len(children) == 1
+        server.process.send_signal(signal.SIGTERM)
+        assert server.process.wait(30) == 0
+    assert not Path(f"/proc/{children[0]}").exists() or "zombie" in Path(f"/proc/{children[0]}/status").read_text()
+    assert "gRPC server stopping" in server.log()
