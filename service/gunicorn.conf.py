@@ -6,8 +6,11 @@ sessions must not be shared across processes. The master makes one runtime direc
 workers share: the serving state (which versions to serve) and the Prometheus multiprocess files.
 """
 
+import contextlib
 import os
 import shutil
+import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -90,9 +93,30 @@ _grpc: dict = {"process": None, "stopping": False}  # the gRPC server process, a
 
 
 def when_ready(server) -> None:
-    """Start the gRPC server (GRPC_PORT) beside the HTTP workers: the same settings, state and metrics directory."""
+    """Refuse new connections the moment SIGTERM arrives; start the gRPC server (GRPC_PORT) beside the workers."""
+    _refuse_connections_on_sigterm(server)
     if settings.grpc_port:
         _start_grpc(server)
+
+
+def _refuse_connections_on_sigterm(server) -> None:
+    """On SIGTERM, shut the listening sockets down in the master before gunicorn's own handling.
+
+    The workers share each listening socket; closing one process's copy leaves it accepting into the
+    kernel's backlog until every worker has closed its own, which a worker busy converting a large body
+    does late. shutdown() stops the socket itself, for all of them at once: a new connection is refused
+    at once, and requests already accepted finish as gunicorn's graceful stop intends.
+    """
+    previous = signal.getsignal(signal.SIGTERM)
+
+    def on_sigterm(signum, frame) -> None:
+        for listener in server.LISTENERS:
+            with contextlib.suppress(OSError):
+                listener.sock.shutdown(socket.SHUT_RDWR)
+        if callable(previous):
+            previous(signum, frame)
+
+    signal.signal(signal.SIGTERM, on_sigterm)
 
 
 def _start_grpc(server) -> None:

@@ -19,6 +19,7 @@ heartbeat is stale (hung, or gone) is left out, so one stuck worker cannot stop 
 from __future__ import annotations
 
 import contextlib
+import errno
 import mmap
 import os
 import selectors
@@ -165,6 +166,7 @@ class BalancedThreadWorker(ThreadWorker):
     max_body_bytes: int = 10 * 1024 * 1024
     max_queue: int = 64
     _in_pool: int = 0  # requests handed to the thread pool and not finished: running or waiting
+    _listeners_shut: bool = False
     _checked_at: float = 0.0
     _published: int = -1
     _published_at: float = 0.0
@@ -327,7 +329,7 @@ class BalancedThreadWorker(ThreadWorker):
         return super().handle_request(req, conn)
 
     def set_accept_enabled(self, enabled: bool) -> None:
-        super().set_accept_enabled(enabled and self._fair())
+        super().set_accept_enabled(enabled and not self._listeners_shut and self._fair())
         if not self.alive:
             # Shutting down: close this process's copy of the listening socket now, not at exit, so that
             # once the master has closed its own, a new connection is refused at once instead of waiting
@@ -336,7 +338,16 @@ class BalancedThreadWorker(ThreadWorker):
                 listener.close()
 
     def accept(self, listener) -> None:
-        super().accept(listener)
+        try:
+            super().accept(listener)
+        except OSError as exc:
+            if exc.errno != errno.EINVAL:
+                raise
+            # The master shut the listening sockets down (SIGTERM, gunicorn.conf.py): stop accepting for good;
+            # this worker's own SIGTERM follows, and its requests in flight finish.
+            self._listeners_shut = True
+            super().set_accept_enabled(False)
+            return
         if self._accepting and not self._fair():
             super().set_accept_enabled(False)
 
