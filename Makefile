@@ -12,7 +12,7 @@ PIP_FLAGS ?= -q --disable-pip-version-check
 # uv pip compile: the lock files in requirements/*.txt from the top-level requirements in requirements/*.in.
 COMPILE = $(VENV)/bin/uv pip compile -q --python-version 3.11 --python-platform x86_64-manylinux_2_28
 
-.PHONY: serve test lint format retrain test-container bench profile soak audit screenshot wrk pins protos clean
+.PHONY: serve test lint format retrain evaluate test-container bench profile soak audit screenshot wrk pins protos clean
 
 # A change to any pin or to pyproject.toml reinstalls.
 $(VENV)/.installed: requirements/dev.txt requirements/train.txt requirements/serve.txt pyproject.toml
@@ -40,6 +40,11 @@ format: $(VENV)/.installed
 
 test: lint
 	TF_CPP_MIN_LOG_LEVEL=2 $(VENV)/bin/python -m pytest $(PYTEST_ARGS)
+
+# The served classifiers on the whole real-world set (eval/real-world): accuracy per subset, confusion matrices,
+# and a contact sheet of what they got wrong. make test runs it on a sample.
+evaluate: $(VENV)/.installed
+	$(VENV)/bin/python -m training.evaluate --contact-sheet eval/misclassified.png $(EVALUATE_ARGS)
 
 # Builds and runs the Docker images with docker-compose (a Docker engine, or ../shared/tools/container-engine).
 test-container: $(VENV)/.installed

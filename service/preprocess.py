@@ -118,22 +118,53 @@ def to_grayscale(image: Image.Image) -> np.ndarray:
     return np.asarray(image, dtype=np.float32)
 
 
+def local_background(gray: np.ndarray) -> np.ndarray:
+    """The level of the background under every pixel of an image whose ink is brighter than its background.
+
+    Uneven light on paper, a gradient or a coloured surface behind the ink: the image is cut into blocks of
+    about 1/16 of its size; each block's lower quartile is its background (ink covers less than three
+    quarters of it), the darkest of the 5x5 blocks around it guards against blocks inside a thick stroke,
+    and the result is smoothed and stretched back to full size. A clean black background gives zeros.
+    """
+    height, width = gray.shape
+    block = max(4, min(height, width) // 16)
+    padded = np.pad(gray, ((0, -height % block), (0, -width % block)), mode="edge")
+    rows, cols = padded.shape[0] // block, padded.shape[1] // block
+    blocks = padded.reshape(rows, block, cols, block).transpose(0, 2, 1, 3).reshape(rows, cols, block * block)
+    level = np.percentile(blocks, 25, axis=2)
+    around = np.pad(level, 2, mode="edge")
+    level = np.min([around[r : r + rows, c : c + cols] for r in range(5) for c in range(5)], axis=0)
+    if not level.any():
+        return np.zeros_like(gray)
+    around = np.pad(level, 1, mode="edge")
+    level = np.mean([around[r : r + rows, c : c + cols] for r in range(3) for c in range(3)], axis=0)
+    full = Image.fromarray(level.astype(np.float32), mode="F").resize(
+        (cols * block, rows * block), Image.Resampling.BILINEAR
+    )
+    return np.asarray(full, dtype=np.float32)[:height, :width]
+
+
 def ink_on_dark(gray: np.ndarray) -> np.ndarray:
     """Invert a light-background image, remove the background level, scale the ink to [0, 255].
 
-    The background is read from the border. Where it is not clean (paper, a photo), values within
-    its noise (four robust standard deviations, at least a tenth of the ink's range) are cleared.
+    Which side is ink is read from the border. The background level is then removed under every pixel
+    (`local_background`: uneven light, gradients, coloured paper). Where the background was not clean
+    black (paper, a photo), values within its noise (four robust standard deviations of the border, at
+    least a tenth of the ink's range) are cleared.
     """
     border = np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])
     if np.median(border) > 127:
         gray = 255.0 - gray
-        border = 255.0 - border
+    level = local_background(gray)
+    clean = not level.any() and not np.median(border if np.median(border) <= 127 else 255.0 - border)
+    gray = np.clip(gray - level, 0.0, None)
+    border = np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])
     background = float(np.median(border))
     peak = float(gray.max())
     if peak - background < 1.0:
         raise InvalidInput("the image holds no digit: it is blank or has no contrast")
     ink = np.clip((gray - background) / (peak - background), 0.0, 1.0)
-    if background > 0:
+    if not clean:
         spread = 1.4826 * float(np.median(np.abs(border - background))) / (peak - background)
         ink[ink < max(NOISE_FLOOR, 4 * spread)] = 0.0
     return ink * 255.0

@@ -217,3 +217,20 @@ def test_a_phone_sized_photo_is_reduced_before_the_pixel_work_and_reads_the_same
 def test_small_images_are_not_resampled(digit):
     image = Image.fromarray(digit)
     assert shrink(image) is image
+
+
+def test_a_small_dark_digit_in_the_corner_of_a_light_gradient_is_found(digit):
+    """Uneven light used to be read as ink (then: "no ink found", or the wrong crop)."""
+    size = 400
+    gradient = np.tile(np.linspace(250, 140, size, dtype=np.float32), (size, 1))
+    small = np.asarray(Image.fromarray(digit).resize((56, 56), Image.Resampling.BICUBIC), dtype=np.float32)
+    photo = gradient.copy()
+    photo[310:366, 320:376] = np.minimum(photo[310:366, 320:376], 255 - small * 0.9)
+    flat = np.full((size, size), 250, dtype=np.float32)
+    flat[310:366, 320:376] = np.minimum(flat[310:366, 320:376], 255 - small * 0.9)
+    as_png = [encode(Image.fromarray(image.astype(np.uint8)), "PNG") for image in (photo, flat)]
+    on_gradient, on_flat = (mnist_from_image(data, LIMIT) for data in as_png)  # before: "no ink found"
+    assert _close(on_gradient, on_flat) < 0.08
+    rows = np.flatnonzero(on_gradient.any(axis=1))
+    assert 19 <= rows[-1] - rows[0] + 1 <= 21  # the digit itself fills the 20 px box: no gradient in the crop
+    assert on_gradient.sum() > 0.6 * on_flat.sum()  # the strokes are kept, a little thinner
