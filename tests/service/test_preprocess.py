@@ -234,3 +234,19 @@ def test_a_small_dark_digit_in_the_corner_of_a_light_gradient_is_found(digit):
     rows = np.flatnonzero(on_gradient.any(axis=1))
     assert 19 <= rows[-1] - rows[0] + 1 <= 21  # the digit itself fills the 20 px box: no gradient in the crop
     assert on_gradient.sum() > 0.6 * on_flat.sum()  # the strokes are kept, a little thinner
+
+
+def test_a_sheet_edge_along_the_border_does_not_widen_the_crop(digit):
+    """A photographed sheet's edge runs a few pixels inside the image border: it is not part of the digit."""
+    size = 300
+    paper = np.full((size, size), 235, dtype=np.float32)
+    paper[110:190, 110:190] = np.minimum(
+        paper[110:190, 110:190],
+        255 - np.asarray(Image.fromarray(digit).resize((80, 80), Image.Resampling.BICUBIC), dtype=np.float32) * 0.8,
+    )
+    with_edge = paper.copy()
+    with_edge[:, 4:7] = 150  # the sheet's edge, the whole height of the image
+    alone, edged = (
+        mnist_from_image(encode(Image.fromarray(image.astype(np.uint8)), "PNG"), LIMIT) for image in (paper, with_edge)
+    )
+    assert _close(alone, edged) < 0.01
