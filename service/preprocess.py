@@ -22,7 +22,7 @@ SIZE = 28
 BOX = 20
 # Larger images are reduced to about this longer side before any per-pixel work: a digit that is to end up
 # 20 px tall loses nothing, and a 12-megapixel photo costs milliseconds instead of a second.
-WORKING_SIZE = 768
+WORKING_SIZE = 400
 NOISE_FLOOR = 0.1  # of the ink's range; applied only when the background is not clean
 INK_THRESHOLD = 0.05  # of the ink's range; lighter pixels do not count as the digit's extent
 IMAGE_MEDIA_TYPES = {

@@ -202,16 +202,23 @@ class BalancedThreadWorker(ThreadWorker):
             self._done_reading(conn, outcome)
 
     def _receive(self, conn) -> str:
-        """Read what has arrived: "more" to wait for, "complete", or "gone" (the client closed)."""
-        try:
-            data = conn.sock.recv(RECV_BYTES)
-        except (BlockingIOError, InterruptedError):
-            return "more"
-        except OSError:
-            data = b""
-        if not data:
-            return "gone"
-        return "complete" if conn.request_buffer.feed(data) else "more"
+        """Read what has arrived: "more" to wait for, "complete", or "gone" (the client closed).
+
+        Reads until the socket has nothing more (or the request is whole): a large body arrives in many
+        segments, and one read per turn of the event loop would cost a poll for each.
+        """
+        for _ in range(64):  # bounded: 64 x 256 KiB is more than any body the service takes
+            try:
+                data = conn.sock.recv(RECV_BYTES)
+            except (BlockingIOError, InterruptedError):
+                return "more"
+            except OSError:
+                data = b""
+            if not data:
+                return "gone"
+            if conn.request_buffer.feed(data):
+                return "complete"
+        return "more"
 
     def _on_request_bytes(self, conn, _sock) -> None:
         if conn not in self._reading:
