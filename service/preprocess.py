@@ -156,8 +156,10 @@ def ink_on_dark(gray: np.ndarray) -> np.ndarray:
     border = np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])
     if np.median(border) > 127:
         gray = 255.0 - gray
-    level = local_background(gray)
-    clean = not level.any() and not np.median(border if np.median(border) <= 127 else 255.0 - border)
+        border = 255.0 - border
+    # A perfectly even border (a clean scan, a canvas) means one level: nothing to estimate.
+    level = np.full_like(gray, border[0]) if not np.ptp(border) else local_background(gray)
+    clean = not level.any() and not np.median(border)
     gray = np.clip(gray - level, 0.0, None)
     if clean:
         background, spread = 0.0, 0.0
