@@ -23,6 +23,7 @@ import requests
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")  # every server the benchmarks start inherits it
 
 from tests.server import Server, spawn_gunicorn, stop, wait_ready  # noqa: E402
 

@@ -7,6 +7,8 @@ No validation, metrics or logs: what digit-serve must beat while doing all of th
 import io
 import os
 
+os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")  # onnxruntime >= 1.29 phones home otherwise (README: Privacy)
+
 import numpy as np
 import onnxruntime as ort
 from flask import Flask, jsonify, request

@@ -133,3 +133,21 @@ def test_the_test_suite_leaves_no_telemetry_behind(home):
     assert result.returncode == 0, result.stdout[-3000:]
     assert " passed" in result.stdout
     assert _traces(home) == []
+
+
+def test_the_benchmarks_reference_app_leaves_no_telemetry_behind(tmp_path, home, models_dir):
+    """bench/plain_app.py runs under plain gunicorn, without the service's config: it must turn telemetry off itself."""
+    from tests.server import Server, spawn_gunicorn, stop, wait_ready
+
+    env = {**_clean_env(home), "MODEL_DIR": str(models_dir)}
+    process, url = spawn_gunicorn(
+        ["-w", "1", "-k", "sync", "--chdir", str(ROOT / "bench"), "plain_app:app"], env, tmp_path / "plain.log"
+    )
+    server = Server(url, process, tmp_path / "plain.log")
+    try:
+        wait_ready(server, 1, timeout=60, path="/healthz")
+        answer = requests.post(f"{url}/predict", json={"model": "mlp", "inputs": [[0.0] * 784]}, timeout=10)
+        assert answer.status_code == 200
+    finally:
+        stop(process)
+    assert _traces(home) == []
