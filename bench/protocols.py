@@ -8,13 +8,13 @@ client is the bottleneck here, so the rows compare the protocols, not the server
 from __future__ import annotations
 
 import http.client
-import socket
 import threading
 import time
 
 import numpy as np
 
 from bench.harness import Load, process_cpu, v2_binary_request
+from tests.server import unused_port
 
 
 def _closed_loop(call, clients: int, seconds: float) -> tuple[int, list[float]]:
@@ -55,9 +55,7 @@ def _load(server, count: int, latencies: list[float], seconds: float, cpu_before
 def grpc_rows(args, service) -> list[tuple]:
     import tritonclient.grpc as grpcclient
 
-    with socket.socket() as sock:  # grpc cannot adopt a bound socket: pick a free port
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = unused_port()  # grpc cannot adopt a bound socket
     pixels = np.zeros((1, 784), dtype=np.float32)
     rows = []
     with service({"GRPC_PORT": str(port)}) as server:

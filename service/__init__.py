@@ -9,7 +9,6 @@ import os
 os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
 
 import logging
-from pathlib import Path
 
 from flask import Flask
 
@@ -18,7 +17,7 @@ from service.errors import register_error_handlers
 from service.observability import configure_logging, install_request_hooks
 from service.registry import ModelRegistry, registry_from_settings, start_polling
 from service.security import install_security, parse_list
-from service.settings import DRAIN_FILE_NAME, Settings
+from service.settings import Settings
 
 __version__ = "0.2.0"
 
@@ -33,7 +32,7 @@ def create_app(settings: Settings | None = None, registry: ModelRegistry | None 
         MAX_CONTENT_LENGTH=settings.max_body_bytes,
         MAX_FORM_MEMORY_SIZE=settings.max_body_bytes,
         MAX_FORM_PARTS=settings.max_instances + 16,
-        DRAIN_FILE=Path(settings.state_dir) / DRAIN_FILE_NAME if settings.state_dir else None,
+        DRAIN_FILE=settings.drain_file,
     )
     if registry is None:
         registry = registry_from_settings(settings)

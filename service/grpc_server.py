@@ -16,7 +16,6 @@ import os
 
 os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")  # before onnxruntime initialises (README: Privacy)
 
-import hmac
 import logging
 import signal
 import threading
@@ -24,7 +23,6 @@ import time
 from collections.abc import Callable
 from concurrent import futures
 from functools import wraps
-from pathlib import Path
 
 import grpc
 import numpy as np
@@ -47,9 +45,9 @@ from service.errors import (
 from service.model import ModelVersion
 from service.protos import grpc_predict_v2_pb2 as pb
 from service.protos import grpc_predict_v2_pb2_grpc as pb_grpc
-from service.registry import ModelRegistry, registry_from_settings
-from service.security import key_matches, parse_list
-from service.settings import DRAIN_FILE_NAME, Settings
+from service.registry import ModelRegistry, registry_from_settings, serving_status
+from service.security import key_from, key_matches, parse_list, require_admin
+from service.settings import Settings
 from service.validation import parse_version
 
 log = logging.getLogger("service.grpc")
@@ -110,7 +108,6 @@ class InferenceServicer(pb_grpc.GRPCInferenceServiceServicer):
         self.registry = registry
         self.dataplane = dataplane
         self.api_keys = parse_list(settings.api_keys)
-        self.drain_file = Path(settings.state_dir) / DRAIN_FILE_NAME if settings.state_dir else None
 
     # -- access ------------------------------------------------------------------------------------
     @staticmethod
@@ -119,22 +116,14 @@ class InferenceServicer(pb_grpc.GRPCInferenceServiceServicer):
 
     def require_key(self, context: grpc.ServicerContext) -> None:
         metadata = self._metadata(context)
-        scheme, _, token = metadata.get("authorization", "").partition(" ")
-        supplied = token.strip() if scheme.lower() == "bearer" else metadata.get("x-api-key", "").strip()
-        if not key_matches(supplied, self.api_keys):
+        if not key_matches(key_from(metadata.get("authorization", ""), metadata.get("x-api-key", "")), self.api_keys):
             raise Unauthorized("this call needs an API key: metadata 'authorization: Bearer <key>' or 'x-api-key'")
 
     def require_admin(self, context: grpc.ServicerContext) -> None:
-        token = self.settings.admin_token
-        if not token:
-            raise Forbidden("model control is disabled: set ADMIN_TOKEN on the server to enable it")
-        supplied = self._metadata(context).get("authorization", "")
-        if not hmac.compare_digest(supplied.encode(), f"Bearer {token}".encode()):
-            raise Unauthorized("model control needs the metadata 'authorization: Bearer <ADMIN_TOKEN>'")
+        require_admin(self.settings.admin_token, self._metadata(context).get("authorization", ""), "metadata")
 
     def ready(self) -> bool:
-        draining = self.drain_file is not None and self.drain_file.exists()
-        return self.registry.ready and not self.registry.start_failures and not draining
+        return serving_status(self.registry, self.settings.drain_file)[0] == "ready"
 
     # -- health and metadata ---------------------------------------------------------------------------
     @_rpc(needs_key=False)

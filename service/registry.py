@@ -236,6 +236,19 @@ class ModelRegistry:
         return versions[number]
 
 
+def serving_status(registry: ModelRegistry, drain_file: Path | None) -> tuple[str, dict[str, int], dict[str, str]]:
+    """ready; draining (shutting down: a preStop hook ran); degraded (a version failed to load at start, the
+    others serve); or not ready (models not loaded yet). With the served versions and the failures."""
+    served = {name: registry.get(name).version for name in registry.names()} if registry.ready else {}
+    if drain_file is not None and drain_file.exists():
+        return "draining", served, {}
+    if not registry.ready:
+        return "not ready", served, {}
+    if registry.start_failures:
+        return "degraded", served, registry.start_failures
+    return "ready", served, {}
+
+
 def registry_from_settings(settings: Settings) -> ModelRegistry:
     """The registry a serving process uses (HTTP worker or gRPC server): its device, threads and shared state."""
     return ModelRegistry.for_device(

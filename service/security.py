@@ -16,7 +16,7 @@ import hmac
 
 from flask import Flask, Response, request
 
-from service.errors import Unauthorized
+from service.errors import Forbidden, Unauthorized
 
 # Endpoints open without an API key: probes, operators' endpoints, the page's own files (it sends the key the
 # user gives it with every call), and model control (ADMIN_TOKEN).
@@ -48,13 +48,28 @@ def parse_list(value: str) -> list[str]:
     return [item.strip() for item in value.split(",") if item.strip()]
 
 
-def supplied_key() -> str:
-    """The key this request carries, from `Authorization: Bearer` or `X-API-Key`; empty when none."""
-    authorization = request.headers.get("Authorization", "")
+def key_from(authorization: str, api_key: str) -> str:
+    """The key a call carries, from `Authorization: Bearer <key>` or else `X-API-Key`; empty when none."""
     scheme, _, token = authorization.partition(" ")
     if scheme.lower() == "bearer" and token.strip():
         return token.strip()
-    return request.headers.get("X-API-Key", "").strip()
+    return api_key.strip()
+
+
+def supplied_key() -> str:
+    """The key this HTTP request carries."""
+    return key_from(request.headers.get("Authorization", ""), request.headers.get("X-API-Key", ""))
+
+
+def require_admin(configured: str, authorization: str, carrier: str) -> None:
+    """Model control: Forbidden while ADMIN_TOKEN is unset, Unauthorized unless `authorization` is its bearer token.
+
+    `carrier` names where the client puts it ("header" for HTTP, "metadata" for gRPC) in the message.
+    """
+    if not configured:
+        raise Forbidden("model control is disabled: set ADMIN_TOKEN on the server to enable it")
+    if not hmac.compare_digest(authorization.encode(), f"Bearer {configured}".encode()):
+        raise Unauthorized(f"model control needs the {carrier} 'Authorization: Bearer <ADMIN_TOKEN>'")
 
 
 def key_matches(supplied: str, keys: list[str]) -> bool:

@@ -124,6 +124,11 @@ class Settings:
             raise SettingsError("ORT_THREADS and MODEL_POLL_SECONDS must not be negative")
 
     @property
+    def drain_file(self) -> Path | None:
+        """STATE_DIR/draining: while it exists, readiness answers draining (python -m service.healthcheck --drain)."""
+        return Path(self.state_dir) / DRAIN_FILE_NAME if self.state_dir else None
+
+    @property
     def batch_policies(self) -> dict[str, BatchPolicy]:
         return parse_batching(self.batching)
 

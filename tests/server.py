@@ -32,6 +32,14 @@ def listening_socket(host: str = "127.0.0.1") -> socket.socket:
     return sock
 
 
+def unused_port(host: str = "127.0.0.1") -> int:
+    """A port free at this moment, for servers that bind it themselves (a container engine, gRPC), which
+    cannot adopt a socket this process holds. Racy by nature: prefer `listening_socket` wherever it works."""
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        return sock.getsockname()[1]
+
+
 def spawn_gunicorn(
     args: list[str], env: dict[str, str], log_path: Path, host: str = "127.0.0.1", cwd: Path = ROOT
 ) -> tuple[subprocess.Popen, str]:

@@ -65,28 +65,26 @@ def _exercise(url: str, mnist_sample) -> None:
         assert response.status_code == 200, response.text
 
 
-def test_the_server_leaves_no_telemetry_behind(tmp_path, home, models_dir, mnist_sample):
+def _server_left_alone(tmp_path: Path, home: Path, models_dir: Path):
+    """The real server with the variable removed and HOME empty: only the project's own code can turn it off."""
     env = _clean_env(home)
-    with running_server(
+    return running_server(
         tmp_path,
         unset=("ORT_DISABLE_TELEMETRY",),
         HOME=env["HOME"],
         XDG_CACHE_HOME=env["XDG_CACHE_HOME"],
         MODEL_DIR=str(models_dir),
-    ) as server:
+    )
+
+
+def test_the_server_leaves_no_telemetry_behind(tmp_path, home, models_dir, mnist_sample):
+    with _server_left_alone(tmp_path, home, models_dir) as server:
         _exercise(server.url, mnist_sample)
     assert _traces(home) == []
 
 
 def test_workers_shut_down_cleanly_on_sigterm(tmp_path, home, models_dir, mnist_sample):
-    env = _clean_env(home)
-    with running_server(
-        tmp_path,
-        unset=("ORT_DISABLE_TELEMETRY",),
-        HOME=env["HOME"],
-        XDG_CACHE_HOME=env["XDG_CACHE_HOME"],
-        MODEL_DIR=str(models_dir),
-    ) as server:
+    with _server_left_alone(tmp_path, home, models_dir) as server:
         _exercise(server.url, mnist_sample)
         started = time.monotonic()
         os.kill(server.process.pid, signal.SIGTERM)  # what docker stop and a Kubernetes rollout send

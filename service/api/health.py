@@ -6,6 +6,7 @@ from flask import Blueprint, Response, current_app
 
 from service.api import json_response, registry
 from service.model import ModelVersion
+from service.registry import serving_status
 
 bp = Blueprint("health", __name__)
 
@@ -25,18 +26,8 @@ def readyz() -> Response:
 
 
 def readiness() -> tuple[str, dict[str, int], dict[str, str]]:
-    """ready; draining (shutting down: a preStop hook ran); degraded (a version failed to load at start, the
-    others serve); or not ready (models not loaded yet). With the served versions and the failures."""
-    models = registry()
-    served = {name: models.get(name).version for name in models.names()} if models.ready else {}
-    drain_file = current_app.config.get("DRAIN_FILE")
-    if drain_file is not None and drain_file.exists():
-        return "draining", served, {}
-    if not models.ready:
-        return "not ready", served, {}
-    if models.start_failures:
-        return "degraded", served, models.start_failures
-    return "ready", served, {}
+    """This app's serving status (service.registry.serving_status)."""
+    return serving_status(registry(), current_app.config.get("DRAIN_FILE"))
 
 
 def version_description(model: ModelVersion) -> dict:

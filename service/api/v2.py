@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import gzip
-import hmac
 import zlib
 
 from flask import Blueprint, Response, request
 
 from service import protocol
 from service.api import dataplane, json_response, registry, settings
-from service.errors import BadRequest, Forbidden, PayloadTooLarge, Unauthorized
+from service.api.health import readiness
+from service.errors import BadRequest, PayloadTooLarge
 from service.protocol import encode_infer_response, model_config, model_metadata, parse_infer_request
+from service.security import require_admin
 from service.validation import parse_version
 
 bp = Blueprint("v2", __name__, url_prefix="/v2")
@@ -37,8 +38,6 @@ def live() -> Response:
 
 @bp.get("/health/ready")
 def ready() -> Response:
-    from service.api.health import readiness
-
     return _empty(200 if readiness()[0] == "ready" else 503)
 
 
@@ -114,12 +113,7 @@ def _compress_for_client(body: bytes, response: Response) -> bytes:
 
 # -- model repository extension: protected by ADMIN_TOKEN ------------------------------------------
 def _require_admin() -> None:
-    token = settings().admin_token
-    if not token:
-        raise Forbidden("model control is disabled: set ADMIN_TOKEN on the server to enable it")
-    supplied = request.headers.get("Authorization", "")
-    if not hmac.compare_digest(supplied.encode(), f"Bearer {token}".encode()):
-        raise Unauthorized("model control needs the header 'Authorization: Bearer <ADMIN_TOKEN>'")
+    require_admin(settings().admin_token, request.headers.get("Authorization", ""), "header")
 
 
 def _load_version_parameter() -> int | None:

@@ -10,7 +10,6 @@ import json
 import os
 import secrets
 import shutil
-import socket
 import subprocess
 import time
 from pathlib import Path
@@ -19,7 +18,7 @@ import pytest
 import requests
 
 from tests.images import png
-from tests.server import ROOT
+from tests.server import ROOT, unused_port
 
 pytestmark = pytest.mark.container
 ENGINE_TOOL = ROOT.parent / "shared" / "tools" / "container-engine"
@@ -58,13 +57,6 @@ def _ca_bundle(env: dict[str, str]) -> Path | None:
     return None
 
 
-def _free_port() -> int:
-    """A loopback port for compose to publish on: the engine binds it, so no socket can be handed over."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def _compose_command() -> list[str] | None:
     if shutil.which("docker-compose"):
         return ["docker-compose"]
@@ -84,7 +76,7 @@ def compose(mnist_dir):
     bundle = _ca_bundle(env)
     if bundle:
         shutil.copy(bundle, ROOT / ".build-ca.pem")
-    port, grpc_port = _free_port(), _free_port()
+    port, grpc_port = unused_port(), unused_port()
     env.update(GRPC_HOST_PORT=str(grpc_port))
     env.update(
         API_HOST_IP="127.0.0.1",

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -26,18 +25,11 @@ from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 from tritonclient.grpc import service_pb2 as triton_pb2
 from tritonclient.utils import InferenceServerException
 
-from tests.server import ROOT, running_server
+from tests.server import ROOT, running_server, unused_port
 
 pytestmark = pytest.mark.slow
 TOKEN = "grpc-admin"
 ADMIN = {"authorization": f"Bearer {TOKEN}"}
-
-
-def _free_port() -> int:
-    # grpc cannot adopt a socket the test bound, so a free port is picked and released (the only such place).
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +39,7 @@ def served(tmp_path_factory, models_dir):
 
     model_dir = tmp_path_factory.mktemp("grpc-models") / "models"
     shutil.copytree(models_dir, model_dir)
-    port = _free_port()
+    port = unused_port()
     with running_server(
         tmp_path_factory.mktemp("grpc"),
         MODEL_DIR=str(model_dir),
@@ -263,7 +255,7 @@ def test_reflection_health_checking_logs_and_metrics(served):
 
 
 def test_sigterm_stops_the_grpc_server_with_the_http_one(models_dir, tmp_path):
-    port = _free_port()
+    port = unused_port()
     with running_server(tmp_path, MODEL_DIR=str(models_dir), GRPC_PORT=str(port), WORKERS="1") as server:
         with grpcclient.InferenceServerClient(f"127.0.0.1:{port}") as grpc_client:
             deadline = time.monotonic() + 30
