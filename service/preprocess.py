@@ -118,14 +118,14 @@ def to_grayscale(image: Image.Image) -> np.ndarray:
     return np.asarray(image, dtype=np.float32)
 
 
-def local_background(gray: np.ndarray) -> np.ndarray:
-    """The level of the background under every pixel of an image whose ink is brighter than its background.
+def local_background(gray: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """The level of the background of an image whose ink is brighter than its background, on a grid of `shape`.
 
     Uneven light on paper, a gradient or a coloured surface behind the ink: the image is cut into blocks of
     about 1/16 of its size; each block's lower quartile is its background (ink covers less than three
     quarters of it); the median of the 5x5 blocks around it follows smooth light without bias and ignores
-    blocks inside a stroke up to two blocks wide; the result is smoothed and stretched back to full size.
-    A clean black background gives zeros.
+    blocks inside a stroke up to two blocks wide; the result is smoothed and stretched to `shape` (a grid
+    over the whole image). A clean black background gives zeros.
     """
     height, width = gray.shape
     block = max(4, min(height, width) // 16)
@@ -136,45 +136,122 @@ def local_background(gray: np.ndarray) -> np.ndarray:
     around = np.pad(level, 2, mode="edge")
     level = np.median([around[r : r + rows, c : c + cols] for r in range(5) for c in range(5)], axis=0)
     if not level.any():
-        return np.zeros_like(gray)
+        return np.zeros(shape, dtype=np.float32)
     around = np.pad(level, 1, mode="edge")
     level = np.mean([around[r : r + rows, c : c + cols] for r in range(3) for c in range(3)], axis=0)
-    full = Image.fromarray(level.astype(np.float32), mode="F").resize(
-        (cols * block, rows * block), Image.Resampling.BILINEAR
+    # The padded grid covers a little more than the image: stretch it to the part over the image.
+    covered = Image.fromarray(level.astype(np.float32), mode="F").resize(
+        (shape[1], shape[0]), Image.Resampling.BILINEAR, box=(0, 0, width / block, height / block)
     )
-    return np.asarray(full, dtype=np.float32)[:height, :width]
+    return np.asarray(covered, dtype=np.float32)
+
+
+CONTRAST = 6  # in the noise's standard deviations: the least the ink must stand out from the background
+SMOOTHING = 64  # where the ink is, is judged on means over blocks of this fraction of the image's shorter side
+
+
+def block_means(values: np.ndarray, size: int) -> np.ndarray:
+    """The mean of every size x size block (the last row and column of blocks repeat the edge)."""
+    height, width = values.shape
+    padded = np.pad(values, ((0, -height % size), (0, -width % size)), mode="edge")
+    rows = padded.reshape(-1, size, padded.shape[1]).sum(axis=1, dtype=np.float32)
+    return rows.reshape(rows.shape[0], -1, size).sum(axis=2) / np.float32(size * size)
+
+
+def stretch(small: np.ndarray, size: int, shape: tuple[int, int]) -> np.ndarray:
+    """Blocks of `size` back to a full image of `shape`, interpolated between the blocks' centres."""
+    rows, cols = small.shape
+    image = Image.fromarray(small.astype(np.float32), mode="F").resize(
+        (cols * size, rows * size), Image.Resampling.BILINEAR
+    )
+    return np.asarray(image, dtype=np.float32)[: shape[0], : shape[1]]
+
+
+def running(values: np.ndarray, size: int, axis: int, accumulate: np.ufunc) -> np.ndarray:
+    """The minimum or maximum (`accumulate`: np.minimum or np.maximum) over a window of `size` along `axis`.
+
+    Centred, with the edges repeated. Van Herk / Gil-Werman: prefix and suffix extremes within blocks of
+    `size` give every window's extreme from two values, so the cost does not grow with the window.
+    """
+    values = np.moveaxis(values, axis, -1)
+    length = values.shape[-1]
+    before, after = size // 2, size - 1 - size // 2
+    extra = -(length + size - 1) % size
+    padded = np.pad(values, [(0, 0)] * (values.ndim - 1) + [(before, after + extra)], mode="edge")
+    blocks = padded.reshape(*padded.shape[:-1], -1, size)
+    prefix = accumulate.accumulate(blocks, axis=-1).reshape(padded.shape)
+    suffix = accumulate.accumulate(blocks[..., ::-1], axis=-1)[..., ::-1].reshape(padded.shape)
+    result = accumulate(suffix[..., :length], prefix[..., size - 1 : size - 1 + length])
+    return np.moveaxis(result, -1, axis)
+
+
+OPENING = 5  # the background follows everything wider than this fraction of the image's shorter side
+
+
+def opened_background(small: np.ndarray) -> np.ndarray:
+    """The background as a morphological opening: what is left when everything narrower than a window is shaved off.
+
+    Strokes are narrow: they go. Steps stay: the edge of a photographed sheet against a lighter table, a
+    shadow's edge, where a smooth background (`local_background`) would leave a band of false ink beside
+    the step. Taken on block means (`small`), whose averaging also keeps the grain from pulling it down.
+    """
+    size = max(3, min(small.shape) // OPENING)
+    eroded = running(running(small, size, 0, np.minimum), size, 1, np.minimum)
+    return running(running(eroded, size, 0, np.maximum), size, 1, np.maximum)
+
+
+def grain(small: np.ndarray) -> float:
+    """The standard deviation of the noise in block means, from differences between neighbouring blocks.
+
+    Blocks do not overlap, so their noise is independent: the median absolute difference of a normal noise
+    is 0.954 sigma. Light that varies smoothly and the few blocks of ink barely move a median of differences.
+    """
+    across = np.abs(np.diff(small, axis=1)).ravel()
+    down = np.abs(np.diff(small, axis=0)).ravel()
+    return float(np.median(np.concatenate([across, down]))) / 0.954
 
 
 def ink_on_dark(gray: np.ndarray) -> np.ndarray:
     """Invert a light-background image, remove the background level, scale the ink to [0, 255].
 
-    Which side is ink is read from the border. The background level is then removed under every pixel
-    (`local_background`: uneven light, gradients, coloured paper). Where the background was not clean
-    black (paper, a photo), values within its noise (four standard deviations, read from the image's lower
-    quantiles; at least a tenth of the ink's range) are cleared.
+    Which side is ink is read from the border. A perfectly even border (a clean scan, a canvas) means one
+    background level. Otherwise (paper, a photo) the background is estimated under every pixel: the higher
+    of `local_background` (uneven light, gradients, coloured paper) and `opened_background` (steps such as
+    a sheet's edge). Where the ink is, is then read from a copy averaged over a few pixels (a small share
+    of the image), which divides the grain's noise by the window's side and keeps a faint stroke at its
+    level; the pixels themselves stay sharp. Values within the noise (four of its standard deviations, see
+    `grain`; at least a tenth of the ink's range) are cleared, and an image whose brightest ink is within
+    `CONTRAST` deviations of the background holds no digit.
     """
     border = np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])
     if np.median(border) > 127:
         gray = 255.0 - gray
         border = 255.0 - border
-    # A perfectly even border (a clean scan, a canvas) means one level: nothing to estimate.
-    level = np.full_like(gray, border[0]) if not np.ptp(border) else local_background(gray)
-    clean = not level.any() and not np.median(border)
-    gray = np.clip(gray - level, 0.0, None)
-    if clean:
-        background, spread = 0.0, 0.0
+    if not np.ptp(border):
+        gray = np.clip(gray - border[0], 0.0, None)
+        background, smooth, noise = 0.0, gray, 0.0
+        clean = not border[0]
     else:
-        # The background's level and noise from the image's lower quantiles: ink is the upper tail and
-        # rarely half the pixels, and the border may be something else (outside a photographed sheet).
-        p10, p50 = np.percentile(gray, [10, 50])
-        background, spread = float(p50), float(p50 - p10) / 1.2816  # a normal noise's p50 - p10 in sigmas
-    peak = float(gray.max())
-    if peak - background < 1.0:
-        raise InvalidInput("the image holds no digit: it is blank or has no contrast")
-    ink = np.clip((gray - background) / (peak - background), 0.0, 1.0)
+        clean = False
+        window = max(1, min(gray.shape) // SMOOTHING)
+        small = block_means(gray, window)
+        small_level = np.maximum(local_background(gray, small.shape), opened_background(small))
+        small -= small_level
+        # Stretched back, a step between two blocks becomes a ramp one block wide, which would leave a line of
+        # false ink along a sheet's edge; each block's level is raised to its neighbours' highest first.
+        gray = gray - stretch(running(running(small_level, 3, 0, np.maximum), 3, 1, np.maximum), window, gray.shape)
+        smooth = stretch(small, window, gray.shape)
+        # Ink is the upper tail and rarely half the pixels; the border may be something else (outside a sheet).
+        background, noise = float(np.median(small)), grain(small)
+    peak = float(smooth.max())
+    if peak - background < max(1.0, CONTRAST * noise):
+        raise InvalidInput("the image holds no digit: it is blank, has no contrast or holds only noise")
+    ink = gray - np.float32(background)
     if not clean:
-        ink[ink < max(NOISE_FLOOR, 4 * spread / (peak - background))] = 0.0
-    return ink * 255.0
+        floor = max(NOISE_FLOOR * (peak - background), 4 * noise)
+        ink[(smooth < background + floor) | (ink < floor / 2)] = 0.0
+    ink *= np.float32(255.0 / (peak - background))
+    return np.clip(ink, 0.0, 255.0, out=ink)
 
 
 def _extent(mask: np.ndarray) -> tuple[int, int, int, int] | None:
@@ -237,11 +314,113 @@ def reaching_in_from_the_edge(above: np.ndarray) -> np.ndarray | None:
     return frame if left.sum() >= 0.02 * above.sum() and left.any() else None
 
 
+def _runs(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each row's stretches of True: their row, first column and one past their last column (row-major order)."""
+    edges = np.diff(np.pad(mask, ((0, 0), (1, 1))).astype(np.int8), axis=1)
+    rows, starts = np.nonzero(edges == 1)
+    _, ends = np.nonzero(edges == -1)
+    return rows, starts, ends
+
+
+def label_runs(rows: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """A component number per run: runs on neighbouring rows that touch, corners included, share a number.
+
+    Union-find over runs rather than pixels, so a digit costs a few hundred steps whatever its resolution.
+    """
+    parent = list(range(len(rows)))
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    start, end = starts.tolist(), ends.tolist()
+    bounds = np.searchsorted(rows, np.arange(int(rows[-1]) + 2)).tolist() if len(rows) else [0]
+    for row in range(1, len(bounds) - 1):
+        i, i_stop = bounds[row - 1], bounds[row]  # the runs of the row above
+        j, j_stop = bounds[row], bounds[row + 1]
+        while i < i_stop and j < j_stop:
+            if start[i] <= end[j] and start[j] <= end[i]:  # ends are exclusive, so diagonal neighbours touch
+                a, b = root(i), root(j)
+                if a != b:
+                    parent[max(a, b)] = min(a, b)
+            if end[i] < end[j]:
+                i += 1
+            else:
+                j += 1
+    return np.array([root(i) for i in range(len(parent))], dtype=np.int64)
+
+
+def _reduce_blocks(values: np.ndarray, size: int, combine: np.ufunc) -> np.ndarray:
+    """`combine` (np.add, np.logical_or...) over size x size blocks, zero-padded; one axis at a time, which is fast."""
+    if size == 1:
+        return values
+    height, width = values.shape
+    padded = np.pad(values, ((0, -height % size), (0, -width % size)))
+    rows = combine.reduce(padded.reshape(-1, size, padded.shape[1]), axis=1)
+    return combine.reduce(rows.reshape(rows.shape[0], -1, size), axis=2)
+
+
+MAX_RUNS = 20_000  # beyond this the "ink" is noise or texture, not strokes: the whole extent is used
+GAP = 0.3  # of the digit's longer side: ink at most this far from it is part of it (a 5's flag, a dashed stroke)
+
+
+def digit_extent(strong: np.ndarray, ink: np.ndarray) -> tuple[int, int, int, int]:
+    """The box of the digit among the ink: its heaviest connected piece (darkest and largest) and the pieces near it.
+
+    What else an image holds (a smudge, a shadow, a photographed corner, a second character) stays out of
+    the crop when it is not close to the digit. The pieces are found on a mask reduced to about 160 px.
+    """
+    scale = max(1, max(strong.shape) // 160)
+    mask = _reduce_blocks(strong, scale, np.logical_or)
+    # Squared, so a dark stroke outweighs a wide light shadow or smudge of the same total ink.
+    mass = _reduce_blocks(np.where(strong, np.square(ink / np.float32(255.0)), np.float32(0.0)), scale, np.add)
+    rows, starts, ends = _runs(mask)
+    whole = _extent(strong)
+    assert whole is not None
+    if len(rows) > MAX_RUNS or len(rows) < 2:
+        return whole
+    labels = label_runs(rows, starts, ends)
+    count = int(labels.max()) + 1
+    if not labels.any():
+        return whole  # one piece
+    summed = np.concatenate([np.zeros((mask.shape[0], 1)), np.cumsum(mass, axis=1)], axis=1)
+    run_mass = summed[rows, ends] - summed[rows, starts]
+    weight = np.bincount(labels, run_mass, count)
+    box = [np.full(count, mask.shape[0]), np.zeros(count, int), np.full(count, mask.shape[1]), np.zeros(count, int)]
+    np.minimum.at(box[0], labels, rows)
+    np.maximum.at(box[1], labels, rows + 1)
+    np.minimum.at(box[2], labels, starts)
+    np.maximum.at(box[3], labels, ends)
+    pieces = np.flatnonzero(weight)
+    chosen = {int(pieces[np.argmax(weight[pieces])])}
+    r0, r1, c0, c1 = (int(b[next(iter(chosen))]) for b in box)
+    grew = True
+    while grew:
+        grew = False
+        reach = GAP * max(r1 - r0, c1 - c0) + 1
+        for piece in pieces.tolist():
+            if piece in chosen:
+                continue
+            gap = max(box[0][piece] - r1, r0 - box[1][piece], box[2][piece] - c1, c0 - box[3][piece])
+            if gap <= reach:
+                chosen.add(piece)
+                r0, r1 = min(r0, int(box[0][piece])), max(r1, int(box[1][piece]))
+                c0, c1 = min(c0, int(box[2][piece])), max(c1, int(box[3][piece]))
+                grew = True
+    inside = np.zeros_like(strong)
+    inside[r0 * scale : r1 * scale, c0 * scale : c1 * scale] = strong[r0 * scale : r1 * scale, c0 * scale : c1 * scale]
+    found = _extent(inside)
+    return found if found is not None else whole
+
+
 def crop_to_ink(ink: np.ndarray, margin: int = 2) -> np.ndarray:
-    """The bounding box of the ink: strokes above a threshold, plus the faint anti-aliased edge beside them.
+    """The digit's box: its strokes above a threshold, plus the faint anti-aliased edge beside them.
 
     The threshold keeps compression noise far from the digit out of the box; the margin keeps the
-    faint edge pixels of a clean digit (as MNIST has) in it.
+    faint edge pixels of a clean digit (as MNIST has) in it. Ink reaching in from the image's edge
+    and ink away from the digit's own strokes (`digit_extent`) are left out.
     """
     above = ink > INK_THRESHOLD * 255
     frame = reaching_in_from_the_edge(above)
@@ -255,10 +434,10 @@ def crop_to_ink(ink: np.ndarray, margin: int = 2) -> np.ndarray:
     for dr in range(3):
         for dc in range(3):
             neighbours += padded[dr : dr + height, dc : dc + width]
-    strong = _extent(above & (neighbours > 3))
-    if strong is None:
+    strong = above & (neighbours > 3)
+    if not strong.any():
         raise InvalidInput("the image holds no digit: no ink found")
-    top, bottom, left, right = strong
+    top, bottom, left, right = digit_extent(strong, ink)
     top, left = max(top - margin, 0), max(left - margin, 0)
     window = ink[top : bottom + margin, left : right + margin]
     inner = _extent(window > 0)
@@ -276,6 +455,26 @@ def fit_box(digit: np.ndarray, box: int = BOX) -> np.ndarray:
     size = (max(1, round(width * scale)), max(1, round(height * scale)))
     resized = Image.fromarray(digit.astype(np.float32), mode="F").resize(size, Image.Resampling.LANCZOS)
     return np.clip(np.asarray(resized, dtype=np.float32), 0.0, 255.0)
+
+
+STROKE_QUANTILE = 75  # of the digit's ink pixels: where its strokes' cores are, which MNIST has at full white
+FULL = 0.8 * 255  # strokes at least this bright are left as they are (an MNIST digit comes through unchanged)
+
+
+def full_strength(digit: np.ndarray) -> np.ndarray:
+    """Brighten faint ink so the strokes' cores are white, as in MNIST; ink already there is left as it is.
+
+    Faint pencil, grey on grey, or a thin line shrunk to the 20 px box all reach the model at a fraction of
+    the brightness it was trained on. The strokes' level is read from the inked pixels' upper quantile
+    (anti-aliased edges are the lower part), so one bright speck does not set it.
+    """
+    inked = digit[digit > INK_THRESHOLD * float(digit.max(initial=0.0))]
+    if inked.size == 0:
+        return digit
+    level = float(np.percentile(inked, STROKE_QUANTILE))
+    if level >= FULL or level <= 0.0:
+        return digit
+    return np.minimum(digit * (255.0 / level), 255.0)
 
 
 def center_by_mass(digit: np.ndarray, size: int = SIZE) -> np.ndarray:
@@ -297,7 +496,7 @@ def center_by_mass(digit: np.ndarray, size: int = SIZE) -> np.ndarray:
 
 def mnist_from_gray(gray: np.ndarray) -> np.ndarray:
     """Grayscale [0, 255] of any size -> 28x28 float32 in [0, 1], formatted as MNIST is."""
-    digit = fit_box(crop_to_ink(ink_on_dark(gray)))
+    digit = full_strength(fit_box(crop_to_ink(ink_on_dark(gray))))
     return center_by_mass(digit) / 255.0
 
 

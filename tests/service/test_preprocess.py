@@ -12,12 +12,16 @@ from service.preprocess import (
     center_by_mass,
     crop_to_ink,
     decode_image,
+    digit_extent,
     fit_box,
+    full_strength,
+    label_runs,
     mnist_from_gray,
     mnist_from_image,
     shrink,
     to_grayscale,
 )
+from service.preprocess import _runs as runs
 from tests.images import encode
 
 LIMIT = 4_000_000
@@ -250,3 +254,91 @@ def test_a_sheet_edge_along_the_border_does_not_widen_the_crop(digit):
         mnist_from_image(encode(Image.fromarray(image.astype(np.uint8)), "PNG"), LIMIT) for image in (paper, with_edge)
     )
     assert _close(alone, edged) < 0.01
+
+
+def _labels(mask: np.ndarray) -> np.ndarray:
+    """The component of every True pixel, as an image (-1 elsewhere)."""
+    rows, starts, ends = runs(mask)
+    labels = label_runs(rows, starts, ends)
+    image = np.full(mask.shape, -1)
+    for row, start, end, label in zip(rows, starts, ends, labels, strict=True):
+        image[row, start:end] = label
+    return image
+
+
+def test_pieces_that_touch_even_at_a_corner_are_one_and_the_rest_are_apart():
+    mask = np.zeros((8, 12), dtype=bool)
+    mask[0:3, 0:2] = True  # an L: two runs joined below
+    mask[3, 2] = True  # touches the L only at a corner
+    mask[0, 5:9] = True  # a bar above a U: the U's arms meet it from two runs
+    mask[1:4, 5] = mask[1:4, 8] = True
+    mask[4, 5:9] = True
+    mask[7, 11] = True  # alone
+    labels = _labels(mask)
+    assert labels[0, 0] == labels[3, 2] != labels[0, 5]
+    assert len({labels[r, c] for r, c in zip(*np.nonzero(mask[:, 4:]), strict=True)}) == 2  # the U+bar, the dot
+    assert len(set(labels[mask].tolist())) == 3
+    assert (_labels(np.zeros((4, 4), dtype=bool)) == -1).all()
+
+
+def _strong(ink: np.ndarray) -> np.ndarray:
+    return ink > 0
+
+
+def test_the_digit_is_its_heaviest_piece_and_a_smudge_far_from_it_is_left_out():
+    ink = np.zeros((200, 200), dtype=np.float32)
+    ink[60:140, 90:100] = 255.0  # the digit: a stroke 80 px tall
+    ink[5:20, 170:190] = 120.0  # a smudge in the corner, far from it
+    assert digit_extent(_strong(ink), ink) == (60, 140, 90, 100)
+
+
+def test_pieces_close_to_the_digit_are_part_of_it():
+    """A 5 whose flag does not touch its body, a dashed stroke: the pieces near the digit belong to it."""
+    ink = np.zeros((200, 200), dtype=np.float32)
+    ink[60:140, 90:100] = 255.0
+    ink[60:66, 106:130] = 255.0  # the flag, 6 px away
+    for top in range(150, 190, 10):  # a dashed tail, each dash 4 px from the next
+        ink[top : top + 6, 90:96] = 200.0
+    assert digit_extent(_strong(ink), ink) == (60, 186, 90, 130)
+
+
+def test_a_photo_of_a_digit_beside_a_dark_smudge_crops_the_digit(digit):
+    size = 400
+    paper = np.full((size, size), 230, dtype=np.float32)
+    small = np.asarray(Image.fromarray(digit).resize((84, 84), Image.Resampling.BICUBIC), dtype=np.float32)
+    paper[40:124, 60:144] = np.minimum(paper[40:124, 60:144], 255 - small)
+    alone = mnist_from_image(encode(Image.fromarray(paper.astype(np.uint8))), LIMIT)
+    paper[300:330, 280:390] = 150  # a shadow, lighter than the ink and far from it
+    smudged = mnist_from_image(encode(Image.fromarray(paper.astype(np.uint8))), LIMIT)
+    assert _close(alone, smudged) < 0.01
+    assert _close(alone, _as_mnist(digit)) < 0.06
+
+
+def test_faint_strokes_are_brought_to_full_strength_and_full_ones_are_left_alone(digit):
+    full = digit.astype(np.float32)
+    np.testing.assert_array_equal(full_strength(full), full)
+    faint = full_strength(full * 0.3)
+    assert _close(faint / 255, full / 255) < 0.02
+    assert faint.max() == 255.0
+    assert not full_strength(np.zeros((5, 5), dtype=np.float32)).any()
+
+
+def test_faint_grey_ink_on_grainy_paper_reads_like_the_clean_digit(digit):
+    """Pencil on paper: ink only 35 levels darker than the paper, grain of 5, and uneven light."""
+    rng = np.random.default_rng(1)
+    size = 320
+    light = np.tile(np.linspace(-12, 12, size, dtype=np.float32), (size, 1))
+    mask = np.asarray(Image.fromarray(digit).resize((160, 160), Image.Resampling.BICUBIC), dtype=np.float32) / 255
+    paper = 215 + light + rng.normal(0, 5, (size, size))
+    paper[80:240, 80:240] -= 35 * mask
+    out = mnist_from_image(encode(Image.fromarray(np.clip(paper, 0, 255).astype(np.uint8))), LIMIT)
+    assert _close(out, _as_mnist(digit)) < 0.08
+    assert out.max() > 0.9  # at full strength, as the MNIST digit is
+
+
+@pytest.mark.parametrize("level", [0, 200])
+def test_grain_alone_is_still_no_digit(level):
+    rng = np.random.default_rng(2)
+    grain = np.clip(level + 20 + rng.normal(0, 5, (300, 300)), 0, 255).astype(np.uint8)
+    with pytest.raises(InvalidInput, match="no digit"):
+        mnist_from_image(encode(Image.fromarray(grain)), LIMIT)
