@@ -71,6 +71,9 @@ def publish_version(
     parent = Path(model_dir) / name
     parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".tmp-", dir=parent))
+    # mkdtemp makes the folder private (0700); a published version must be readable by a server that runs as
+    # another user (the image's uid 10001 on a shared volume), as its files are.
+    os.chmod(staging, 0o755)  # noqa: S103 - world-readable on purpose: a model version holds no secret
     try:
         for filename, data in files.items():
             _write_synced(staging / filename, data)

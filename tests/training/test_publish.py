@@ -1,4 +1,6 @@
 import json
+import os
+import stat
 import threading
 
 import pytest
@@ -13,6 +15,17 @@ def test_versions_count_up_from_one(tmp_path):
         assert version == expected
         assert json.loads((path / "model.json").read_text())["version"] == expected
     assert existing_versions(tmp_path, "mlp") == [1, 2, 3]
+
+
+def test_a_published_version_is_readable_by_other_users(tmp_path):
+    """Not private like the temporary folder it is staged in: a server running as another user reads it."""
+    previous = os.umask(0o022)
+    try:
+        _, path = publish_version(tmp_path, "mlp", {"model.onnx": b"x"}, {"name": "mlp"})
+    finally:
+        os.umask(previous)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o755
+    assert stat.S_IMODE((path / "model.onnx").stat().st_mode) == 0o644
 
 
 def test_existing_version_is_never_overwritten(tmp_path):
