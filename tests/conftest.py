@@ -17,6 +17,15 @@ MODELS = ROOT / "models"
 SAMPLE = ROOT / "tests" / "data" / "mnist_test_1000.npz"
 
 
+def committed_versions(name: str) -> list[int]:
+    """The versions of `name` in the committed model repository, oldest first."""
+    return sorted(int(path.name) for path in (MODELS / name).iterdir() if path.name.isdigit())
+
+
+# What the service serves by default: each model's newest committed version.
+NEWEST = {name: committed_versions(name)[-1] for name in ("mlp", "cnn", "linear")}
+
+
 @pytest.fixture(scope="session")
 def models_dir() -> Path:
     return MODELS

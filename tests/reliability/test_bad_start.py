@@ -8,6 +8,7 @@ import sys
 import pytest
 import requests
 
+from tests.conftest import NEWEST
 from tests.server import ROOT, running_server
 
 pytestmark = pytest.mark.slow
@@ -42,20 +43,26 @@ def test_a_model_directory_that_cannot_serve_stops_the_server_with_one_line(tmp_
 
 
 def test_one_broken_version_among_good_ones_is_served_around_and_reported(tmp_path, models_dir):
+    """The newest CNN is corrupt on disk: the version before it serves, and readiness says what failed."""
     model_dir = tmp_path / "models"
     shutil.copytree(models_dir, model_dir)
-    (model_dir / "cnn" / "1" / "model.onnx").write_bytes(b"not the file model.json describes")
+    broken = NEWEST["cnn"]
+    (model_dir / "cnn" / str(broken) / "model.onnx").write_bytes(b"not the file model.json describes")
     with running_server(tmp_path, MODEL_DIR=str(model_dir), WORKERS="1", ready_path="/healthz") as server:
         ready = requests.get(f"{server.url}/readyz", timeout=5)
         assert ready.status_code == 503
         body = ready.json()
         assert body["status"] == "degraded"
-        assert body["models"] == {"linear": 1, "mlp": 1}
-        assert "sha256" in body["failed"]["cnn/1"]
+        older = {"cnn": broken - 1} if broken > 1 else {}
+        assert body["models"] == {"linear": NEWEST["linear"], "mlp": NEWEST["mlp"], **older}
+        assert "sha256" in body["failed"][f"cnn/{broken}"]
         assert requests.get(f"{server.url}/v2/health/ready", timeout=5).status_code == 503
         answer = requests.post(f"{server.url}/predict", json={"model": "linear", "inputs": [1]}, timeout=5)
         assert answer.status_code == 200
-        assert server.log().count("not serving cnn version 1") == 1
+        if older:
+            digit = requests.post(f"{server.url}/predict", json={"model": "cnn", "inputs": [[0.0] * 784]}, timeout=5)
+            assert digit.status_code == 200 and digit.json()["version"] == older["cnn"]
+        assert server.log().count(f"not serving cnn version {broken}") == 1
 
 
 def test_the_prestop_drain_turns_readiness_to_503_while_requests_still_succeed(tmp_path, models_dir):

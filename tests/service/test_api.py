@@ -14,6 +14,7 @@ from PIL import Image
 from service import create_app
 from service.registry import ModelRegistry
 from service.settings import Settings
+from tests.conftest import NEWEST, committed_versions
 from tests.images import encode, png
 from training.export import export_linear
 from training.publish import publish_version
@@ -32,7 +33,7 @@ def test_health_and_readiness(client):
     assert client.get("/healthz").get_json() == {"status": "alive"}
     ready = client.get("/readyz")
     assert ready.status_code == 200
-    assert ready.get_json()["models"] == {"cnn": 1, "linear": 1, "mlp": 1}
+    assert ready.get_json()["models"] == NEWEST
 
 
 def test_readiness_is_503_until_models_are_loaded(settings):
@@ -47,8 +48,8 @@ def test_models_list_and_describe(client):
     models = {m["name"]: m for m in client.get("/models").get_json()["models"]}
     assert set(models) == {"cnn", "linear", "mlp"}
     mlp = models["mlp"]
-    assert mlp["versions"] == [1]
-    assert mlp["served_version"] == 1
+    assert mlp["versions"] == committed_versions("mlp")
+    assert mlp["served_version"] == NEWEST["mlp"]
     assert mlp["inputs"] == [{"name": "pixels", "datatype": "FP32", "shape": [-1, 784]}]
     assert mlp["outputs"] == [{"name": "probabilities", "datatype": "FP32", "shape": [-1, 10]}]
     assert mlp["metrics"]["test_accuracy"] >= 0.983
@@ -67,7 +68,7 @@ def test_json_pixels_for_mlp_and_cnn(client, mnist_sample):
         assert response.status_code == 200
         body = response.get_json()
         assert body["model"] == model
-        assert body["version"] == 1
+        assert body["version"] == NEWEST[model]
         predicted = [p["label"] for p in body["predictions"]]
         assert np.mean(np.array(predicted) == labels[:20]) >= 0.95
         first = body["predictions"][0]

@@ -6,6 +6,7 @@ from prometheus_client import REGISTRY
 
 from service.dataplane import DataPlane
 from service.errors import PayloadTooLarge
+from tests.conftest import NEWEST
 
 
 @pytest.fixture(scope="module")
@@ -15,7 +16,9 @@ def registry(app):
 
 def _inferences(model: str) -> float:
     return (
-        REGISTRY.get_sample_value("digit_serve_inference_latency_seconds_count", {"model": model, "version": "1"})
+        REGISTRY.get_sample_value(
+            "digit_serve_inference_latency_seconds_count", {"model": model, "version": str(NEWEST[model])}
+        )
         or 0.0
     )
 

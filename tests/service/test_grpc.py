@@ -25,6 +25,7 @@ from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 from tritonclient.grpc import service_pb2 as triton_pb2
 from tritonclient.utils import InferenceServerException
 
+from tests.conftest import NEWEST
 from tests.server import ROOT, running_server, unused_port
 
 pytestmark = pytest.mark.slow
@@ -138,7 +139,7 @@ def test_infer_equals_the_http_answer(client, served, mnist_sample, name):
     over_http = requests.post(f"{served[0]}/v2/models/{name}/infer", json=body, timeout=10).json()
     np.testing.assert_allclose(over_grpc.ravel(), over_http["outputs"][0]["data"], rtol=1e-6)
     assert over_grpc.argmax(axis=1).tolist() == mnist_sample[1][:16].tolist()
-    assert result.get_response().model_version == "1"
+    assert result.get_response().model_version == str(NEWEST[name])
 
 
 def test_linear_with_typed_contents_and_with_raw_bytes(served, client):

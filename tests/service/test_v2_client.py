@@ -6,6 +6,7 @@ import requests
 import tritonclient.http as httpclient
 from tritonclient.utils import InferenceServerException
 
+from tests.conftest import NEWEST, committed_versions
 from tests.server import running_server
 
 pytestmark = pytest.mark.slow
@@ -49,7 +50,7 @@ def test_model_metadata_and_config(client):
     metadata = client.get_model_metadata("cnn")
     assert metadata["platform"] == "onnxruntime_onnx"
     assert metadata["inputs"] == [{"name": "pixels", "datatype": "FP32", "shape": [-1, 28, 28, 1]}]
-    assert client.get_model_metadata("cnn", "1")["versions"] == ["1"]
+    assert client.get_model_metadata("cnn", "1")["versions"] == [str(v) for v in committed_versions("cnn")]
     config = client.get_model_config("linear")
     assert config["input"] == [{"name": "x", "data_type": "TYPE_FP32", "dims": [1]}]
     assert config["max_batch_size"] == 512
@@ -73,7 +74,7 @@ def test_infer_classifiers_json_and_binary(client, mnist_sample, name, binary, b
     probabilities = result.as_numpy("probabilities")
     assert probabilities.shape == (batch, 10)
     assert result.get_response()["id"] == "req-1"
-    assert result.get_response()["model_version"] == "1"
+    assert result.get_response()["model_version"] == str(NEWEST[name])
     accuracy = np.mean(probabilities.argmax(axis=1) == labels[:batch])
     assert accuracy >= (0.97 if batch > 1 else 1.0)
 
