@@ -362,6 +362,7 @@ def _reduce_blocks(values: np.ndarray, size: int, combine: np.ufunc) -> np.ndarr
     return combine.reduce(rows.reshape(rows.shape[0], -1, size), axis=2)
 
 
+SMALL = 2 * SIZE  # images up to this size (an MNIST digit, a small icon) are taken as one digit
 MAX_RUNS = 20_000  # beyond this the "ink" is noise or texture, not strokes: the whole extent is used
 GAP = 0.3  # of the digit's longer side: ink at most this far from it is part of it (a 5's flag, a dashed stroke)
 
@@ -372,13 +373,15 @@ def digit_extent(strong: np.ndarray, ink: np.ndarray) -> tuple[int, int, int, in
     What else an image holds (a smudge, a shadow, a photographed corner, a second character) stays out of
     the crop when it is not close to the digit. The pieces are found on a mask reduced to about 160 px.
     """
+    whole = _extent(strong)
+    assert whole is not None
+    if max(strong.shape) <= SMALL:
+        return whole  # already framed around one digit, whose pieces would all be within reach of each other
     scale = max(1, max(strong.shape) // 160)
     mask = _reduce_blocks(strong, scale, np.logical_or)
     # Squared, so a dark stroke outweighs a wide light shadow or smudge of the same total ink.
     mass = _reduce_blocks(np.where(strong, np.square(ink / np.float32(255.0)), np.float32(0.0)), scale, np.add)
     rows, starts, ends = _runs(mask)
-    whole = _extent(strong)
-    assert whole is not None
     if len(rows) > MAX_RUNS or len(rows) < 2:
         return whole
     labels = label_runs(rows, starts, ends)
@@ -471,7 +474,8 @@ def full_strength(digit: np.ndarray) -> np.ndarray:
     inked = digit[digit > INK_THRESHOLD * float(digit.max(initial=0.0))]
     if inked.size == 0:
         return digit
-    level = float(np.percentile(inked, STROKE_QUANTILE))
+    rank = (inked.size - 1) * STROKE_QUANTILE // 100
+    level = float(np.partition(inked, rank)[rank])
     if level >= FULL or level <= 0.0:
         return digit
     return np.minimum(digit * (255.0 / level), 255.0)
