@@ -185,23 +185,12 @@ class InferenceServicer(pb_grpc.GRPCInferenceServiceServicer):
     @staticmethod
     def _inputs(request, model: ModelVersion) -> dict[str, np.ndarray]:
         """The request's tensors as checked arrays: the same rules and messages as the HTTP protocol."""
-        specs = {spec.name: spec for spec in model.inputs}
         raw = list(request.raw_input_contents)
         if raw and len(raw) != len(request.inputs):
             raise BadRequest(f"{len(raw)} raw_input_contents for {len(request.inputs)} inputs; send one per input")
         arrays: dict[str, np.ndarray] = {}
         for index, tensor in enumerate(request.inputs):
-            spec = specs.get(tensor.name)
-            if spec is None:
-                raise BadRequest(
-                    f"unexpected input '{tensor.name}' for model '{model.name}'; inputs: {', '.join(specs)}"
-                )
-            if tensor.name in arrays:
-                raise BadRequest(f"input '{tensor.name}' is given twice")
-            if tensor.datatype != spec.datatype:
-                raise BadRequest(
-                    f"input '{tensor.name}': datatype {tensor.datatype} does not match the model's {spec.datatype}"
-                )
+            spec = protocol.input_spec(model, tensor.name, tensor.datatype, arrays)
             shape = list(tensor.shape)
             protocol.check_shape(spec, shape)
             if raw:
@@ -211,9 +200,7 @@ class InferenceServicer(pb_grpc.GRPCInferenceServiceServicer):
                 arrays[tensor.name] = protocol.array_from_values(
                     spec, {"data": values, "datatype": tensor.datatype}, shape
                 )
-        missing = [name for name in specs if name not in arrays]
-        if missing:
-            raise BadRequest(f"missing input(s) {', '.join(missing)} for model '{model.name}'")
+        protocol.check_complete(model, arrays)
         return arrays
 
     # -- model repository (ADMIN_TOKEN) ---------------------------------------------------------------

@@ -7,6 +7,7 @@ and a header length of 0 for a raw body holding the single input. No Flask in he
 
 from __future__ import annotations
 
+from collections.abc import Container
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -125,6 +126,29 @@ def _header_length(value: str | None, body_length: int) -> int | None:
     return length
 
 
+def input_spec(model: ModelVersion, name: object, datatype: object, given: Container[str]) -> TensorSpec:
+    """The spec of the request's input `name`, once it is known to the model, not yet `given` and of its datatype.
+
+    The checks every protocol (HTTP JSON or binary, gRPC) makes on each input tensor, with the same messages.
+    """
+    spec = next((s for s in model.inputs if s.name == name), None) if isinstance(name, str) else None
+    if spec is None:
+        inputs = ", ".join(s.name for s in model.inputs)
+        raise BadRequest(f"unexpected input '{name}' for model '{model.name}'; inputs: {inputs}")
+    if spec.name in given:
+        raise BadRequest(f"input '{spec.name}' is given twice")
+    if datatype != spec.datatype:
+        raise BadRequest(f"input '{spec.name}': datatype {datatype} does not match the model's {spec.datatype}")
+    return spec
+
+
+def check_complete(model: ModelVersion, arrays: Container[str]) -> None:
+    """Every input of `model` is among the request's `arrays`."""
+    missing = [spec.name for spec in model.inputs if spec.name not in arrays]
+    if missing:
+        raise BadRequest(f"missing input(s) {', '.join(missing)} for model '{model.name}'")
+
+
 def parse_infer_request(body: bytes, header_length: str | None, model: ModelVersion) -> InferRequest:
     """Body and Inference-Header-Content-Length -> checked input arrays for `model`."""
     length = _header_length(header_length, len(body))
@@ -160,15 +184,8 @@ def parse_infer_request(body: bytes, header_length: str | None, model: ModelVers
     for tensor in header["inputs"]:
         if not isinstance(tensor, dict):
             raise BadRequest("each input must be an object with name, shape, datatype and data")
-        name = tensor.get("name")
-        spec = specs.get(name) if isinstance(name, str) else None
-        if name is None or spec is None:
-            raise BadRequest(f"unexpected input '{name}' for model '{model.name}'; inputs: {', '.join(specs)}")
-        if name in arrays:
-            raise BadRequest(f"input '{name}' is given twice")
-        datatype = tensor.get("datatype")
-        if datatype != spec.datatype:
-            raise BadRequest(f"input '{name}': datatype {datatype} does not match the model's {spec.datatype}")
+        spec = input_spec(model, tensor.get("name"), tensor.get("datatype"), arrays)
+        name = spec.name
         declared = tensor.get("shape")
         if not isinstance(declared, list) or not all(isinstance(d, int) and not isinstance(d, bool) for d in declared):
             raise BadRequest(f"input '{name}': shape must be a list of integers, got {declared!r}")
@@ -185,9 +202,7 @@ def parse_infer_request(body: bytes, header_length: str | None, model: ModelVers
             offset += size
         else:
             arrays[name] = array_from_values(spec, tensor, shape)
-    missing = [name for name in specs if name not in arrays]
-    if missing:
-        raise BadRequest(f"missing input(s) {', '.join(missing)} for model '{model.name}'")
+    check_complete(model, arrays)
     if offset != len(binary):
         raise BadRequest(f"{len(binary) - offset} bytes of binary data are not claimed by any input")
     default_binary = bool(parameters.get("binary_data_output", False))
@@ -196,12 +211,12 @@ def parse_infer_request(body: bytes, header_length: str | None, model: ModelVers
     if requested:
         outputs, binary_outputs = [], {}
         for item in requested:
-            name = item.get("name") if isinstance(item, dict) else None
-            if name not in known:
-                raise BadRequest(f"unexpected output '{name}' for model '{model.name}'; outputs: {', '.join(known)}")
-            outputs.append(name)
-            item_parameters = _object(item.get("parameters"), f"output '{name}' parameters")
-            binary_outputs[name] = bool(item_parameters.get("binary_data", default_binary))
+            wanted = item.get("name") if isinstance(item, dict) else None
+            if wanted not in known:
+                raise BadRequest(f"unexpected output '{wanted}' for model '{model.name}'; outputs: {', '.join(known)}")
+            outputs.append(wanted)
+            item_parameters = _object(item.get("parameters"), f"output '{wanted}' parameters")
+            binary_outputs[wanted] = bool(item_parameters.get("binary_data", default_binary))
     else:
         outputs = [o.name for o in model.outputs]
         binary_outputs = dict.fromkeys(outputs, default_binary)
