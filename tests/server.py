@@ -13,7 +13,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -93,6 +93,19 @@ def wait_ready(server: Server, workers: int, timeout: float, path: str = "/ready
         if time.monotonic() > deadline:
             raise TimeoutError(f"gunicorn not ready in {timeout} s:\n{server.log()}")
         time.sleep(0.1)
+
+
+def wait_grpc_ready(client, timeout: float = 30.0, why: Callable[[], str] = lambda: "") -> None:
+    """Poll a tritonclient.grpc client until the server says ready; fail with `why()` after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if client.is_server_ready():
+                return
+        except Exception:  # noqa: BLE001 - not listening yet: the client raises InferenceServerException
+            pass
+        assert time.monotonic() < deadline, f"the gRPC server did not become ready in {timeout:.0f} s. {why()}"
+        time.sleep(0.2)
 
 
 @contextlib.contextmanager

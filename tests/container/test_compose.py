@@ -18,7 +18,7 @@ import pytest
 import requests
 
 from tests.images import png
-from tests.server import ROOT, unused_port
+from tests.server import ROOT, unused_port, wait_grpc_ready
 
 pytestmark = pytest.mark.container
 ENGINE_TOOL = ROOT.parent / "shared" / "tools" / "container-engine"
@@ -130,15 +130,7 @@ def _check_grpc(target: str, pixels: list, labels: list[int]) -> None:
     import tritonclient.grpc as grpcclient
 
     with grpcclient.InferenceServerClient(target) as client:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if client.is_server_ready():
-                    break
-            except Exception:  # noqa: BLE001 - not up yet
-                pass
-            assert time.monotonic() < deadline, "the gRPC server did not become ready"
-            time.sleep(1)
+        wait_grpc_ready(client, timeout=60)
         tensor = grpcclient.InferInput("pixels", [len(pixels), 784], "FP32")
         tensor.set_data_from_numpy(np.array(pixels, dtype=np.float32))
         result = client.infer("mlp", [tensor]).as_numpy("probabilities")

@@ -11,7 +11,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 
 import grpc
@@ -26,7 +25,7 @@ from tritonclient.grpc import service_pb2 as triton_pb2
 from tritonclient.utils import InferenceServerException
 
 from tests.conftest import NEWEST
-from tests.server import ROOT, running_server, unused_port
+from tests.server import ROOT, running_server, unused_port, wait_grpc_ready
 
 pytestmark = pytest.mark.slow
 TOKEN = "grpc-admin"
@@ -49,16 +48,7 @@ def served(tmp_path_factory, models_dir):
         MAX_BODY_BYTES=str(2 * 1024 * 1024),
     ) as server:
         target = f"127.0.0.1:{port}"
-        client = grpcclient.InferenceServerClient(target)
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if client.is_server_ready():
-                    break
-            except InferenceServerException:
-                pass
-            assert time.monotonic() < deadline, server.log()[-3000:]
-            time.sleep(0.2)
+        wait_grpc_ready(grpcclient.InferenceServerClient(target), why=lambda: server.log()[-3000:])
         yield server.url, target, server
 
 
@@ -259,14 +249,7 @@ def test_sigterm_stops_the_grpc_server_with_the_http_one(models_dir, tmp_path):
     port = unused_port()
     with running_server(tmp_path, MODEL_DIR=str(models_dir), GRPC_PORT=str(port), WORKERS="1") as server:
         with grpcclient.InferenceServerClient(f"127.0.0.1:{port}") as grpc_client:
-            deadline = time.monotonic() + 30
-            while True:
-                try:
-                    if grpc_client.is_server_ready():
-                        break
-                except InferenceServerException:
-                    assert time.monotonic() < deadline
-                    time.sleep(0.2)
+            wait_grpc_ready(grpc_client)
         children = subprocess.run(
             ["pgrep", "-P", str(server.process.pid), "-f", "service.grpc_server"], capture_output=True, text=True
         ).stdout.split()
