@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 import requests
 
+from tests.conftest import NEWEST
 from tests.images import png
 from tests.server import ROOT, unused_port, wait_grpc_ready
 
@@ -149,6 +150,9 @@ def _image_env(image: str, env: dict[str, str]) -> list[str]:
     return json.loads(result.stdout)
 
 
+# Two image builds (the training one installs TensorFlow) and a training run, each bounded by its own timeout
+# below: on a cold cache or a slow machine that is more than the suite's 300 s per test.
+@pytest.mark.timeout(1800)
 def test_compose_up_predict_retrain_and_reload(compose, mnist_sample):
     run, url, env = compose
     run("up", "-d", "--build", "api")
@@ -174,7 +178,7 @@ def test_compose_up_predict_retrain_and_reload(compose, mnist_sample):
     pixels = (images[:10] / 255.0).reshape(10, 784).round(4).tolist()
     response = requests.post(f"{url}/predict", json={"model": "mlp", "inputs": pixels}, timeout=30)
     assert [p["label"] for p in response.json()["predictions"]] == labels[:10].tolist()
-    assert requests.get(f"{url}/models/cnn", timeout=10).json()["served_version"] == 1
+    assert requests.get(f"{url}/models/cnn", timeout=10).json()["served_version"] == NEWEST["cnn"]
     _check_grpc(f"127.0.0.1:{env['GRPC_HOST_PORT']}", pixels, labels[:10].tolist())
 
     run("--profile", "train", "build", "train", timeout=1500)  # `run` alone would reuse a stale image
@@ -201,12 +205,13 @@ def test_compose_up_predict_retrain_and_reload(compose, mnist_sample):
     )
     assert "/v2/repository/models/cnn/load: 200" in result.stdout
 
-    assert requests.get(f"{url}/models/cnn", timeout=10).json()["served_version"] == 2
+    retrained = NEWEST["cnn"] + 1  # published by the run above into the compose volume
+    assert requests.get(f"{url}/models/cnn", timeout=10).json()["served_version"] == retrained
     for _ in range(10):
         response = requests.post(
             f"{url}/predict", data=png(images[1]), headers={"Content-Type": "image/png"}, timeout=30
         )
-        assert response.json()["version"] == 2
+        assert response.json()["version"] == retrained
 
 
 PREDICT_INSIDE = """
