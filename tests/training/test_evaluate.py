@@ -43,8 +43,11 @@ def test_the_evaluation_runs_on_a_sample_and_reports_every_subset(capsys, tmp_pa
         if line.startswith("| mlp") or line.startswith("| cnn")
     }
     assert set(rows) == {"mlp", "cnn"}
-    cnn = [float(cell) for cell in rows["cnn"].split("|")[2:-1]]
+    cnn, mlp = ([float(cell) for cell in rows[name].split("|")[2:-1]] for name in ("cnn", "mlp"))
     assert len(cnn) == 1 + len(evalset.SUBSETS)
-    assert cnn[1] >= 0.9  # typed digits: the CNN reads nearly all of them
+    # A guard against regressions, with a margin: on this sample the served versions read 0.97 and 0.96
+    # (the preprocessing before the real-world work: CNN 0.87). Faint ink is the hard part (0.85 / 0.80).
+    assert cnn[0] >= 0.93 and mlp[0] >= 0.9
+    assert min(cnn[1:5]) >= 0.95  # fonts, frames, strokes, paper
     assert "true digit (rows) against answer" in out
     assert Path(sheet).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
