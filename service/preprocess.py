@@ -367,6 +367,37 @@ MAX_RUNS = 20_000  # beyond this the "ink" is noise or texture, not strokes: the
 GAP = 0.3  # of the digit's longer side: ink at most this far from it is part of it (a 5's flag, a dashed stroke)
 
 
+BORDER = 0.12  # of a side: how far in from the image's border a photographed sheet's edge may run
+LINE = 0.04  # of the shorter side: the most a sheet's edge is thick, on average along its length
+
+
+def border_lines(box: list[np.ndarray], area: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """Which pieces (boxes: top, bottom, left, right; areas in cells) are the edges of a photographed sheet.
+
+    A sheet's edge runs along a side of the image within BORDER of it, thin (area under LINE x length) and
+    often broken by the grain into dashes. Thin pieces in a side's band that run along it are its dashes
+    when together they cover more than a third of that side.
+    """
+    height, width = shape
+    top, bottom, left, right = box
+    tall, wide = bottom - top, right - left
+    thin = area <= LINE * min(height, width) * (tall + wide)
+    lines = np.zeros(len(area), dtype=bool)
+    for band, along, length, side in (
+        (top < BORDER * height, wide >= 2 * tall, width, (left, right)),
+        (bottom > (1 - BORDER) * height, wide >= 2 * tall, width, (left, right)),
+        (left < BORDER * width, tall >= 2 * wide, height, (top, bottom)),
+        (right > (1 - BORDER) * width, tall >= 2 * wide, height, (top, bottom)),
+    ):
+        dashes = np.flatnonzero(band & along & thin)
+        covered = np.zeros(length, dtype=bool)
+        for dash in dashes.tolist():
+            covered[side[0][dash] : side[1][dash]] = True
+        if covered.sum() > length / 3:
+            lines[dashes] = True
+    return lines
+
+
 def digit_extent(strong: np.ndarray, ink: np.ndarray) -> tuple[int, int, int, int]:
     """The box of the digit among the ink: its heaviest connected piece (darkest and largest) and the pieces near it.
 
@@ -397,6 +428,9 @@ def digit_extent(strong: np.ndarray, ink: np.ndarray) -> tuple[int, int, int, in
     np.minimum.at(box[2], labels, starts)
     np.maximum.at(box[3], labels, ends)
     pieces = np.flatnonzero(weight)
+    lines = border_lines(box, np.bincount(labels, ends - starts, count), mask.shape)
+    if not lines[pieces].all():
+        pieces = pieces[~lines[pieces]]
     chosen = {int(pieces[np.argmax(weight[pieces])])}
     r0, r1, c0, c1 = (int(b[next(iter(chosen))]) for b in box)
     grew = True

@@ -9,6 +9,7 @@ from PIL import Image
 from service.errors import InvalidInput, PayloadTooLarge, UnsupportedMedia
 from service.preprocess import (
     WORKING_SIZE,
+    border_lines,
     center_by_mass,
     crop_to_ink,
     decode_image,
@@ -342,3 +343,33 @@ def test_grain_alone_is_still_no_digit(level):
     grain = np.clip(level + 20 + rng.normal(0, 5, (300, 300)), 0, 255).astype(np.uint8)
     with pytest.raises(InvalidInput, match="no digit"):
         mnist_from_image(encode(Image.fromarray(grain)), LIMIT)
+
+
+def test_dashes_along_a_side_are_a_sheets_edge_and_a_digit_near_the_border_is_not():
+    grid = (160, 160)
+    # Four dashes 2 cells thick along the right side (rows 10-150), a thick stroke near the left side,
+    # and a short thin dash alone near the top.
+    boxes = [(10, 40, 150, 152), (50, 80, 150, 152), (90, 120, 150, 152), (125, 150, 150, 152)]
+    boxes += [(40, 100, 5, 17), (3, 5, 60, 75)]
+    area = np.array([60, 60, 60, 50, 600, 30])
+    box = [np.array(side) for side in zip(*boxes, strict=True)]
+    assert border_lines(box, area, grid).tolist() == [True, True, True, True, False, False]
+    # One dash alone does not make an edge.
+    assert not border_lines([b[:1] for b in box], area[:1], grid).any()
+
+
+def test_a_sheets_edge_broken_into_dashes_does_not_become_the_digit(digit):
+    """The edge of a photographed sheet near the image's side, darker than a faint digit and broken by grain:
+    each dash outweighs the digit, and none is as long as a third of the side."""
+    rng = np.random.default_rng(3)
+    size = 320
+    paper = 225 + rng.normal(0, 3, (size, size))
+    small = np.asarray(Image.fromarray(digit).resize((60, 60), Image.Resampling.BICUBIC), dtype=np.float32) / 255
+    paper[100:160, 80:140] -= 40 * small
+    alone = mnist_from_image(encode(Image.fromarray(np.clip(paper, 0, 255).astype(np.uint8))), LIMIT)
+    for top in range(10, 300, 50):  # dashes 40 px long and 4 px wide, 25 px in from the right side
+        paper[top : top + 40, 291:295] -= 90
+    edged = mnist_from_image(encode(Image.fromarray(np.clip(paper, 0, 255).astype(np.uint8))), LIMIT)
+    # The same digit, a little thinner: the darker dashes set the ink's range, and so its noise floor.
+    assert _close(alone, edged) < 0.04
+    assert _close(edged, _as_mnist(digit)) < 0.08
