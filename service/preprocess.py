@@ -12,6 +12,7 @@ from __future__ import annotations
 import io
 import struct
 import warnings
+from typing import Literal
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -150,12 +151,32 @@ CONTRAST = 6  # in the noise's standard deviations: the least the ink must stand
 SMOOTHING = 64  # where the ink is, is judged on means over blocks of this fraction of the image's shorter side
 
 
+def reduce_blocks(
+    values: np.ndarray, size: int, combine: np.ufunc, mode: Literal["constant", "edge"] = "constant"
+) -> np.ndarray:
+    """`combine` (np.add, np.logical_or...) over size x size blocks; one axis at a time, which is fast.
+
+    The last row and column of blocks are padded with zeros (`mode` "constant") or the edge ("edge").
+    """
+    if size == 1:
+        return values
+    height, width = values.shape
+    padded = np.pad(values, ((0, -height % size), (0, -width % size)), mode=mode)
+    rows = combine.reduce(padded.reshape(-1, size, padded.shape[1]), axis=1)
+    return combine.reduce(rows.reshape(rows.shape[0], -1, size), axis=2)
+
+
+MASK_CELLS = 160  # masks are analysed reduced to about this many cells along their longer side
+
+
+def mask_scale(shape: tuple[int, ...]) -> int:
+    """The block side that reduces a mask of `shape` to about MASK_CELLS cells along its longer side."""
+    return max(1, max(shape) // MASK_CELLS)
+
+
 def block_means(values: np.ndarray, size: int) -> np.ndarray:
     """The mean of every size x size block (the last row and column of blocks repeat the edge)."""
-    height, width = values.shape
-    padded = np.pad(values, ((0, -height % size), (0, -width % size)), mode="edge")
-    rows = padded.reshape(-1, size, padded.shape[1]).sum(axis=1, dtype=np.float32)
-    return rows.reshape(rows.shape[0], -1, size).sum(axis=2) / np.float32(size * size)
+    return reduce_blocks(values.astype(np.float32, copy=False), size, np.add, "edge") / np.float32(size * size)
 
 
 def stretch(small: np.ndarray, size: int, shape: tuple[int, int]) -> np.ndarray:
@@ -185,6 +206,11 @@ def running(values: np.ndarray, size: int, axis: int, accumulate: np.ufunc) -> n
     return np.moveaxis(result, -1, axis)
 
 
+def window_extreme(values: np.ndarray, size: int, accumulate: np.ufunc) -> np.ndarray:
+    """The minimum or maximum over a size x size window around every pixel (`running` along both axes)."""
+    return running(running(values, size, 0, accumulate), size, 1, accumulate)
+
+
 OPENING = 5  # the background follows everything wider than this fraction of the image's shorter side
 
 
@@ -196,8 +222,7 @@ def opened_background(small: np.ndarray) -> np.ndarray:
     the step. Taken on block means (`small`), whose averaging also keeps the grain from pulling it down.
     """
     size = max(3, min(small.shape) // OPENING)
-    eroded = running(running(small, size, 0, np.minimum), size, 1, np.minimum)
-    return running(running(eroded, size, 0, np.maximum), size, 1, np.maximum)
+    return window_extreme(window_extreme(small, size, np.minimum), size, np.maximum)
 
 
 def grain(small: np.ndarray) -> float:
@@ -239,7 +264,7 @@ def ink_on_dark(gray: np.ndarray) -> np.ndarray:
         small -= small_level
         # Stretched back, a step between two blocks becomes a ramp one block wide, which would leave a line of
         # false ink along a sheet's edge; each block's level is raised to its neighbours' highest first.
-        gray = gray - stretch(running(running(small_level, 3, 0, np.maximum), 3, 1, np.maximum), window, gray.shape)
+        gray = gray - stretch(window_extreme(small_level, 3, np.maximum), window, gray.shape)
         smooth = stretch(small, window, gray.shape)
         # Ink is the upper tail and rarely half the pixels; the border may be something else (outside a sheet).
         background, noise = float(np.median(small)), grain(small)
@@ -294,15 +319,8 @@ def reaching_in_from_the_edge(above: np.ndarray) -> np.ndarray | None:
             seeds[rows, cols] = strip
     if not seeds.any():
         return None
-    scale = max(1, max(height, width) // 160)
-    padded = (-height % scale, -width % scale)
-
-    def reduce(mask: np.ndarray) -> np.ndarray:
-        mask = np.pad(mask, ((0, padded[0]), (0, padded[1])))
-        blocks = mask.reshape(mask.shape[0] // scale, scale, mask.shape[1] // scale, scale)
-        return np.asarray(blocks.any(axis=(1, 3)), dtype=bool)
-
-    region, grown = reduce(above), reduce(seeds)
+    scale = mask_scale(above.shape)
+    region, grown = reduce_blocks(above, scale, np.logical_or), reduce_blocks(seeds, scale, np.logical_or)
     grown &= region
     for _ in range(region.size):  # bounded: each round adds at least one cell or stops
         wider = _dilate(grown) & region
@@ -352,16 +370,6 @@ def label_runs(rows: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.nda
     return np.array([root(i) for i in range(len(parent))], dtype=np.int64)
 
 
-def _reduce_blocks(values: np.ndarray, size: int, combine: np.ufunc) -> np.ndarray:
-    """`combine` (np.add, np.logical_or...) over size x size blocks, zero-padded; one axis at a time, which is fast."""
-    if size == 1:
-        return values
-    height, width = values.shape
-    padded = np.pad(values, ((0, -height % size), (0, -width % size)))
-    rows = combine.reduce(padded.reshape(-1, size, padded.shape[1]), axis=1)
-    return combine.reduce(rows.reshape(rows.shape[0], -1, size), axis=2)
-
-
 SMALL = 2 * SIZE  # images up to this size (an MNIST digit, a small icon) are taken as one digit
 MAX_RUNS = 20_000  # beyond this the "ink" is noise or texture, not strokes: the whole extent is used
 GAP = 0.3  # of the digit's longer side: ink at most this far from it is part of it (a 5's flag, a dashed stroke)
@@ -402,16 +410,16 @@ def digit_extent(strong: np.ndarray, ink: np.ndarray) -> tuple[int, int, int, in
     """The box of the digit among the ink: its heaviest connected piece (darkest and largest) and the pieces near it.
 
     What else an image holds (a smudge, a shadow, a photographed corner, a second character) stays out of
-    the crop when it is not close to the digit. The pieces are found on a mask reduced to about 160 px.
+    the crop when it is not close to the digit. The pieces are found on a mask reduced to about MASK_CELLS cells.
     """
     whole = _extent(strong)
     assert whole is not None
     if max(strong.shape) <= SMALL:
         return whole  # already framed around one digit, whose pieces would all be within reach of each other
-    scale = max(1, max(strong.shape) // 160)
-    mask = _reduce_blocks(strong, scale, np.logical_or)
+    scale = mask_scale(strong.shape)
+    mask = reduce_blocks(strong, scale, np.logical_or)
     # Squared, so a dark stroke outweighs a wide light shadow or smudge of the same total ink.
-    mass = _reduce_blocks(np.where(strong, np.square(ink / np.float32(255.0)), np.float32(0.0)), scale, np.add)
+    mass = reduce_blocks(np.where(strong, np.square(ink / np.float32(255.0)), np.float32(0.0)), scale, np.add)
     rows, starts, ends = _runs(mask)
     if len(rows) > MAX_RUNS or len(rows) < 2:
         return whole
