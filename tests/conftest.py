@@ -12,6 +12,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from training.publish import existing_versions
+
 ROOT = Path(__file__).resolve().parent.parent
 MODELS = ROOT / "models"
 SAMPLE = ROOT / "tests" / "data" / "mnist_test_1000.npz"
@@ -19,7 +21,7 @@ SAMPLE = ROOT / "tests" / "data" / "mnist_test_1000.npz"
 
 def committed_versions(name: str) -> list[int]:
     """The versions of `name` in the committed model repository, oldest first."""
-    return sorted(int(path.name) for path in (MODELS / name).iterdir() if path.name.isdigit())
+    return existing_versions(MODELS, name)
 
 
 # What the service serves by default: each model's newest committed version.

@@ -22,13 +22,13 @@ from pathlib import Path
 import numpy as np
 
 from training.evalset import SUBSETS, load
+from training.publish import existing_versions
 
 CLASSIFIERS = ("mlp", "cnn")
 
 
 def _newest(model_dir: Path, name: str) -> Path:
-    versions = sorted(int(p.name) for p in (model_dir / name).iterdir() if p.name.isdigit())
-    return model_dir / name / str(versions[-1])
+    return model_dir / name / str(existing_versions(model_dir, name)[-1])
 
 
 def predict_in_process(items: list[tuple[str, int, bytes]], model_dir: Path) -> dict[str, list[int | None]]:
