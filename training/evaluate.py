@@ -1,64 +1,130 @@
-"""How the served classifiers do on digits that are not MNIST: `python -m training.evaluate`.
+"""How the served classifiers do on digits people send: `python -m training.evaluate`.
 
-    python -m training.evaluate [--set eval/real-world] [--sample N] [--url http://127.0.0.1:8000]
-                                [--model-dir models] [--write-cards] [--contact-sheet PATH]
+    python -m training.evaluate [--set eval/real-world] [--handwriting] [--development] [--sample N]
+                                [--url http://127.0.0.1:8000] [--model-dir models] [--write-cards]
+                                [--contact-sheet PATH]
 
-Every image of the committed evaluation set (training/evalset.py) goes through the service's own
-preprocessing and the newest version of each classifier in the model repository, in this process with
-onnxruntime (or, with --url, over HTTP against a running server). Prints accuracy per subset and overall,
-and a confusion matrix per model. An image the preprocessing refuses (no ink found) counts as wrong.
---write-cards records the figures in each evaluated version's model.json under metrics.real_world;
---contact-sheet draws the misclassified images with what each model said.
+Two yardsticks, each reported per subset and overall, with a confusion matrix per model:
+- the committed synthetic set (`--set`, training/evalset.py): typed, framed, drawn, photographed, faint;
+- real handwriting (`--handwriting`, training/handwriting.py): MNIST's 10,000 test digits rendered in
+  every way users send digits (needs the MNIST files: --data-dir or MNIST_DIR). `--development` renders
+  MNIST's training digits from another seed instead: the set to tune preprocessing on.
+Every image goes through the service's own preprocessing (spread over the machine's cores) and the newest
+version of each classifier, in this process with onnxruntime (or, with --url, over HTTP against a running
+server). An image the preprocessing refuses (no ink found) counts as wrong. --write-cards records the
+figures in each evaluated version's model.json under metrics; --contact-sheet draws misclassified images.
 """
 
 from __future__ import annotations
 
 import argparse
+import io
 import json
+import multiprocessing
+import os
 import sys
 from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 
-from training.evalset import SUBSETS, load
+from training import evalset, handwriting
 from training.publish import existing_versions
 
 CLASSIFIERS = ("mlp", "cnn")
+# The most misclassified images of one subset drawn on the contact sheet.
+SHEET_PER_SUBSET = 24
+
+
+@dataclass(frozen=True)
+class Item:
+    """One labelled image, made on demand: committed bytes, or a rendering of an MNIST digit."""
+
+    subset: str
+    label: int
+    make: Callable[[], bytes]
+
+
+def committed_items(folder: Path, per_subset: int | None) -> list[Item]:
+    return [
+        Item(subset, label, partial(bytes, data)) for subset, label, data in evalset.load(folder, per_subset=per_subset)
+    ]
+
+
+def handwriting_items(images: np.ndarray, labels: np.ndarray, per_subset: int | None, seed: int) -> list[Item]:
+    """Every rendering of the first `per_subset` digits (all of them by default), each a subset."""
+    count = len(images) if per_subset is None else min(per_subset, len(images))
+    return [
+        Item(subset, int(labels[i]), partial(handwriting.render, subset, images[i], i, seed))
+        for subset in handwriting.SUBSETS
+        for i in range(count)
+    ]
 
 
 def _newest(model_dir: Path, name: str) -> Path:
     return model_dir / name / str(existing_versions(model_dir, name)[-1])
 
 
-def predict_in_process(items: list[tuple[str, int, bytes]], model_dir: Path) -> dict[str, list[int | None]]:
-    """Each model's digit per image (None where the preprocessing refused the image)."""
+def _prepare(item: Item) -> np.ndarray | None:
     from service.errors import ServiceError
-    from service.model import load_version
     from service.preprocess import mnist_from_image
 
-    digits: list[np.ndarray | None] = []
-    for _, _, data in items:
-        try:
-            digits.append(mnist_from_image(data, 25_000_000))
-        except ServiceError:
-            digits.append(None)
+    try:
+        return mnist_from_image(item.make(), 25_000_000)
+    except ServiceError:
+        return None
+
+
+_ITEMS: list[Item] = []
+
+
+def _prepare_at(index: int) -> np.ndarray | None:
+    return _prepare(_ITEMS[index])
+
+
+def prepare(items: Sequence[Item]) -> list[np.ndarray | None]:
+    """The preprocessed 28x28 digit of every item (None where refused), on all cores (forked workers)."""
+    global _ITEMS
+    workers = os.cpu_count() or 1
+    if workers == 1 or len(items) < 200:
+        return [_prepare(item) for item in items]
+    _ITEMS = list(items)  # forked workers inherit it, lambdas and MNIST arrays included
+    try:
+        with multiprocessing.get_context("fork").Pool(workers) as pool:
+            return pool.map(_prepare_at, range(len(items)), chunksize=64)
+    finally:
+        _ITEMS = []
+
+
+def predict_in_process(items: Sequence[Item], model_dir: Path) -> dict[str, list[int | None]]:
+    """Each model's digit per image (None where the preprocessing refused the image)."""
+    from service.model import load_version
+
+    digits = prepare(items)
+    usable = [d for d in digits if d is not None]
     answers: dict[str, list[int | None]] = {}
     for name in CLASSIFIERS:
         model = load_version(_newest(model_dir, name), ["CPUExecutionProvider"], 1)
-        usable = [d for d in digits if d is not None]
-        batch = np.stack(usable).reshape(len(usable), *model.input.shape[1:]).astype(np.float32)
-        predicted = iter(model.run({model.input.name: batch})[0].argmax(axis=1).tolist())
-        answers[name] = [next(predicted) if d is not None else None for d in digits]
+        predicted: list[int] = []
+        for start in range(0, len(usable), 1024):
+            batch = np.stack(usable[start : start + 1024]).astype(np.float32)
+            batch = batch.reshape(len(batch), *model.input.shape[1:])
+            predicted += model.run({model.input.name: batch})[0].argmax(axis=1).tolist()
+        found = iter(predicted)
+        answers[name] = [next(found) if d is not None else None for d in digits]
     return answers
 
 
-def predict_over_http(items: list[tuple[str, int, bytes]], url: str) -> dict[str, list[int | None]]:
+def predict_over_http(items: Sequence[Item], url: str) -> dict[str, list[int | None]]:
     import requests
 
     answers: dict[str, list[int | None]] = {name: [] for name in CLASSIFIERS}
     with requests.Session() as session:
-        for _, _, data in items:
+        for item in items:
+            data = item.make()
             for name in CLASSIFIERS:
                 response = session.post(
                     f"{url}/predict",
@@ -71,15 +137,15 @@ def predict_over_http(items: list[tuple[str, int, bytes]], url: str) -> dict[str
     return answers
 
 
-def score(items: list[tuple[str, int, bytes]], answers: dict[str, list[int | None]]) -> dict[str, dict]:
+def score(items: Sequence[Item], answers: dict[str, list[int | None]]) -> dict[str, dict]:
     """Per model: accuracy overall and per subset, the confusion matrix (rows: true digit; column 10: refused)."""
     report = {}
     for name, predicted in answers.items():
         per_subset: dict[str, list[bool]] = defaultdict(list)
         matrix = np.zeros((10, 11), dtype=int)
-        for (subset, label, _), guess in zip(items, predicted, strict=True):
-            per_subset[subset].append(guess == label)
-            matrix[label, 10 if guess is None else guess] += 1
+        for item, guess in zip(items, predicted, strict=True):
+            per_subset[item.subset].append(guess == item.label)
+            matrix[item.label, 10 if guess is None else guess] += 1
         right = [ok for oks in per_subset.values() for ok in oks]
         report[name] = {
             "accuracy": round(float(np.mean(right)), 4),
@@ -90,81 +156,120 @@ def score(items: list[tuple[str, int, bytes]], answers: dict[str, list[int | Non
     return report
 
 
-def render(report: dict[str, dict]) -> str:
-    subsets = [s for s in SUBSETS if s in next(iter(report.values()))["subsets"]]
-    lines = ["| model | overall | " + " | ".join(subsets) + " |", "|---" * (len(subsets) + 2) + "|"]
-    for name, found in report.items():
+def render(report: dict[str, dict], title: str) -> str:
+    """The report as Markdown: one row per model, then one row per subset with both models side by side."""
+    subsets = list(next(iter(report.values()))["subsets"])
+    lines = [f"## {title}", "", "| subset | " + " | ".join(report) + " |", "|---" * (len(report) + 1) + "|"]
+    lines.append("| **overall** | " + " | ".join(f"**{found['accuracy']:.3f}**" for found in report.values()) + " |")
+    for subset in subsets:
         lines.append(
-            f"| {name} | {found['accuracy']:.3f} | " + " | ".join(f"{found['subsets'][s]:.3f}" for s in subsets) + " |"
+            f"| {subset} | " + " | ".join(f"{found['subsets'][subset]:.3f}" for found in report.values()) + " |"
         )
     for name, found in report.items():
         lines += [
             "",
             f"{name}: true digit (rows) against answer (columns; '-' = no ink found)",
-            "    " + " ".join(f"{c:>4}" for c in [*range(10), "-"]),
+            "    " + " ".join(f"{c:>5}" for c in [*range(10), "-"]),
         ]
-        lines += [f"{row:>3} " + " ".join(f"{v:>4}" for v in counts) for row, counts in enumerate(found["confusion"])]
+        lines += [f"{row:>3} " + " ".join(f"{v:>5}" for v in counts) for row, counts in enumerate(found["confusion"])]
     return "\n".join(lines)
 
 
-def contact_sheet(items, answers, path: Path) -> int:
-    """A grid of the images some model got wrong, each captioned with the truth and both answers."""
+def contact_sheet(items: Sequence[Item], answers: dict[str, list[int | None]], path: Path) -> int:
+    """A grid of images some model got wrong (at most SHEET_PER_SUBSET a subset), captioned with both answers."""
     from PIL import Image, ImageDraw
 
-    wrong = [(i, item) for i, item in enumerate(items) if any(answers[n][i] != item[1] for n in answers)]
+    wrong = [i for i, item in enumerate(items) if any(answers[n][i] != item.label for n in answers)]
+    shown: list[int] = []
+    per_subset: dict[str, int] = defaultdict(int)
+    for index in wrong:
+        per_subset[items[index].subset] += 1
+        if per_subset[items[index].subset] <= SHEET_PER_SUBSET:
+            shown.append(index)
     columns, cell = 12, 96
-    rows = max(1, -(-len(wrong) // columns))
-    sheet = Image.new("RGB", (columns * cell, rows * (cell + 14)), "white")
+    rows = max(1, -(-len(shown) // columns))
+    sheet = Image.new("RGB", (columns * cell, rows * (cell + 26)), "white")
     draw = ImageDraw.Draw(sheet)
-    for position, (index, (_, label, data)) in enumerate(wrong):
-        import io
-
-        image = Image.open(io.BytesIO(data)).convert("RGBA")
+    for position, index in enumerate(shown):
+        item = items[index]
+        image = Image.open(io.BytesIO(item.make())).convert("RGBA")
         flat = Image.new("RGBA", image.size, "white")
         flat.alpha_composite(image)
         flat.thumbnail((cell - 4, cell - 4))
-        x, y = (position % columns) * cell, (position // columns) * (cell + 14)
+        x, y = (position % columns) * cell, (position // columns) * (cell + 26)
         sheet.paste(flat.convert("RGB"), (x + 2, y + 2))
         said = "/".join("-" if answers[n][index] is None else str(answers[n][index]) for n in CLASSIFIERS)
-        draw.text((x + 2, y + cell), f"{label}: {said}", fill="red")
+        draw.text((x + 2, y + cell - 2), f"{item.label}: {said}", fill="red")
+        draw.text((x + 2, y + cell + 10), item.subset[:15], fill="gray")
     path.parent.mkdir(parents=True, exist_ok=True)
     sheet.save(path)
     return len(wrong)
+
+
+def _record(model_dir: Path, report: dict[str, dict], key: str, source: str) -> None:
+    for name, found in report.items():
+        card_path = _newest(model_dir, name) / "model.json"
+        card = json.loads(card_path.read_text())
+        card.setdefault("metrics", {})[key] = {
+            "set": source,
+            "accuracy": found["accuracy"],
+            "images": found["images"],
+            "subsets": found["subsets"],
+        }
+        card_path.write_text(json.dumps(card, indent=2) + "\n")
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m training.evaluate", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--set", default="eval/real-world")
+    parser.add_argument("--set", help="the committed synthetic set (default eval/real-world, unless --handwriting)")
+    parser.add_argument("--handwriting", action="store_true", help="real handwriting: MNIST digits as users send them")
+    parser.add_argument("--development", action="store_true", help="with --handwriting: the development set")
+    parser.add_argument("--data-dir", help="the MNIST IDX files for --handwriting (default $MNIST_DIR)")
     parser.add_argument("--model-dir", default="models")
-    parser.add_argument("--sample", type=int, help="the first N images of each subset (every digit)")
+    parser.add_argument("--sample", type=int, help="the first N images of each subset")
     parser.add_argument("--url", help="evaluate a running server over HTTP instead of in process")
     parser.add_argument("--write-cards", action="store_true", help="record the figures in each model.json")
     parser.add_argument("--contact-sheet", help="write the misclassified images to this PNG")
     args = parser.parse_args(argv)
-    items = load(Path(args.set), per_subset=args.sample)
-    if not items:
-        print(f"no images under {args.set}", file=sys.stderr)
-        return 2
-    answers = predict_over_http(items, args.url) if args.url else predict_in_process(items, Path(args.model_dir))
-    report = score(items, answers)
-    print(render(report))
-    if args.contact_sheet:
-        print(
-            f"\n{contact_sheet(items, answers, Path(args.contact_sheet))} misclassified images in {args.contact_sheet}"
+    runs: list[tuple[str, str, str, list[Item]]] = []  # (title, card key, source, items)
+    if args.set or not args.handwriting:
+        folder = args.set or "eval/real-world"
+        runs.append(("Synthetic set: " + folder, "real_world", folder, committed_items(Path(folder), args.sample)))
+    if args.handwriting:
+        from training.data import DatasetError, load_mnist
+
+        try:
+            mnist = load_mnist(args.data_dir)
+        except DatasetError as exc:
+            print(exc, file=sys.stderr)
+            return 2
+        if args.development:
+            images, labels, seed, source = mnist.x_train, mnist.y_train, handwriting.DEVELOPMENT_SEED, "train"
+        else:
+            images, labels, seed, source = mnist.x_test, mnist.y_test, handwriting.SEED, "test"
+        title = f"Real handwriting: MNIST {source} digits, seed {seed}"
+        runs.append(
+            (title, "handwriting", f"mnist-{source}/seed-{seed}", handwriting_items(images, labels, args.sample, seed))
         )
-    if args.write_cards:
-        for name, found in report.items():
-            card_path = _newest(Path(args.model_dir), name) / "model.json"
-            card = json.loads(card_path.read_text())
-            card.setdefault("metrics", {})["real_world"] = {
-                "set": args.set,
-                "accuracy": found["accuracy"],
-                "images": found["images"],
-                "subsets": found["subsets"],
-            }
-            card_path.write_text(json.dumps(card, indent=2) + "\n")
+    everything: list[Item] = []
+    merged: dict[str, list[int | None]] = {name: [] for name in CLASSIFIERS}
+    for title, key, source, items in runs:
+        if not items:
+            print(f"no images in {source}", file=sys.stderr)
+            return 2
+        answers = predict_over_http(items, args.url) if args.url else predict_in_process(items, Path(args.model_dir))
+        report = score(items, answers)
+        print(render(report, f"{title} ({len(items)} images)") + "\n")
+        if args.write_cards and not args.development:
+            _record(Path(args.model_dir), report, key, source)
+        everything += items
+        for name in CLASSIFIERS:
+            merged[name] += answers[name]
+    if args.contact_sheet:
+        wrong = contact_sheet(everything, merged, Path(args.contact_sheet))
+        print(f"{wrong} misclassified images; up to {SHEET_PER_SUBSET} a subset in {args.contact_sheet}")
     return 0
 
 
