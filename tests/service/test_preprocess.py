@@ -4,25 +4,16 @@ import zlib
 
 import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, ImageFilter
 
 from service.errors import InvalidInput, PayloadTooLarge, UnsupportedMedia
-from service.preprocess import (
-    WORKING_SIZE,
-    border_lines,
-    center_by_mass,
-    crop_to_ink,
-    decode_image,
-    digit_extent,
-    fit_box,
-    full_strength,
-    label_runs,
-    mnist_from_gray,
-    mnist_from_image,
-    shrink,
-    to_grayscale,
-)
-from service.preprocess import _runs as runs
+from service.preprocess import mnist_from_gray, mnist_from_image
+from service.preprocess.background import clean_level
+from service.preprocess.decode import decode_image, shrink
+from service.preprocess.fit import center_by_mass, fit_box, full_strength
+from service.preprocess.gray import to_grayscale
+from service.preprocess.pieces import border_lines, crop_to_ink, digit_extent, label_runs, runs
+from service.preprocess.tuning import WORKING_SIZE
 from tests.images import encode
 
 LIMIT = 4_000_000
@@ -373,3 +364,58 @@ def test_a_sheets_edge_broken_into_dashes_does_not_become_the_digit(digit):
     # The same digit, a little thinner: the darker dashes set the ink's range, and so its noise floor.
     assert _close(alone, edged) < 0.04
     assert _close(edged, _as_mnist(digit)) < 0.08
+
+
+def _tight(digit: np.ndarray) -> np.ndarray:
+    """Cropped to the pixels above 30, with no margin: the digit touches the frame on every side."""
+    rows, cols = np.flatnonzero((digit > 30).any(axis=1)), np.flatnonzero((digit > 30).any(axis=0))
+    return digit[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+
+
+def _reference(digit: np.ndarray) -> np.ndarray:
+    """What the pipeline makes of the clean 28x28 digit itself."""
+    return mnist_from_image(encode(Image.fromarray(255 - digit)), LIMIT)
+
+
+def test_a_clean_level_is_read_off_most_of_the_border_and_a_photo_has_none(digit):
+    tight = 255 - _tight(digit).astype(np.float32)
+    assert clean_level(tight) == 255.0  # the strokes touch the frame, the rest of the border is paper
+    rng = np.random.default_rng(4)
+    grainy = np.full((100, 100), 220.0) + rng.normal(0, 4, (100, 100))
+    grainy[:3], grainy[-3:], grainy[:, :3], grainy[:, -3:] = 200.0, 200.0, 200.0, 200.0  # a flat fill around it
+    assert clean_level(grainy) is None
+
+
+@pytest.mark.parametrize("scale", [1, 4, 10])
+@pytest.mark.parametrize("label", [0, 7, 8])
+def test_a_digit_cropped_tight_keeps_the_strokes_that_touch_the_frame(mnist_sample, label, scale):
+    """A 0 cropped to its ink used to lose the arcs touching the frame and be read as a 1."""
+    images, labels = mnist_sample
+    digit = images[np.flatnonzero(labels == label)[0]]
+    cropped = Image.fromarray(255 - _tight(digit))
+    cropped = cropped.resize((cropped.width * scale, cropped.height * scale), Image.Resampling.BILINEAR)
+    out = mnist_from_image(encode(cropped), LIMIT)
+    assert _close(out, _reference(digit)) < 0.06
+    assert out.sum() > 0.8 * _reference(digit).sum()
+
+
+@pytest.mark.parametrize("label", [0, 7, 8])
+def test_a_photo_zoomed_onto_the_digit_keeps_its_wide_strokes(mnist_sample, label):
+    """Grainy paper, the digit touching the frame, strokes a fifth of the image wide: none is background."""
+    images, labels = mnist_sample
+    digit = images[np.flatnonzero(labels == label)[0]]
+    rng = np.random.default_rng(5)
+    bold = np.asarray(Image.fromarray(_tight(digit)).resize((120, 160), Image.Resampling.BICUBIC), dtype=np.float32)
+    bold = np.asarray(Image.fromarray(bold.astype(np.uint8)).filter(ImageFilter.MaxFilter(9)), dtype=np.float32)
+    photo = np.clip(215 - 0.7 * bold + rng.normal(0, 4, bold.shape), 0, 255).astype(np.uint8)
+    out = mnist_from_image(encode(Image.fromarray(photo), "JPEG", quality=85), LIMIT)
+    clean = mnist_from_image(encode(Image.fromarray(255 - bold.astype(np.uint8))), LIMIT)
+    assert out.sum() > 0.8 * clean.sum()  # the first look alone kept about half
+    assert _close(out, clean) < 0.08
+
+
+def test_a_bold_blurred_pen_is_not_hollowed_out(digit):
+    bold = Image.fromarray(255 - digit).filter(ImageFilter.MinFilter(3)).resize((112, 112), Image.Resampling.BILINEAR)
+    out = mnist_from_image(encode(bold.filter(ImageFilter.GaussianBlur(2))), LIMIT)
+    reference = mnist_from_image(encode(Image.fromarray(255 - digit).filter(ImageFilter.MinFilter(3))), LIMIT)
+    assert _close(out, reference) < 0.08

@@ -1,0 +1,52 @@
+"""The stages in order: encoded bytes -> 28x28 float32 in [0, 1], formatted as MNIST is."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from service.errors import InvalidInput
+from service.preprocess.background import window_extreme
+from service.preprocess.decode import decode_image, orient, shrink
+from service.preprocess.fit import center_by_mass, fit_box, full_strength
+from service.preprocess.gray import to_grayscale
+from service.preprocess.ink import ink_on_dark
+from service.preprocess.pieces import crop_to_ink
+from service.preprocess.tuning import FILLS, INK_THRESHOLD, OPENING, REACH
+
+
+def find_digit(gray: np.ndarray) -> np.ndarray:
+    """The digit's ink, cropped to its box, from a grayscale image [0, 255] of any size.
+
+    The first look reads a photo's background with a window a fifth of the image wide. A digit that fills its
+    image (cropped tight, zoomed onto) can have strokes that wide, which that window takes for background and
+    hollows out; it gets a second look with a window as wide as its strokes can be. The second look's ink is
+    taken only near the strokes the first one found: it may restore a stroke's inside, never add ink elsewhere
+    (the uneven light it follows less closely).
+    """
+    narrow = min(gray.shape) // OPENING
+    ink = ink_on_dark(gray)
+    try:
+        digit = crop_to_ink(ink)
+    except InvalidInput:
+        # Nothing left: the first look took the strokes of a digit that is the whole image for background.
+        return crop_to_ink(ink_on_dark(gray, round(REACH * max(gray.shape))))
+    reach = round(REACH * max(digit.shape))
+    fills = digit.shape[0] >= FILLS * gray.shape[0] or digit.shape[1] >= FILLS * gray.shape[1]
+    if not fills or reach <= narrow:
+        return digit
+    try:
+        wide = ink_on_dark(gray, reach)
+    except InvalidInput:
+        return digit
+    near = window_extreme((ink > INK_THRESHOLD * 255).astype(np.float32), max(3, narrow), np.maximum) > 0
+    return crop_to_ink(np.where(near, np.maximum(ink, wide), ink))
+
+
+def mnist_from_gray(gray: np.ndarray) -> np.ndarray:
+    """Grayscale [0, 255] of any size -> 28x28 float32 in [0, 1], formatted as MNIST is."""
+    return center_by_mass(full_strength(fit_box(find_digit(gray)))) / 255.0
+
+
+def mnist_from_image(data: bytes, max_pixels: int) -> np.ndarray:
+    """Encoded image bytes -> 28x28 float32 in [0, 1], ready for the MNIST models."""
+    return mnist_from_gray(to_grayscale(shrink(orient(decode_image(data, max_pixels)))))

@@ -1,0 +1,59 @@
+"""Every tuning constant of the preprocessing, in one place: what it is, in what unit, and why this value.
+
+Each was chosen on the development set (`python -m training.evaluate --handwriting --development`: MNIST's
+training digits rendered as users send them, from another seed) and the committed synthetic set, never on
+the real-handwriting evaluation itself. Change one only with `make evaluate` before and after, every subset.
+"""
+
+# fit: MNIST's own geometry. Each digit's box was scaled so its longer side is 20 px, then pasted into a
+# 28x28 field with its centre of mass at the centre.
+SIZE = 28
+BOX = 20
+
+# decode: larger images are reduced to about this longer side before any per-pixel work (the JPEG decoder
+# scales while decoding). A digit that ends up 20 px tall loses nothing; a 12-megapixel photo costs
+# milliseconds instead of a second.
+WORKING_SIZE = 400
+
+# background: an image is clean (a render, a canvas, a scan with a white background) when at least this share
+# of its border is exactly one level...
+CLEAN_BORDER = 0.5
+# ...and at least this share of the whole image is at that level (a sheet photographed on a flat fill has an
+# even border but grain everywhere else). A tightly cropped digit touches its border, so "all of the border"
+# would send every tight crop down the photo path.
+CLEAN_IMAGE = 0.3
+# background, photos: where the ink is, is judged on means over blocks of this fraction of the shorter side.
+SMOOTHING = 64
+# background, photos: the first look follows everything wider than this fraction of the shorter side (a
+# step such as a sheet's edge, a shadow): strokes of a digit that is small in its image are narrower.
+OPENING = 5
+# background, photos: a digit that spans at least this share of its image's height or width fills it...
+FILLS = 0.8
+# ...and its strokes can be a quarter of its size, as wide as the first look's window: the second look's window
+# is this fraction of the digit's longer side, so a wide or bold stroke is never taken for background.
+REACH = 0.7
+
+# ink: the least the brightest ink must stand out from the background, in the noise's standard deviations.
+CONTRAST = 6
+# ink, photos: values within the noise (4 deviations) or under this share of the ink's range are cleared.
+NOISE_FLOOR = 0.1
+# pieces: lighter pixels (a share of the ink's range) do not count towards the digit's extent.
+INK_THRESHOLD = 0.05
+
+# pieces: images up to this size (an MNIST digit, a small icon) are taken as one digit.
+SMALL = 2 * SIZE
+# pieces: masks are analysed reduced to about this many cells along their longer side.
+MASK_CELLS = 160
+# pieces: beyond this many runs the "ink" is noise or texture, not strokes: the whole extent is used.
+MAX_RUNS = 20_000
+# pieces: ink at most this share of the digit's longer side away from it is part of it (a 5's flag, a dashed stroke).
+GAP = 0.3
+# pieces: a photographed sheet's edge runs within this share of a side from the image's border...
+BORDER = 0.12
+# ...and is at most this share of the shorter side thick, on average along its length.
+LINE = 0.04
+
+# fit: the strokes' cores are read at this percentile of the digit's inked pixels; MNIST has them at full white.
+STROKE_QUANTILE = 75
+# fit: strokes at least this bright (of 255) are left as they are, so an MNIST digit comes through unchanged.
+FULL = 0.8 * 255
