@@ -3,7 +3,9 @@
 The ink is cut into connected pieces on a reduced mask (run-length union-find: a digit costs a few hundred
 steps whatever its resolution). The digit is its heaviest piece and the pieces near it; what else an image
 holds (a smudge, a shadow, a second character, a photographed sheet's edge) stays out of the crop. A stroke
-that touches the image's frame is part of the digit: a tightly cropped digit touches it on every side.
+that touches the image's frame is part of the digit: a tightly cropped digit touches it on every side. Only
+in a photo of a digit small in its frame (`sheet`) is ink reaching in along a long stretch of the edge taken
+for a sheet's edge or the desk beyond it (`reaching_in_from_the_edge`).
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import numpy as np
 
 from service.errors import InvalidInput
 from service.preprocess.background import reduce_blocks
-from service.preprocess.tuning import BORDER, GAP, INK_THRESHOLD, LINE, MASK_CELLS, MAX_RUNS, SMALL
+from service.preprocess.tuning import BORDER, EDGE_SHARE, GAP, INK_THRESHOLD, LINE, MASK_CELLS, MAX_RUNS, SMALL
 
 
 def mask_scale(shape: tuple[int, ...]) -> int:
@@ -25,6 +27,49 @@ def extent(mask: np.ndarray) -> tuple[int, int, int, int] | None:
     if rows.size == 0:
         return None
     return rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
+
+
+def _dilate(mask: np.ndarray) -> np.ndarray:
+    grown = mask.copy()
+    grown[1:] |= mask[:-1]
+    grown[:-1] |= mask[1:]
+    grown[:, 1:] |= mask[:, :-1]
+    grown[:, :-1] |= mask[:, 1:]
+    return grown
+
+
+def reaching_in_from_the_edge(above: np.ndarray) -> np.ndarray | None:
+    """The "ink" that reaches in from a long stretch of the image's edge: a photographed sheet's edge, the desk
+    around it, a shadow. A digit that touches the edge touches it over a stroke's width, not a third of a side.
+
+    Grown from those stretches through the ink on a reduced mask (the blocks' maximum, so thin lines stay
+    connected), then stretched back. None when no side qualifies, or when it would leave almost no ink.
+    """
+    height, width = above.shape
+    band = max(2, round(0.04 * min(height, width)))  # a sheet's edge runs near the border, rarely on it
+    seeds = np.zeros_like(above)
+    for rows, cols, along in (
+        (slice(0, band), slice(None), 0),
+        (slice(height - band, None), slice(None), 0),
+        (slice(None), slice(0, band), 1),
+        (slice(None), slice(width - band, None), 1),
+    ):
+        strip = above[rows, cols]
+        if strip.any(axis=along).mean() > EDGE_SHARE:
+            seeds[rows, cols] = strip
+    if not seeds.any():
+        return None
+    scale = mask_scale(above.shape)
+    region, grown = reduce_blocks(above, scale, np.logical_or), reduce_blocks(seeds, scale, np.logical_or)
+    grown &= region
+    for _ in range(region.size):  # bounded: each round adds at least one cell or stops
+        wider = _dilate(grown) & region
+        if (wider == grown).all():
+            break
+        grown = wider
+    frame = _dilate(np.repeat(np.repeat(grown, scale, axis=0), scale, axis=1))[:height, :width]
+    left = above & ~frame
+    return frame if left.sum() >= 0.02 * above.sum() and left.any() else None
 
 
 def runs(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -146,14 +191,19 @@ def digit_extent(strong: np.ndarray, ink: np.ndarray) -> tuple[int, int, int, in
     return found if found is not None else whole
 
 
-def crop_to_ink(ink: np.ndarray, margin: int = 2) -> np.ndarray:
+def crop_to_ink(ink: np.ndarray, margin: int = 2, sheet: bool = False) -> np.ndarray:
     """The digit's box: its strokes above a threshold, plus the faint anti-aliased edge beside them.
 
     The threshold keeps compression noise far from the digit out of the box; the margin keeps the
     faint edge pixels of a clean digit (as MNIST has) in it. Ink away from the digit's own strokes
-    (`digit_extent`) is left out.
+    (`digit_extent`) is left out, and with `sheet` (a photo of a digit small in its frame) so is ink reaching
+    in from a long stretch of the image's edge.
     """
     above = ink > INK_THRESHOLD * 255
+    frame = reaching_in_from_the_edge(above) if sheet else None
+    if frame is not None:
+        ink = np.where(frame, 0.0, ink)
+        above &= ~frame
     # A stroke pixel has a stroke neighbour; a lone speck of noise does not.
     height, width = above.shape
     padded = np.pad(above, 1).astype(np.uint8)

@@ -11,17 +11,19 @@ from service.preprocess.fit import center_by_mass, fit_box, full_strength
 from service.preprocess.gray import to_grayscale
 from service.preprocess.ink import ink_on_dark
 from service.preprocess.pieces import crop_to_ink
-from service.preprocess.tuning import FILLS, INK_THRESHOLD, OPENING, REACH
+from service.preprocess.tuning import FILLS, INK_THRESHOLD, INKED, OPENING, REACH, RESTORED
 
 
 def find_digit(gray: np.ndarray) -> np.ndarray:
     """The digit's ink, cropped to its box, from a grayscale image [0, 255] of any size.
 
     The first look reads a photo's background with a window a fifth of the image wide. A digit that fills its
-    image (cropped tight, zoomed onto) can have strokes that wide, which that window takes for background and
-    hollows out; it gets a second look with a window as wide as its strokes can be. The second look's ink is
-    taken only near the strokes the first one found: it may restore a stroke's inside, never add ink elsewhere
-    (the uneven light it follows less closely).
+    image (cropped tight, zoomed onto: its crop spans the image and its ink covers a good share of it, where a
+    photo whose sheet's edges widen the crop is mostly paper) can have strokes that wide, which that window
+    takes for background and hollows out. It gets a second look with a window as wide as its strokes can be,
+    whose ink is taken only near the strokes the first look found: it may restore a stroke's inside, never add
+    ink elsewhere (the uneven light it follows less closely). A digit that does not fill its image is in a
+    photo, where ink reaching in from a long stretch of the frame is a sheet's edge or the desk: left out.
     """
     narrow = min(gray.shape) // OPENING
     ink = ink_on_dark(gray)
@@ -31,15 +33,22 @@ def find_digit(gray: np.ndarray) -> np.ndarray:
         # Nothing left: the first look took the strokes of a digit that is the whole image for background.
         return crop_to_ink(ink_on_dark(gray, round(REACH * max(gray.shape))))
     reach = round(REACH * max(digit.shape))
-    fills = digit.shape[0] >= FILLS * gray.shape[0] or digit.shape[1] >= FILLS * gray.shape[1]
-    if not fills or reach <= narrow:
+    spans = digit.shape[0] >= FILLS * gray.shape[0] or digit.shape[1] >= FILLS * gray.shape[1]
+    if not spans:
+        return crop_to_ink(ink, sheet=True)
+    if reach <= narrow:
         return digit
     try:
         wide = ink_on_dark(gray, reach)
     except InvalidInput:
         return digit
-    near = window_extreme((ink > INK_THRESHOLD * 255).astype(np.float32), max(3, narrow), np.maximum) > 0
-    return crop_to_ink(np.where(near, np.maximum(ink, wide), ink))
+    inked = ink > INK_THRESHOLD * 255
+    both = np.where(
+        window_extreme(inked.astype(np.float32), max(3, narrow), np.maximum) > 0, np.maximum(ink, wide), ink
+    )
+    if np.mean(inked) < INKED and np.mean(both > INK_THRESHOLD * 255) < RESTORED:
+        return crop_to_ink(ink, sheet=True)
+    return crop_to_ink(both)
 
 
 def mnist_from_gray(gray: np.ndarray) -> np.ndarray:

@@ -29,6 +29,12 @@ SMOOTHING = 64
 OPENING = 5
 # background, photos: a digit that spans at least this share of its image's height or width fills it...
 FILLS = 0.8
+# ...when its ink also covers at least this share of the image: cropped digits cover 18-60 % (10th to 90th
+# percentile, development set), faint photos whose sheet's edges widen the crop 6-12 %...
+INKED = 0.15
+# ...or this share once the second look has restored the inside of strokes the first look hollowed out (a
+# thick marker cropped tight): cropped digits 27-60 %, those faint photos 10-27 %.
+RESTORED = 0.35
 # ...and its strokes can be a quarter of its size, as wide as the first look's window: the second look's window
 # is this fraction of the digit's longer side, so a wide or bold stroke is never taken for background.
 REACH = 0.7
@@ -40,6 +46,9 @@ NOISE_FLOOR = 0.1
 # pieces: lighter pixels (a share of the ink's range) do not count towards the digit's extent.
 INK_THRESHOLD = 0.05
 
+# pieces, photos of a digit small in its frame: ink along more than this share of one side is a sheet's edge
+# or the desk beyond it, reaching in.
+EDGE_SHARE = 0.2
 # pieces: images up to this size (an MNIST digit, a small icon) are taken as one digit.
 SMALL = 2 * SIZE
 # pieces: masks are analysed reduced to about this many cells along their longer side.
