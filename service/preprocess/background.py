@@ -3,9 +3,10 @@
 A clean image (a render, a canvas, a cleanly scanned or cropped digit) has one exact level, read off its
 border: `clean_level`. A photo has grain, uneven light, shadows and a sheet's edges: there the background
 is the image with every stroke shaved off (`opening`), taken on block means so that the grain does not pull
-it down. Morphology here is numpy on purpose: `running` costs the same whatever the window (van Herk /
-Gil-Werman), where Pillow's rank filters grow with the window's area, and scipy would add 114 MB to the
-serving image for these few functions.
+it down. The median over blocks is Pillow's `MedianFilter`; the opening's minimum and maximum are numpy,
+because `running` costs the same whatever the window (van Herk / Gil-Werman) where Pillow's rank filters
+grow with the window's area, and scipy.ndimage would add 114 MB (scipy 1.17.1, installed) to a serving
+image that is 197 MB above its base, for a few functions.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from __future__ import annotations
 from typing import Literal
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageFilter
 
 from service.preprocess.gray import border
 from service.preprocess.tuning import CLEAN_BORDER, CLEAN_IMAGE, OPENING
@@ -102,9 +103,8 @@ def local_background(gray: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     padded = np.pad(gray, ((0, -height % block), (0, -width % block)), mode="edge")
     rows, cols = padded.shape[0] // block, padded.shape[1] // block
     blocks = padded.reshape(rows, block, cols, block).transpose(0, 2, 1, 3).reshape(rows, cols, block * block)
-    level = np.percentile(blocks, 25, axis=2)
-    around = np.pad(level, 2, mode="edge")
-    level = np.median([around[r : r + rows, c : c + cols] for r in range(5) for c in range(5)], axis=0)
+    quartile = Image.fromarray(np.percentile(blocks, 25, axis=2).astype(np.float32), mode="F")
+    level = np.asarray(quartile.filter(ImageFilter.MedianFilter(5)), dtype=np.float32)  # the edges repeated
     if not level.any():
         return np.zeros(shape, dtype=np.float32)
     around = np.pad(level, 1, mode="edge")
