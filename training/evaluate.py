@@ -78,25 +78,17 @@ def _prepare(item: Item) -> np.ndarray | None:
         return None
 
 
-_ITEMS: list[Item] = []
-
-
-def _prepare_at(index: int) -> np.ndarray | None:
-    return _prepare(_ITEMS[index])
-
-
 def prepare(items: Sequence[Item]) -> list[np.ndarray | None]:
-    """The preprocessed 28x28 digit of every item (None where refused), on all cores (forked workers)."""
-    global _ITEMS
+    """The preprocessed 28x28 digit of every item (None where refused), on all cores.
+
+    Spawned workers, not forked ones: training calls this with TensorFlow loaded, whose threads make a fork
+    unsafe. Items pickle (their `make` is a partial of a module-level function).
+    """
     workers = os.cpu_count() or 1
     if workers == 1 or len(items) < 200:
         return [_prepare(item) for item in items]
-    _ITEMS = list(items)  # forked workers inherit it, lambdas and MNIST arrays included
-    try:
-        with multiprocessing.get_context("fork").Pool(workers) as pool:
-            return pool.map(_prepare_at, range(len(items)), chunksize=64)
-    finally:
-        _ITEMS = []
+    with multiprocessing.get_context("spawn").Pool(workers) as pool:
+        return pool.map(_prepare, items, chunksize=64)
 
 
 def predict_in_process(items: Sequence[Item], model_dir: Path) -> dict[str, list[int | None]]:

@@ -3,8 +3,9 @@
 The recipe goes beyond the deck's plain RMSprop run only in training choices, never in the
 architecture: Adam with a cosine-decaying learning rate; augmentation (small random shifts, rotation,
 zoom and slant in one resampling, and thicker or thinner strokes) so the models meet pens, fonts and
-photos MNIST does not have; 10% of the training set held out for validation; and early stopping that
-keeps the best epoch's weights.
+photos MNIST does not have; degraded copies of training digits (tight crops, low-resolution round trips,
+blur, pen width; training/degrade.py) as the service's own preprocessing hands them to the model; 10% of
+the training set held out for validation; and early stopping that keeps the best epoch's weights.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ class Recipe:
     zoom: float = 0.0
     shear: float = 0.0  # horizontal shear, up to this fraction of the image (a slanted hand, an italic)
     stroke: float = 0.0  # probability that an image's strokes are thickened or thinned (pens, font weights)
+    degraded: float = 0.0  # degraded copies added, as a share of the training split (training/degrade.py)
     validation_split: float = 0.1
     patience: int = 5
     optimizer: str = "adam"  # one of OPTIMIZERS
@@ -45,9 +47,15 @@ class Recipe:
 
 
 RECIPES = {
-    "mlp": Recipe(epochs=30, batch_size=128, translation=0.08, rotation=0.02, zoom=0.06, shear=0.15, stroke=0.5),
-    "cnn": Recipe(epochs=20, batch_size=64, translation=0.08, rotation=0.03, zoom=0.1, shear=0.2, stroke=0.6),
+    "mlp": Recipe(
+        epochs=30, batch_size=128, translation=0.08, rotation=0.02, zoom=0.06, shear=0.15, stroke=0.5, degraded=0.5
+    ),
+    "cnn": Recipe(
+        epochs=20, batch_size=64, translation=0.08, rotation=0.03, zoom=0.1, shear=0.2, stroke=0.6, degraded=0.5
+    ),
 }
+# The degraded copies' seed is the training seed plus this: apart from the evaluation's seeds (0 and 1).
+DEGRADE_SEED = 1000
 
 
 @dataclass
@@ -172,20 +180,26 @@ def _datasets(name: str, recipe: Recipe, batch_size: int, x: np.ndarray, y: np.n
     split = int(len(x) * (1 - recipe.validation_split))
     order = np.random.default_rng(seed).permutation(len(x))
     train_idx, val_idx = order[:split], order[split:]
-    images = to_unit_range(x)[..., np.newaxis]
+    train_x, train_y = x[train_idx], y[train_idx]
+    if recipe.degraded:
+        from training.degrade import degraded_copies
+
+        count = round(recipe.degraded * len(train_idx))
+        extra_x, extra_y = degraded_copies(train_x[:count], train_y[:count], seed + DEGRADE_SEED)
+        train_x, train_y = np.concatenate([train_x, extra_x]), np.concatenate([train_y, extra_y])
     augment = _augmenter(recipe, seed)
     flat = name == "mlp"
 
     def to_model_input(batch, labels):
         return (tf.reshape(batch, (-1, 784)) if flat else batch), labels
 
-    train = tf.data.Dataset.from_tensor_slices((images[train_idx], y[train_idx]))
-    train = train.shuffle(len(train_idx), seed=seed, reshuffle_each_iteration=True).batch(batch_size)
+    train = tf.data.Dataset.from_tensor_slices((to_unit_range(train_x)[..., np.newaxis], train_y))
+    train = train.shuffle(len(train_y), seed=seed, reshuffle_each_iteration=True).batch(batch_size)
     if augment is not None:
         train = train.map(lambda b, labels: (augment(b), labels), num_parallel_calls=tf.data.AUTOTUNE)
     train = train.map(to_model_input).prefetch(tf.data.AUTOTUNE)
-    val = tf.data.Dataset.from_tensor_slices((images[val_idx], y[val_idx])).batch(512).map(to_model_input)
-    return train, val, len(train_idx)
+    val = tf.data.Dataset.from_tensor_slices((to_unit_range(x[val_idx])[..., np.newaxis], y[val_idx]))
+    return train, val.batch(512).map(to_model_input), len(train_y), len(val_idx)
 
 
 def train_classifier(
@@ -200,7 +214,9 @@ def train_classifier(
     keras.utils.set_random_seed(seed)
     model = BUILDERS[name]()
     model.summary()
-    train, val, train_samples = _datasets(name, recipe, batch_size, data.x_train, data.y_train, seed)
+    train, val, train_samples, validation_samples = _datasets(
+        name, recipe, batch_size, data.x_train, data.y_train, seed
+    )
     model.compile(
         optimizer=_optimizer(recipe, steps=epochs * -(-train_samples // batch_size)),
         loss="sparse_categorical_crossentropy",
@@ -220,7 +236,7 @@ def train_classifier(
         "batch_size": batch_size,
         "seed": seed,
         "train_samples": train_samples,
-        "validation_samples": len(data.x_train) - train_samples,
+        "validation_samples": validation_samples,
         "loss": "sparse_categorical_crossentropy",
     }
     return TrainedClassifier(
