@@ -4,8 +4,8 @@ The ink is cut into connected pieces on a reduced mask (run-length union-find: a
 steps whatever its resolution). The digit is its heaviest piece and the pieces near it; what else an image
 holds (a smudge, a shadow, a second character, a photographed sheet's edge) stays out of the crop. A stroke
 that touches the image's frame is part of the digit: a tightly cropped digit touches it on every side. Only
-in a photo of a digit small in its frame (`sheet`) is ink reaching in along a long stretch of the edge taken
-for a sheet's edge or the desk beyond it (`reaching_in_from_the_edge`).
+in a photo of a digit small in its frame is ink reaching in along a long stretch of the edge taken
+for a sheet's edge or the desk beyond it (`reaching_in_from_the_edge`, which the pipeline applies).
 """
 
 from __future__ import annotations
@@ -191,19 +191,14 @@ def digit_extent(strong: np.ndarray, ink: np.ndarray) -> tuple[int, int, int, in
     return found if found is not None else whole
 
 
-def crop_to_ink(ink: np.ndarray, margin: int = 2, sheet: bool = False) -> np.ndarray:
+def crop_to_ink(ink: np.ndarray, margin: int = 2) -> np.ndarray:
     """The digit's box: its strokes above a threshold, plus the faint anti-aliased edge beside them.
 
     The threshold keeps compression noise far from the digit out of the box; the margin keeps the
     faint edge pixels of a clean digit (as MNIST has) in it. Ink away from the digit's own strokes
-    (`digit_extent`) is left out, and with `sheet` (a photo of a digit small in its frame) so is ink reaching
-    in from a long stretch of the image's edge.
+    (`digit_extent`) is left out.
     """
     above = ink > INK_THRESHOLD * 255
-    frame = reaching_in_from_the_edge(above) if sheet else None
-    if frame is not None:
-        ink = np.where(frame, 0.0, ink)
-        above &= ~frame
     # A stroke pixel has a stroke neighbour; a lone speck of noise does not.
     height, width = above.shape
     padded = np.pad(above, 1).astype(np.uint8)

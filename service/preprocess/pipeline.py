@@ -10,7 +10,7 @@ from service.preprocess.decode import decode_image, orient, shrink
 from service.preprocess.fit import center_by_mass, fit_box, full_strength
 from service.preprocess.gray import to_grayscale
 from service.preprocess.ink import ink_on_dark
-from service.preprocess.pieces import crop_to_ink
+from service.preprocess.pieces import crop_to_ink, reaching_in_from_the_edge
 from service.preprocess.tuning import FILLS, INK_THRESHOLD, INKED, OPENING, REACH, RESTORED
 
 
@@ -35,7 +35,7 @@ def find_digit(gray: np.ndarray) -> np.ndarray:
     reach = round(REACH * max(digit.shape))
     spans = digit.shape[0] >= FILLS * gray.shape[0] or digit.shape[1] >= FILLS * gray.shape[1]
     if not spans:
-        return crop_to_ink(ink, sheet=True)
+        return _without_sheet_edges(ink, digit)
     if reach <= narrow:
         return digit
     try:
@@ -47,8 +47,14 @@ def find_digit(gray: np.ndarray) -> np.ndarray:
         window_extreme(inked.astype(np.float32), max(3, narrow), np.maximum) > 0, np.maximum(ink, wide), ink
     )
     if np.mean(inked) < INKED and np.mean(both > INK_THRESHOLD * 255) < RESTORED:
-        return crop_to_ink(ink, sheet=True)
+        return _without_sheet_edges(ink, digit)
     return crop_to_ink(both)
+
+
+def _without_sheet_edges(ink: np.ndarray, digit: np.ndarray) -> np.ndarray:
+    """The crop of a photo without ink reaching in from the frame (`digit`: the crop with it, when there is none)."""
+    frame = reaching_in_from_the_edge(ink > INK_THRESHOLD * 255)
+    return digit if frame is None else crop_to_ink(np.where(frame, 0.0, ink))
 
 
 def mnist_from_gray(gray: np.ndarray) -> np.ndarray:
