@@ -200,7 +200,7 @@ def _datasets(name: str, recipe: Recipe, batch_size: int, x: np.ndarray, y: np.n
         train = train.map(lambda b, labels: (augment(b), labels), num_parallel_calls=tf.data.AUTOTUNE)
     train = train.map(to_model_input).prefetch(tf.data.AUTOTUNE)
     val = tf.data.Dataset.from_tensor_slices((to_unit_range(x[val_idx])[..., np.newaxis], y[val_idx]))
-    return train, val.batch(512).map(to_model_input), len(train_y), len(val_idx)
+    return train, val.batch(512).map(to_model_input), len(train_idx), len(train_y) - len(train_idx), len(val_idx)
 
 
 def train_classifier(
@@ -215,11 +215,11 @@ def train_classifier(
     keras.utils.set_random_seed(seed)
     model = BUILDERS[name]()
     model.summary()
-    train, val, train_samples, validation_samples = _datasets(
+    train, val, train_samples, degraded_samples, validation_samples = _datasets(
         name, recipe, batch_size, data.x_train, data.y_train, seed
     )
     model.compile(
-        optimizer=_optimizer(recipe, steps=epochs * -(-train_samples // batch_size)),
+        optimizer=_optimizer(recipe, steps=epochs * -(-(train_samples + degraded_samples) // batch_size)),
         loss="sparse_categorical_crossentropy",
         metrics=["accuracy"],
     )
@@ -237,6 +237,7 @@ def train_classifier(
         "batch_size": batch_size,
         "seed": seed,
         "train_samples": train_samples,
+        "degraded_samples": degraded_samples,  # training/degrade.py's copies, on top of train_samples
         "validation_samples": validation_samples,
         "loss": "sparse_categorical_crossentropy",
     }
