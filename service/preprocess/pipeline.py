@@ -26,11 +26,12 @@ def find_digit(gray: np.ndarray) -> np.ndarray:
     photo, where ink reaching in from a long stretch of the frame is a sheet's edge or the desk: left out.
     """
     narrow = min(gray.shape) // OPENING
-    ink = ink_on_dark(gray)
     try:
+        ink = ink_on_dark(gray)
         digit = crop_to_ink(ink)
     except InvalidInput:
-        # Nothing left: the first look took the strokes of a digit that is the whole image for background.
+        # No ink, or none above the noise: the first look may have taken a digit that is the whole image (a 1
+        # cropped tight) for background. Blank paper and grain are refused by the second look too.
         return crop_to_ink(ink_on_dark(gray, round(REACH * max(gray.shape))))
     reach = round(REACH * max(digit.shape))
     spans = digit.shape[0] >= FILLS * gray.shape[0] or digit.shape[1] >= FILLS * gray.shape[1]
