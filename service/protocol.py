@@ -7,6 +7,7 @@ and a header length of 0 for a raw body holding the single input. No Flask in he
 
 from __future__ import annotations
 
+import math
 from collections.abc import Container
 from dataclasses import dataclass, field
 from typing import Any
@@ -90,7 +91,7 @@ def array_from_values(spec: TensorSpec, tensor: dict, shape: list[int]) -> np.nd
             array: np.ndarray = found.astype(spec.dtype)
     except (ValueError, TypeError, OverflowError):
         raise BadRequest(f"input '{spec.name}': data must be {tensor.get('datatype')} numbers") from None
-    expected = int(np.prod(shape))
+    expected = math.prod(shape)  # Python's integers: a count beyond 64 bits is a wrong count, not a wrap to 0
     if array.size != expected:
         raise BadRequest(f"input '{spec.name}': shape {_shape_text(shape)} needs {expected} values, got {array.size}")
     return _finite(spec, array.reshape(shape))
@@ -98,7 +99,7 @@ def array_from_values(spec: TensorSpec, tensor: dict, shape: list[int]) -> np.nd
 
 def array_from_bytes(spec: TensorSpec, raw: bytes, shape: list[int]) -> np.ndarray:
     itemsize = np.dtype(spec.dtype).itemsize
-    expected = int(np.prod(shape)) * itemsize
+    expected = math.prod(shape) * itemsize
     if len(raw) != expected:
         raise BadRequest(
             f"input '{spec.name}': shape {_shape_text(shape)} of {spec.datatype} needs {expected} bytes, got {len(raw)}"
@@ -212,8 +213,12 @@ def parse_infer_request(body: bytes, header_length: str | None, model: ModelVers
         outputs, binary_outputs = [], {}
         for item in requested:
             wanted = item.get("name") if isinstance(item, dict) else None
-            if wanted not in known:
-                raise BadRequest(f"unexpected output '{wanted}' for model '{model.name}'; outputs: {', '.join(known)}")
+            if not isinstance(wanted, str) or wanted not in known:
+                raise BadRequest(
+                    f"unexpected output {wanted!r:.60} for model '{model.name}'; outputs: {', '.join(known)}"
+                )
+            if wanted in binary_outputs:
+                raise BadRequest(f"output '{wanted}' is asked for twice")
             outputs.append(wanted)
             item_parameters = _object(item.get("parameters"), f"output '{wanted}' parameters")
             binary_outputs[wanted] = bool(item_parameters.get("binary_data", default_binary))

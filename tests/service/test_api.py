@@ -287,3 +287,17 @@ def test_settings_limits_come_from_the_environment(models_dir):
     settings = Settings.from_env({"MODEL_DIR": str(models_dir), "MAX_INSTANCES": "2", "WORKERS": "1"})
     client = create_app(settings).test_client()
     _error(client.post("/predict", json={"model": "linear", "inputs": [1, 2, 3]}), 413, "payload_too_large")
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"inputs": [{"name": "x", "shape": [1, 1], "datatype": "FP32", "data": [1]}], "outputs": [{"name": {}}]},
+        {"inputs": [{"name": "x", "shape": [1 << 60, 1], "datatype": "FP32", "data": []}]},
+    ],
+    ids=["output-name-object", "count-beyond-64-bits"],
+)
+def test_protocol_inputs_that_used_to_be_500s_are_400s_with_a_json_error(client, body):
+    response = client.post("/v2/models/linear/infer", json=body)
+    assert response.status_code == 400
+    assert response.get_json()["error"]

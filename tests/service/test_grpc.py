@@ -177,6 +177,28 @@ def test_bad_tensors_get_the_http_messages_as_invalid_argument(client, served, t
     assert message in raised.value.message()
 
 
+@pytest.mark.parametrize("contents", ["typed", "raw"])
+def test_a_shape_whose_count_overflows_64_bits_is_invalid_argument(served, contents):
+    """[2**60, 784] with no data: the count wrapped to 0 in 64 bits and the reshape failed as INTERNAL."""
+    request = triton_pb2.ModelInferRequest(model_name="mlp")
+    request.inputs.add(name="pixels", datatype="FP32", shape=[1 << 60, 784])
+    if contents == "raw":
+        request.raw_input_contents.append(b"")
+    channel = grpc.insecure_channel(served[1])
+    call = channel.unary_unary(
+        "/inference.GRPCInferenceService/ModelInfer",
+        request_serializer=triton_pb2.ModelInferRequest.SerializeToString,
+        response_deserializer=triton_pb2.ModelInferResponse.FromString,
+    )
+    with pytest.raises(grpc.RpcError) as raised:
+        call(request, timeout=10)
+    channel.close()
+    assert raised.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    count = (1 << 60) * 784
+    expected = f"needs {count} values, got 0" if contents == "typed" else f"needs {count * 4} bytes, got 0"
+    assert expected in raised.value.details()
+
+
 def test_unknown_models_too_large_batches_and_messages(client):
     with pytest.raises(InferenceServerException) as raised:
         client.infer("resnet", [_input("pixels", np.zeros((1, 784), np.float32))])

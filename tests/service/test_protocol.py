@@ -163,3 +163,29 @@ def test_an_input_name_that_is_not_a_string_is_a_400(mlp, name):
     body = orjson.dumps({"inputs": [{"name": name, "shape": [1, 784], "datatype": "FP32", "data": [0.0] * 784}]})
     with pytest.raises(BadRequest, match="unexpected input"):
         parse_infer_request(body, None, mlp)
+
+
+@pytest.mark.parametrize("name", [{}, ["probabilities"], 7, None])
+def test_an_output_name_that_is_not_a_string_is_a_400(mlp, name):
+    with pytest.raises(BadRequest, match="unexpected output"):
+        parse_infer_request(_json_request([0.0] * 784, [1, 784], outputs=[{"name": name}]), None, mlp)
+
+
+def test_an_output_asked_for_twice_is_a_400(mlp):
+    twice = [{"name": "probabilities"}, {"name": "probabilities"}]
+    with pytest.raises(BadRequest, match="asked for twice"):
+        parse_infer_request(_json_request([0.0] * 784, [1, 784], outputs=twice), None, mlp)
+
+
+# 2**60 x 784 elements: np.prod wraps to 0 in 64 bits, which an empty tensor then matched.
+HUGE = [1 << 60, 784]
+
+
+def test_a_shape_whose_count_overflows_64_bits_is_a_400_as_json_and_as_binary(mlp):
+    with pytest.raises(BadRequest, match=f"needs {HUGE[0] * HUGE[1]} values, got 0"):
+        parse_infer_request(_json_request([], HUGE), None, mlp)
+    header = orjson.dumps(
+        {"inputs": [{"name": "pixels", "shape": HUGE, "datatype": "FP32", "parameters": {"binary_data_size": 0}}]}
+    )
+    with pytest.raises(BadRequest, match=f"needs {HUGE[0] * HUGE[1] * 4} bytes, got 0"):
+        parse_infer_request(header, str(len(header)), mlp)
