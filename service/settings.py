@@ -149,8 +149,21 @@ class Settings:
                 continue
             kind = types[spec.name]
             try:
-                values[spec.name] = kind(raw.strip()) if kind is not str else raw.strip()
+                values[spec.name] = (
+                    _boolean(raw) if kind is bool else kind(raw.strip()) if kind is not str else raw.strip()
+                )
             except ValueError:
                 raise SettingsError(f"{spec.name.upper()} must be {kind.__name__}, got {raw!r}") from None
         values.update(overrides)
         return cls(**values)
+
+
+BOOLEANS = {"1": True, "true": True, "yes": True, "on": True, "0": False, "false": False, "no": False, "off": False}
+
+
+def _boolean(raw: str) -> bool:
+    """An environment variable as a bool: bool("false") is True, so the words are read instead."""
+    try:
+        return BOOLEANS[raw.strip().lower()]
+    except KeyError:
+        raise ValueError(raw) from None

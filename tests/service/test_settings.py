@@ -1,3 +1,4 @@
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -102,3 +103,20 @@ def test_device_cuda_refuses_a_session_that_onnxruntime_put_on_the_cpu(models_di
     with pytest.raises(ModelLoadError, match="DEVICE=cuda but onnxruntime runs this model on CPUExecutionProvider"):
         load_version(models_dir / "mlp" / "1", GPU, 1, require_gpu=True)
     assert load_version(models_dir / "mlp" / "1", GPU, 1).provider == "CPUExecutionProvider"  # DEVICE=auto
+
+
+@dataclasses.dataclass(frozen=True)
+class _WithAFlag(Settings):
+    verbose: bool = False
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"), [("false", False), ("0", False), ("Off", False), ("true", True), (" YES ", True), ("1", True)]
+)
+def test_a_bool_setting_reads_the_words_not_pythons_truthiness(raw, expected):
+    assert _WithAFlag.from_env({"VERBOSE": raw}).verbose is expected  # bool("false") would be True
+
+
+def test_a_bool_setting_that_is_not_a_word_for_one_is_refused():
+    with pytest.raises(SettingsError, match="VERBOSE must be bool, got 'maybe'"):
+        _WithAFlag.from_env({"VERBOSE": "maybe"})
