@@ -206,7 +206,7 @@ def parse_infer_request(body: bytes, header_length: str | None, model: ModelVers
     check_complete(model, arrays)
     if offset != len(binary):
         raise BadRequest(f"{len(binary) - offset} bytes of binary data are not claimed by any input")
-    default_binary = bool(parameters.get("binary_data_output", False))
+    default_binary = _flag(parameters.get("binary_data_output", False), "parameter 'binary_data_output'")
     requested = header.get("outputs")
     known = {o.name for o in model.outputs}
     if requested:
@@ -221,14 +221,23 @@ def parse_infer_request(body: bytes, header_length: str | None, model: ModelVers
                 raise BadRequest(f"output '{wanted}' is asked for twice")
             outputs.append(wanted)
             item_parameters = _object(item.get("parameters"), f"output '{wanted}' parameters")
-            binary_outputs[wanted] = bool(item_parameters.get("binary_data", default_binary))
+            binary_outputs[wanted] = _flag(
+                item_parameters.get("binary_data", default_binary), f"output '{wanted}' parameter 'binary_data'"
+            )
     else:
         outputs = [o.name for o in model.outputs]
         binary_outputs = dict.fromkeys(outputs, default_binary)
     request_id = header.get("id")
-    return InferRequest(
-        arrays, outputs, binary_outputs, str(request_id) if request_id is not None else None, parameters
-    )
+    if request_id is not None and not isinstance(request_id, str):
+        raise BadRequest(f"'id' must be a string, got {request_id!r:.60}")
+    return InferRequest(arrays, outputs, binary_outputs, request_id, parameters)
+
+
+def _flag(value: Any, what: str) -> bool:
+    """A boolean parameter: the string "false" is not false, and is refused rather than read as true."""
+    if not isinstance(value, bool):
+        raise BadRequest(f"{what} must be true or false, got {value!r:.60}")
+    return value
 
 
 def encode_infer_response(

@@ -25,6 +25,7 @@ def _empty(status: int) -> Response:
 
 
 @bp.get("")
+@bp.get("/")  # as the protocol's REST document writes the path
 def server_metadata() -> Response:
     from service import __version__
 

@@ -301,3 +301,11 @@ def test_protocol_inputs_that_used_to_be_500s_are_400s_with_a_json_error(client,
     response = client.post("/v2/models/linear/infer", json=body)
     assert response.status_code == 400
     assert response.get_json()["error"]
+
+
+def test_server_metadata_answers_at_v2_with_and_without_the_trailing_slash(client):
+    """The protocol's REST document writes the path as GET v2/ ."""
+    plain, slashed = client.get("/v2"), client.get("/v2/")
+    assert plain.status_code == slashed.status_code == 200
+    assert slashed.get_json() == plain.get_json()
+    assert plain.get_json()["name"] == "digit-serve"

@@ -189,3 +189,34 @@ def test_a_shape_whose_count_overflows_64_bits_is_a_400_as_json_and_as_binary(ml
     )
     with pytest.raises(BadRequest, match=f"needs {HUGE[0] * HUGE[1] * 4} bytes, got 0"):
         parse_infer_request(header, str(len(header)), mlp)
+
+
+@pytest.mark.parametrize("request_id", [7, {"a": 1}, ["x"], True])
+def test_an_id_that_is_not_a_string_is_a_400_not_its_repr(mlp, request_id):
+    with pytest.raises(BadRequest, match="'id' must be a string"):
+        parse_infer_request(_json_request([0.0] * 784, [1, 784], id=request_id), None, mlp)
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        {"parameters": {"binary_data_output": "false"}},  # was read as true
+        {"parameters": {"binary_data_output": 1}},
+        {"outputs": [{"name": "probabilities", "parameters": {"binary_data": "yes"}}]},
+    ],
+)
+def test_binary_flags_must_be_booleans(mlp, extra):
+    with pytest.raises(BadRequest, match="must be true or false"):
+        parse_infer_request(_json_request([0.0] * 784, [1, 784], **extra), None, mlp)
+
+
+def test_boolean_binary_flags_are_honoured(mlp):
+    request = parse_infer_request(
+        _json_request([0.0] * 784, [1, 784], parameters={"binary_data_output": True}), None, mlp
+    )
+    assert request.binary_outputs == {"probabilities": True}
+    asked = [{"name": "probabilities", "parameters": {"binary_data": False}}]
+    request = parse_infer_request(
+        _json_request([0.0] * 784, [1, 784], parameters={"binary_data_output": True}, outputs=asked), None, mlp
+    )
+    assert request.binary_outputs == {"probabilities": False}
