@@ -454,6 +454,7 @@ def build_openapi(version: str) -> dict[str, Any]:
             if suffix == "/infer":
                 spec["parameters"] = [*spec["parameters"], header_length]
             paths[path] = _with_method(method, dict(spec))
+    paths["/v2/"] = paths["/v2"]  # the path as the protocol's REST document writes it
     return {
         "openapi": "3.0.3",
         "info": {
