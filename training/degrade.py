@@ -18,12 +18,13 @@ from functools import partial
 import numpy as np
 from PIL import Image, ImageFilter
 
+from training.handwriting import scaled
+
 RESAMPLING = (Image.Resampling.BILINEAR, Image.Resampling.BICUBIC, Image.Resampling.LANCZOS)
 
 
 def _resized(image: Image.Image, factor: float, rng: np.random.Generator) -> Image.Image:
-    size = (max(1, round(image.width * factor)), max(1, round(image.height * factor)))
-    return image.resize(size, RESAMPLING[rng.integers(len(RESAMPLING))])
+    return scaled(image, factor, RESAMPLING[rng.integers(len(RESAMPLING))])
 
 
 def degrade(digit: np.ndarray, rng: np.random.Generator) -> bytes:
@@ -46,9 +47,7 @@ def degrade(digit: np.ndarray, rng: np.random.Generator) -> bytes:
     if rng.random() < 0.35:
         low = rng.uniform(7, 16) / max(image.size)
         if low < 1:
-            image = image.resize(
-                (max(1, round(image.width * low)), max(1, round(image.height * low))), Image.Resampling.BOX
-            )
+            image = scaled(image, low, Image.Resampling.BOX)
     image = _resized(image, rng.uniform(28, 160) / max(image.size), rng)
     if rng.random() < 0.4:
         image = image.filter(ImageFilter.GaussianBlur(float(rng.uniform(0.5, 2.5))))

@@ -53,7 +53,8 @@ def _tight(digit: np.ndarray, threshold: int = 30) -> np.ndarray:
     return digit[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
 
 
-def _scaled(image: Image.Image, factor: float, resample: Image.Resampling) -> Image.Image:
+def scaled(image: Image.Image, factor: float, resample: Image.Resampling) -> Image.Image:
+    """`image` resized by `factor`, each side at least 1 px."""
     return image.resize((max(1, round(image.width * factor)), max(1, round(image.height * factor))), resample)
 
 
@@ -98,11 +99,11 @@ def tight_x1(digit, rng):
 
 
 def tight_x4(digit, rng):
-    return _encode(_scaled(_paper_white(_tight(digit)), 4, Image.Resampling.BILINEAR))
+    return _encode(scaled(_paper_white(_tight(digit)), 4, Image.Resampling.BILINEAR))
 
 
 def tight_x10(digit, rng):
-    return _encode(_scaled(_paper_white(_tight(digit)), 10, Image.Resampling.BICUBIC))
+    return _encode(scaled(_paper_white(_tight(digit)), 10, Image.Resampling.BICUBIC))
 
 
 def scan_8(digit, rng):
@@ -118,18 +119,18 @@ def scan_16(digit, rng):
 
 
 def bold(digit, rng):
-    big = _scaled(_paper_white(_bold(digit)), 4, Image.Resampling.BILINEAR)
+    big = scaled(_paper_white(_bold(digit)), 4, Image.Resampling.BILINEAR)
     return _encode(big.filter(ImageFilter.GaussianBlur(2)))
 
 
 def thin(digit, rng):
-    big = _scaled(Image.fromarray(digit), 4, Image.Resampling.BILINEAR).filter(ImageFilter.MinFilter(5))
+    big = scaled(Image.fromarray(digit), 4, Image.Resampling.BILINEAR).filter(ImageFilter.MinFilter(5))
     return _encode(Image.fromarray(255 - np.asarray(big)).filter(ImageFilter.GaussianBlur(1)))
 
 
 def small_in_frame(digit, rng):
     side = int(rng.integers(18, 41))
-    glyph = _scaled(Image.fromarray(digit), side / 28, Image.Resampling.BILINEAR)
+    glyph = scaled(Image.fromarray(digit), side / 28, Image.Resampling.BILINEAR)
     frame = Image.new("L", (320, 240), 0)
     frame.paste(glyph, (int(rng.integers(4, 320 - side - 4)), int(rng.integers(4, 240 - side - 4))))
     return _encode(Image.fromarray(255 - np.asarray(frame)))
@@ -137,13 +138,13 @@ def small_in_frame(digit, rng):
 
 def light_on_dark(digit, rng):
     ground, ink = rng.uniform(0, 60), rng.uniform(190, 255)
-    big = np.asarray(_scaled(Image.fromarray(digit), 3, Image.Resampling.BICUBIC), dtype=np.float32) / 255
+    big = np.asarray(scaled(Image.fromarray(digit), 3, Image.Resampling.BICUBIC), dtype=np.float32) / 255
     return _encode(Image.fromarray(np.clip(ground + (ink - ground) * big, 0, 255).astype(np.uint8)))
 
 
 def paper_photo(digit, rng):
     side = int(rng.integers(120, 260))
-    glyph = _scaled(Image.fromarray(digit), side / 28, Image.Resampling.BICUBIC)
+    glyph = scaled(Image.fromarray(digit), side / 28, Image.Resampling.BICUBIC)
     room = 320 - side
     image = _on_paper(glyph, rng, (320, 320), (int(rng.integers(0, room + 1)), int(rng.integers(0, room + 1))))
     return _encode(image, "JPEG", int(rng.integers(55, 92)))
@@ -152,7 +153,7 @@ def paper_photo(digit, rng):
 def canvas(digit, rng):
     side = int(rng.integers(180, 281))
     alpha = Image.new("L", (280, 280), 0)
-    glyph = _scaled(Image.fromarray(digit), side / 28, Image.Resampling.BILINEAR)
+    glyph = scaled(Image.fromarray(digit), side / 28, Image.Resampling.BILINEAR)
     alpha.paste(glyph, (int(rng.integers(0, 281 - side)), int(rng.integers(0, 281 - side))))
     image = Image.new("RGBA", (280, 280), (0, 0, 0, 0))
     image.putalpha(alpha)
@@ -160,23 +161,23 @@ def canvas(digit, rng):
 
 
 def rotated(digit, rng):
-    return _encode(_scaled(Image.fromarray(255 - _rotated(digit, rng)), 3, Image.Resampling.BILINEAR))
+    return _encode(scaled(Image.fromarray(255 - _rotated(digit, rng)), 3, Image.Resampling.BILINEAR))
 
 
 def tight_scan(digit, rng):
     cropped = _paper_white(_tight(digit))
-    small = _scaled(cropped, 10 / max(cropped.size), Image.Resampling.BOX)
-    return _encode(_scaled(small, 6, Image.Resampling.BILINEAR), "JPEG", int(rng.integers(65, 90)))
+    small = scaled(cropped, 10 / max(cropped.size), Image.Resampling.BOX)
+    return _encode(scaled(small, 6, Image.Resampling.BILINEAR), "JPEG", int(rng.integers(65, 90)))
 
 
 def rotated_bold_tight(digit, rng):
-    big = _scaled(_paper_white(_tight(_bold(_rotated(digit, rng)))), 4, Image.Resampling.BILINEAR)
+    big = scaled(_paper_white(_tight(_bold(_rotated(digit, rng)))), 4, Image.Resampling.BILINEAR)
     return _encode(big.filter(ImageFilter.GaussianBlur(1.5)))
 
 
 def paper_tight(digit, rng):
     cropped = _tight(digit)
-    glyph = _scaled(Image.fromarray(cropped), 8, Image.Resampling.BICUBIC)
+    glyph = scaled(Image.fromarray(cropped), 8, Image.Resampling.BICUBIC)
     margin = int(rng.integers(0, 9))
     image = _on_paper(glyph, rng, (glyph.width + 2 * margin, glyph.height + 2 * margin), (margin, margin))
     return _encode(image, "JPEG", int(rng.integers(60, 92)))
