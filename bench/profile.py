@@ -14,6 +14,8 @@ import argparse
 import collections
 import io
 import json
+import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -123,6 +125,8 @@ def main() -> None:
         if spy.returncode != 0 or not raw.exists():
             raise SystemExit(f"py-spy failed ({spy.returncode}): {errors.strip()[-500:]}")
         counts = breakdown(raw)
+        if os.environ.get("PROFILE_KEEP"):
+            shutil.copy(raw, os.environ["PROFILE_KEEP"])
     total = sum(counts.values())
     per_request_us = load.cpu_ms_per_request * 1000
     print(

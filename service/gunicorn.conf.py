@@ -80,6 +80,7 @@ def pre_fork(server, worker) -> None:
     worker.read_timeout = settings.read_timeout
     worker.max_body_bytes = settings.max_body_bytes
     worker.max_queue = settings.max_queue
+    worker.inline_max_bytes = settings.inline_bytes
 
 
 def child_exit(server, worker) -> None:

@@ -87,6 +87,7 @@ class Settings:
     request_timeout: int = 30
     read_timeout: float = 30.0  # seconds a client has to send a whole request (headers and body); then 408
     max_queue: int = 64  # requests per worker waiting for a thread; beyond it a new request gets 503 + Retry-After
+    inline_max_bytes: int = 64 * 1024  # a request up to this size runs in the worker's event loop; 0: all in threads
     log_level: str = "info"
     api_keys: str = ""  # comma-separated keys for predictions and metadata; empty: open (README: Reliability)
     cors_origins: str = ""  # comma-separated browser origins allowed to call the API, or *; empty: CORS off
@@ -120,13 +121,18 @@ class Settings:
         parse_batching(self.batching)
         if self.read_timeout <= 0:
             raise SettingsError(f"READ_TIMEOUT must be above 0, got {self.read_timeout}")
-        if self.ort_threads < 0 or self.model_poll_seconds < 0:
-            raise SettingsError("ORT_THREADS and MODEL_POLL_SECONDS must not be negative")
+        if self.ort_threads < 0 or self.model_poll_seconds < 0 or self.inline_max_bytes < 0:
+            raise SettingsError("ORT_THREADS, MODEL_POLL_SECONDS and INLINE_MAX_BYTES must not be negative")
 
     @property
     def drain_file(self) -> Path | None:
         """STATE_DIR/draining: while it exists, readiness answers draining (python -m service.healthcheck --drain)."""
         return Path(self.state_dir) / DRAIN_FILE_NAME if self.state_dir else None
+
+    @property
+    def inline_bytes(self) -> int:
+        """Requests up to this size run in the event loop; none while batching is on, which needs concurrent callers."""
+        return 0 if self.batching else self.inline_max_bytes
 
     @property
     def batch_policies(self) -> dict[str, BatchPolicy]:

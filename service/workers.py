@@ -25,6 +25,7 @@ import os
 import selectors
 import struct
 import time
+from concurrent import futures
 from functools import partial
 
 import orjson
@@ -32,6 +33,7 @@ from gunicorn.http import wsgi
 from gunicorn.workers.gthread import ThreadWorker
 
 from service.request_buffer import RequestBuffer
+from service.sockets import CoalescingResponse, LoopSocket
 
 HEARTBEAT_S = 0.5  # how often a worker's main loop (which wakes at least every second) refreshes its slot
 HEARTBEAT_STALE_S = 2.0  # older than this: the worker is hung or gone, leave it out
@@ -95,57 +97,6 @@ class ConnectionTable:
         return found
 
 
-class CoalescingResponse(wsgi.Response):
-    """gunicorn's HTTP/1 response, with the headers sent in the same write as the first body bytes.
-
-    gunicorn writes the headers and the body with two sendall calls; on loopback and behind a proxy
-    each write costs a syscall and wakes the reader. A response that is one bytes object (every JSON
-    answer here) goes out in one write.
-    """
-
-    headers_sent: bool
-    _held: bytes = b""
-    _coalesce: bool = True
-
-    def send_headers(self) -> None:
-        if self.headers_sent:
-            return
-        if not self._coalesce:
-            super().send_headers()
-            return
-        lines = self.default_headers()
-        lines.extend(f"{name}: {value}\r\n" for name, value in self.headers)
-        self._held = ("".join(lines) + "\r\n").encode("latin-1")
-        self.headers_sent = True
-
-    def _flush_held(self, data: bytes = b"") -> bytes:
-        held, self._held = self._held, b""
-        return held + data if held else data
-
-    def _emit_body(self, data: bytes) -> None:
-        if self.chunked:
-            if self._held:
-                self.sock.sendall(self._flush_held())
-            super()._emit_body(data)
-        else:
-            self.sock.sendall(self._flush_held(data))
-
-    def sendfile(self, respiter) -> bool:
-        self._coalesce = False  # os.sendfile writes the body itself: the headers go first, on their own
-        return super().sendfile(respiter)
-
-    def write(self, arg: bytes) -> None:
-        super().write(arg)
-        if self._held:  # a response that may carry no body (HEAD, 204, 304): the headers alone
-            self.sock.sendall(self._flush_held())
-
-    def close(self) -> None:
-        self.send_headers()
-        if self._held:
-            self.sock.sendall(self._flush_held())
-        super().close()
-
-
 class BalancedThreadWorker(ThreadWorker):
     """gthread that balances connections, reads requests without a thread, and sheds load when full.
 
@@ -154,8 +105,14 @@ class BalancedThreadWorker(ThreadWorker):
       client trickling its headers or body holds a socket and some memory, never a thread; a request
       not complete within `read_timeout` is answered 408 (or closed silently if nothing came at all
       within the keep-alive timeout).
-    - Sheds load: with `threads + max_queue` requests already running or waiting for a thread, a new
-      one is answered at once with a JSON 503 and Retry-After instead of queueing without bound.
+    - Runs a small request (a body of at most `inline_max_bytes`) in the event loop itself once all of its
+      bytes are there, instead of handing it to a thread and back: that hand-off (a future, a queue, two
+      thread switches, the wake-up pipe) cost a third of a small request's CPU. Its response is written
+      without blocking (service/sockets.py). Larger requests, and every request while adaptive batching
+      is on (which needs concurrent callers), go to the thread pool.
+    - Sheds load: with `threads + max_queue` requests already running or waiting (in the pool, or served
+      by the loop before this one in the same turn), a new one is answered at once with a JSON 503 and
+      Retry-After instead of queueing without bound.
 
     gunicorn.conf.py gives each worker its `table`, `slot` and limits in the master's pre_fork hook.
     """
@@ -165,6 +122,7 @@ class BalancedThreadWorker(ThreadWorker):
     read_timeout: float = 30.0
     max_body_bytes: int = 10 * 1024 * 1024
     max_queue: int = 64
+    inline_max_bytes: int = 64 * 1024
     _in_pool: int = 0  # requests handed to the thread pool and not finished: running or waiting
     _listeners_shut: bool = False
     _checked_at: float = 0.0
@@ -172,10 +130,13 @@ class BalancedThreadWorker(ThreadWorker):
     _published_at: float = 0.0
     _notified_at: float = 0.0
     _fewest_elsewhere: int | None = None  # the least loaded live other worker's connections, as last read
+    _turn_served: int = 0  # requests the loop has served itself in this turn of the event loop
+    _inline_depth: int = 0  # > 0 while the loop serves a request: a pipelined one behind it waits its turn
 
     def init_process(self) -> None:
         wsgi.Response = CoalescingResponse  # in this worker process only, after the fork
         self._reading: dict = {}  # connections whose request is still arriving, oldest first
+        self._writing: dict = {}  # connections whose inline response is still leaving -> (keep-alive, deadline)
         super().init_process()
 
     # -- reading requests in the event loop ---------------------------------------------------------
@@ -184,6 +145,8 @@ class BalancedThreadWorker(ThreadWorker):
         if self.cfg.is_ssl or conn.is_http2:
             self._to_pool(conn)
             return
+        if not isinstance(conn.sock, LoopSocket):  # a new connection: before gunicorn's parser takes the socket
+            conn.sock = LoopSocket(conn.sock)
         conn.request_buffer = RequestBuffer(self.max_body_bytes)
         conn.read_started = time.monotonic()
         if conn.parser is not None:  # bytes of this request read ahead with the previous one
@@ -247,7 +210,7 @@ class BalancedThreadWorker(ThreadWorker):
         conn.close()
 
     def _request_complete(self, conn) -> None:
-        if self._in_pool >= self.cfg.threads + self.max_queue:
+        if self._in_pool + self._turn_served >= self.cfg.threads + self.max_queue:
             from service import observability  # after the fork, where the metrics directory is set
 
             observability.record_shed()
@@ -264,7 +227,62 @@ class BalancedThreadWorker(ThreadWorker):
         conn.prefetched = bytes(conn.request_buffer.data)
         conn.request_buffer = None
         conn.data_ready = True  # gthread's thread must not wait for data: it is all here
-        self._to_pool(conn)
+        if len(conn.prefetched) > self.inline_max_bytes:
+            self._to_pool(conn)
+        elif self._inline_depth:  # pipelined behind the request being served: after it, not inside it
+            self.method_queue.defer(self._serve_inline, conn)
+        else:
+            self._serve_inline(conn)
+
+    # -- serving small requests in the event loop ---------------------------------------------------
+    def _serve_inline(self, conn) -> None:
+        self._turn_served += 1
+        conn.sock.inline = True
+        self._inline_depth += 1
+        try:
+            keepalive = self.handle(conn)  # gthread's own handling; it never raises
+        finally:
+            self._inline_depth -= 1
+        if conn.sock.pending:  # the client is not reading fast enough: the rest goes out when it can
+            self._writing[conn] = (keepalive, time.monotonic() + self.read_timeout)
+            self.poller.register(conn.sock, selectors.EVENT_WRITE, partial(self._on_writable, conn))
+        else:
+            self._served_inline(conn, keepalive)
+
+    def _on_writable(self, conn, _sock) -> None:
+        if conn not in self._writing:
+            return
+        try:
+            done = conn.sock.flush()
+        except OSError:  # the client is gone
+            self._drop_writing(conn)
+            return
+        if done:
+            keepalive, _ = self._writing.pop(conn)
+            with contextlib.suppress(KeyError, ValueError, OSError):
+                self.poller.unregister(conn.sock)
+            self._served_inline(conn, keepalive)
+
+    def _drop_writing(self, conn) -> None:
+        self._writing.pop(conn, None)
+        with contextlib.suppress(KeyError, ValueError, OSError):
+            self.poller.unregister(conn.sock)
+        conn.sock.inline = False
+        conn.sock.pending.clear()
+        self.nr_conns -= 1
+        conn.close()
+
+    def _served_inline(self, conn, keepalive) -> None:
+        """What gthread does when a thread finishes a request: keep the connection alive, or close it."""
+        conn.sock.inline = False
+        conn.sock.pending.clear()
+        done: futures.Future = futures.Future()
+        done.set_result(keepalive)
+        self._inline_depth += 1  # bytes read ahead of the next request are served after this one, not inside
+        try:
+            ThreadWorker.finish_request(self, conn, done)
+        finally:
+            self._inline_depth -= 1
 
     def _to_pool(self, conn) -> None:
         self._in_pool += 1
@@ -281,6 +299,13 @@ class BalancedThreadWorker(ThreadWorker):
             conn.init()
             conn.parser.unreader.unread(data)
         return super().handle(conn)
+
+    def _expire_writing(self) -> None:
+        """Inline responses the client has not taken within `read_timeout`: close the connection."""
+        now = time.monotonic()
+        for conn, (_, deadline) in list(self._writing.items()):
+            if now > deadline:
+                self._drop_writing(conn)
 
     def _expire_reading(self) -> None:
         """Requests still arriving past their deadline: 408, or a silent close when nothing arrived at all."""
@@ -365,8 +390,11 @@ class BalancedThreadWorker(ThreadWorker):
             super().set_accept_enabled(False)
         # Not accepting only to leave new connections to the others: look again soon, not in a second.
         held_back = self.alive and not self._accepting and self.nr_conns < self.worker_connections
+        self._turn_served = 0
         super().wait_for_and_dispatch_events(RECHECK_S if held_back else min(timeout, 1.0))
         if self._reading:
             self._expire_reading()
+        if self._writing:
+            self._expire_writing()
         if self.nr_conns != self._published or time.monotonic() - self._published_at > HEARTBEAT_S:
             self._publish()
