@@ -1,4 +1,5 @@
 import dataclasses
+import re
 from pathlib import Path
 
 import pytest
@@ -120,3 +121,16 @@ def test_a_bool_setting_reads_the_words_not_pythons_truthiness(raw, expected):
 def test_a_bool_setting_that_is_not_a_word_for_one_is_refused():
     with pytest.raises(SettingsError, match="VERBOSE must be bool, got 'maybe'"):
         _WithAFlag.from_env({"VERBOSE": "maybe"})
+
+
+def test_every_setting_is_in_the_readmes_table_with_its_default():
+    """A new field of Settings cannot be left out of the documentation."""
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    rows = dict(re.findall(r"^\| `([A-Z_]+)` \| ([^|]*) \|", readme, re.M))
+    for spec in dataclasses.fields(Settings):
+        name = spec.name.upper()
+        assert name in rows, f"{name} is missing from the README's settings table"
+        default = spec.default if spec.default is not dataclasses.MISSING else None
+        if isinstance(default, int | float) and not isinstance(default, bool):
+            written = f"`{default}`" if isinstance(default, int) else f"`{default:g}`"
+            assert rows[name].strip() == written, f"{name}: the README says {rows[name]}, Settings {default}"
