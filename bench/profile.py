@@ -90,12 +90,20 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=8)
     parser.add_argument("--connections", type=int, default=8)
     parser.add_argument("--scenario", choices=("json", "png", "v2batch"), default="json")
+    parser.add_argument("--env", action="append", default=[], help="NAME=VALUE for the server, e.g. THREADS=1")
     args = parser.parse_args()
     body, headers = _body(args.scenario)
+    env = dict(setting.split("=", 1) for setting in args.env)
     py_spy = Path(sys.executable).parent / "py-spy"
     with (
         tempfile.TemporaryDirectory() as tmp,
-        gunicorn("digit-serve", ["-c", "service/gunicorn.conf.py"], {"LOG_LEVEL": "info"}, log_dir=Path(tmp)) as server,
+        gunicorn(
+            "digit-serve",
+            ["-c", "service/gunicorn.conf.py"],
+            {"LOG_LEVEL": "info", **env},
+            workers=int(env.get("WORKERS", 2)),
+            log_dir=Path(tmp),
+        ) as server,
     ):
         worker = server.worker_pids()[0]
         raw = Path(tmp) / "profile.txt"

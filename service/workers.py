@@ -33,7 +33,7 @@ from gunicorn.http import wsgi
 from gunicorn.workers.gthread import ThreadWorker
 
 from service.request_buffer import RequestBuffer
-from service.sockets import CoalescingResponse, LoopSocket
+from service.sockets import CoalescingResponse, HeldUnreader, LoopSocket
 
 HEARTBEAT_S = 0.5  # how often a worker's main loop (which wakes at least every second) refreshes its slot
 HEARTBEAT_STALE_S = 2.0  # older than this: the worker is hung or gone, leave it out
@@ -150,8 +150,7 @@ class BalancedThreadWorker(ThreadWorker):
         conn.request_buffer = RequestBuffer(self.max_body_bytes)
         conn.read_started = time.monotonic()
         if conn.parser is not None:  # bytes of this request read ahead with the previous one
-            leftover = conn.parser.unreader.buf.getvalue()
-            conn.parser.unreader.buf = type(conn.parser.unreader.buf)()
+            leftover = conn.parser.unreader.take_buffered()
             if leftover and conn.request_buffer.feed(leftover):
                 self._request_complete(conn)
                 return
@@ -224,7 +223,7 @@ class BalancedThreadWorker(ThreadWorker):
                 ),
             )
             return
-        conn.prefetched = bytes(conn.request_buffer.data)
+        conn.prefetched = conn.request_buffer.data  # the bytearray itself: HeldUnreader takes it as it is
         conn.request_buffer = None
         conn.data_ready = True  # gthread's thread must not wait for data: it is all here
         if len(conn.prefetched) > self.inline_max_bytes:
@@ -297,6 +296,8 @@ class BalancedThreadWorker(ThreadWorker):
         if data is not None:
             conn.prefetched = None
             conn.init()
+            if not isinstance(conn.parser.unreader, HeldUnreader):
+                conn.parser.unreader = HeldUnreader(conn.sock)
             conn.parser.unreader.unread(data)
         return super().handle(conn)
 

@@ -10,7 +10,6 @@ import time
 import pytest
 import requests
 
-from service.sockets import LoopSocket
 from tests.server import running_server
 
 pytestmark = pytest.mark.slow
@@ -77,24 +76,3 @@ def test_a_response_not_taken_within_the_read_timeout_closes_the_connection(tmp_
         stalled.close()
         assert requests.get(f"{server.url}/healthz", timeout=5).status_code == 200
     assert answers.count(b"HTTP/1.1 200 OK\r\n") < PIPELINED
-
-
-def test_a_loop_socket_keeps_what_the_kernel_does_not_take_until_it_is_flushed():
-    server, client = socket.socketpair()
-    client.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-    server.setblocking(False)
-    wrapped = LoopSocket(server)
-    wrapped.inline = True
-    message = bytes(range(256)) * 4096  # 1 MiB: more than the socket pair's buffers
-    wrapped.sendall(message)
-    assert 0 < len(wrapped.pending) < len(message)
-    received = bytearray()
-    client.settimeout(5)
-    while not wrapped.flush() or len(received) < len(message):
-        received += client.recv(1 << 16)
-    assert bytes(received) == message and not wrapped.pending
-    wrapped.inline = False
-    wrapped.setblocking(True)  # outside the loop it is the socket itself
-    assert server.getblocking()
-    server.close()
-    client.close()
