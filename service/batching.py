@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from service import observability
+from service import observability, statistics
 from service.errors import ServiceUnavailable
 from service.model import ModelVersion
 from service.settings import BatchPolicy
@@ -126,6 +126,7 @@ class Batcher:
                 merged = batch[0].inputs
             else:
                 merged = {name: np.concatenate([p.inputs[name] for p in batch]) for name in batch[0].inputs}
+            prepared = time.perf_counter()
             results = self.model.run(merged, batch[0].outputs)
         except Exception as exc:  # noqa: BLE001 - onnxruntime's own classes
             if len(batch) == 1:
@@ -135,7 +136,8 @@ class Batcher:
                 for pending in batch:
                     self._run([pending])
             return
-        observability.record_run(self.model.name, self.model.version, time.perf_counter() - started)
+        ran = time.perf_counter()
+        observability.record_run(self.model.name, self.model.version, ran - prepared)
         offset = 0
         for pending in batch:
             pending.result = {
@@ -143,4 +145,9 @@ class Batcher:
                 for name, array in zip(batch[0].outputs, results, strict=True)
             }
             offset += pending.rows
+        statistics.record_execution(
+            self.model.name, self.model.version, prepared - started, ran - prepared, time.perf_counter() - ran
+        )
+        for pending in batch:
+            statistics.record_queue(self.model.name, self.model.version, started - pending.queued_at)
             pending.done.set()

@@ -3,7 +3,8 @@
 `/predict` (JSON and images), the open inference protocol and anything added later hand it a model
 version and named input arrays; it checks the batch against the instance limit, runs the session
 (through the model's adaptive batcher where BATCHING names it), times it, records the inference
-metrics and returns the named outputs. No view runs or times a session itself.
+metrics and the per version statistics (service/statistics.py) and returns the named outputs. No view
+runs or times a session itself.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import time
 
 import numpy as np
 
-from service import observability
+from service import observability, statistics
 from service.batching import Batcher
 from service.errors import PayloadTooLarge
 from service.model import ModelVersion
@@ -44,6 +45,19 @@ class DataPlane:
     ) -> dict[str, np.ndarray]:
         """Run `inputs` ({input name: batch}) through `model`; returns {output name: batch}, all outputs by default."""
         batch = len(next(iter(inputs.values())))
+        started = time.perf_counter()
+        try:
+            results = self._infer(model, inputs, outputs, batch)
+        except Exception:
+            statistics.record(model.name, model.version, batch, time.perf_counter() - started, ok=False)
+            raise
+        statistics.record(model.name, model.version, batch, time.perf_counter() - started, ok=True)
+        return results
+
+    def _infer(
+        self, model: ModelVersion, inputs: dict[str, np.ndarray], outputs: list[str] | None, batch: int
+    ) -> dict[str, np.ndarray]:
+        entered = time.perf_counter()
         if batch > self.max_instances:  # numbers, pixel arrays, images or tensor rows alike
             raise PayloadTooLarge(f"{batch} instances in one request; the limit is {self.max_instances}")
         names = outputs or [spec.name for spec in model.outputs]
@@ -55,8 +69,13 @@ class DataPlane:
                 return result
         started = time.perf_counter()
         results = model.run(inputs, names)
-        observability.record_run(model.name, model.version, time.perf_counter() - started)
-        return dict(zip(names, results, strict=True))
+        ran = time.perf_counter()
+        observability.record_run(model.name, model.version, ran - started)
+        answer = dict(zip(names, results, strict=True))
+        statistics.record_execution(
+            model.name, model.version, started - entered, ran - started, time.perf_counter() - ran
+        )
+        return answer
 
     def infer_one(self, model: ModelVersion, batch: np.ndarray) -> np.ndarray:
         """A single-input model's first output for `batch`."""

@@ -29,7 +29,7 @@ import numpy as np
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from service import __version__, observability, protocol
+from service import __version__, observability, protocol, statistics
 from service.dataplane import DataPlane
 from service.errors import (
     BadRequest,
@@ -144,9 +144,32 @@ class InferenceServicer(pb_grpc.GRPCInferenceServiceServicer):
 
     @_rpc()
     def ServerMetadata(self, request, context, tags):  # noqa: N802
-        from service.api.v2 import EXTENSIONS
+        return pb.ServerMetadataResponse(name="digit-serve", version=__version__, extensions=protocol.EXTENSIONS)
 
-        return pb.ServerMetadataResponse(name="digit-serve", version=__version__, extensions=EXTENSIONS)
+    @_rpc()
+    def ModelConfig(self, request, context, tags):  # noqa: N802 - Triton's model configuration extension
+        model = self.registry.get(request.name, request.version or None)
+        found = protocol.model_config(model, self.settings.max_instances)
+        config = pb.ModelConfig(
+            name=found["name"],
+            platform=found["platform"],
+            backend=found["backend"],
+            version_policy=pb.ModelVersionPolicy(latest=pb.ModelVersionPolicy.Latest(num_versions=1)),
+            max_batch_size=found["max_batch_size"],
+            input=[pb.ModelInput(name=t["name"], data_type=t["data_type"], dims=t["dims"]) for t in found["input"]],
+            output=[pb.ModelOutput(name=t["name"], data_type=t["data_type"], dims=t["dims"]) for t in found["output"]],
+            instance_group=[pb.ModelInstanceGroup(kind=g["kind"], count=g["count"]) for g in found["instance_group"]],
+        )
+        for key, value in found["parameters"].items():
+            config.parameters[key].string_value = value["string_value"]
+        return pb.ModelConfigResponse(config=config)
+
+    @_rpc()
+    def ModelStatistics(self, request, context, tags):  # noqa: N802 - Triton's statistics extension
+        versions = statistics.scope(self.registry, request.name, request.version or None)
+        return pb.ModelStatisticsResponse(
+            model_stats=[pb.ModelStatistics(**entry) for entry in statistics.model_statistics(versions)]
+        )
 
     @_rpc()
     def ModelMetadata(self, request, context, tags):  # noqa: N802

@@ -185,6 +185,34 @@ def build_openapi(version: str) -> dict[str, Any]:
                 "outputs": {"type": "array", "items": _ref("TensorSpec")},
             },
         },
+        "ModelStatistics": {
+            "type": "object",
+            "required": ["model_stats"],
+            "properties": {
+                "model_stats": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "required": ["name", "version", "inference_count", "execution_count", "inference_stats"],
+                        "properties": {
+                            "name": {"type": "string"},
+                            "version": {"type": "string"},
+                            "last_inference": {"type": "integer", "description": "milliseconds since the epoch"},
+                            "inference_count": {"type": "integer"},
+                            "execution_count": {"type": "integer"},
+                            "inference_stats": {
+                                "type": "object",
+                                "additionalProperties": {
+                                    "type": "object",
+                                    "properties": {"count": {"type": "integer"}, "ns": {"type": "integer"}},
+                                },
+                            },
+                            "batch_stats": {"type": "array", "items": {"type": "object"}},
+                        },
+                    },
+                }
+            },
+        },
         "RepositoryEntry": {
             "type": "object",
             "properties": {
@@ -426,6 +454,14 @@ def build_openapi(version: str) -> dict[str, Any]:
             },
         ),
         (
+            "/stats",
+            "get",
+            {
+                "summary": "Inference statistics per loaded version, as Triton's statistics extension reports them",
+                "responses": {"200": _json(_ref("ModelStatistics"), "Statistics"), **_errors(404, protocol=True)},
+            },
+        ),
+        (
             "/infer",
             "post",
             {
@@ -455,6 +491,12 @@ def build_openapi(version: str) -> dict[str, Any]:
                 spec["parameters"] = [*spec["parameters"], header_length]
             paths[path] = _with_method(method, dict(spec))
     paths["/v2/"] = paths["/v2"]  # the path as the protocol's REST document writes it
+    paths["/v2/models/stats"] = {
+        "get": {
+            "summary": "Inference statistics of every loaded version of every model",
+            "responses": {"200": _json(_ref("ModelStatistics"), "Statistics")},
+        }
+    }
     return {
         "openapi": "3.0.3",
         "info": {

@@ -276,6 +276,10 @@ def model_metadata(model: ModelVersion, versions: list[int]) -> dict:
     }
 
 
+# What the server supports beyond the core protocol, in Triton's names: ServerMetadata over both transports.
+EXTENSIONS = ["binary_tensor_data", "model_repository", "model_configuration", "statistics"]
+
+
 def model_config(model: ModelVersion, max_batch: int) -> dict:
     """The model's configuration as Triton answers GET /v2/models/{m}/config (batch dimension implicit)."""
 

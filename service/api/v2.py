@@ -7,17 +7,21 @@ import zlib
 
 from flask import Blueprint, Response, request
 
-from service import protocol
+from service import protocol, statistics
 from service.api import dataplane, json_response, registry, settings
 from service.api.health import readiness
 from service.errors import BadRequest, PayloadTooLarge
-from service.protocol import encode_infer_response, model_config, model_metadata, parse_infer_request
+from service.protocol import (
+    EXTENSIONS,
+    encode_infer_response,
+    model_config,
+    model_metadata,
+    parse_infer_request,
+)
 from service.security import require_admin
 from service.validation import parse_version
 
 bp = Blueprint("v2", __name__, url_prefix="/v2")
-
-EXTENSIONS = ["binary_tensor_data", "model_repository"]
 
 
 def _empty(status: int) -> Response:
@@ -60,6 +64,14 @@ def model_ready(name: str, version: str | None = None) -> Response:
 @bp.get("/models/<name>/versions/<version>/config")
 def config(name: str, version: str | None = None) -> Response:
     return json_response(model_config(registry().get(name, version), settings().max_instances))
+
+
+@bp.get("/models/stats")
+@bp.get("/models/<name>/stats")
+@bp.get("/models/<name>/versions/<version>/stats")
+def stats(name: str | None = None, version: str | None = None) -> Response:
+    """Triton's statistics extension: every loaded version of every model, of one model, or one version."""
+    return json_response({"model_stats": statistics.model_statistics(statistics.scope(registry(), name, version))})
 
 
 def _request_body() -> bytes:

@@ -13,6 +13,7 @@ from service import batching, create_app
 from service.dataplane import DataPlane
 from service.errors import ServiceUnavailable
 from service.settings import BatchPolicy, Settings, SettingsError, parse_batching
+from service.statistics import model_statistics
 
 
 @pytest.fixture(scope="module")
@@ -36,6 +37,7 @@ def test_concurrent_callers_share_runs_and_each_gets_its_own_rows(mlp, mnist_sam
     rows = _rows(mnist_sample, 32)
     expected = mlp.run({"pixels": rows})[0]
     before = _batches("mlp")
+    stats_before = model_statistics({"mlp": [mlp.version]})[0]
     barrier = threading.Barrier(16)
 
     def call(i: int) -> np.ndarray:
@@ -52,6 +54,10 @@ def test_concurrent_callers_share_runs_and_each_gets_its_own_rows(mlp, mnist_sam
     assert batched_rows == sum(size for _, size, _ in results)
     assert runs < 16  # shared runs happened
     assert batched_rows / runs > 2
+    stats = model_statistics({"mlp": [mlp.version]})[0]
+    waited = stats["inference_stats"]["queue"]["count"] - stats_before["inference_stats"]["queue"]["count"]
+    assert waited == 16  # every caller waited in the batcher's queue, and the statistics say so
+    assert stats["execution_count"] - stats_before["execution_count"] == runs
 
 
 def test_a_request_that_cannot_run_fails_alone(mlp, mnist_sample):

@@ -42,3 +42,42 @@ def test_the_instance_limit_holds_for_every_input_kind(registry):
     with pytest.raises(PayloadTooLarge, match="3 instances in one request; the limit is 2"):
         plane.infer_one(linear, np.ones((3, 1), dtype=np.float32))
     assert _inferences("linear") == before  # refused before the model ran
+
+
+def _stats(model: str) -> dict:
+    from service.statistics import model_statistics
+
+    return model_statistics({model: [NEWEST[model]]})[0]
+
+
+def test_statistics_count_requests_instances_runs_and_failures_as_triton_reports_them(registry):
+    linear = registry.get("linear")
+    plane = DataPlane(max_instances=4)
+    before = _stats("linear")
+    plane.infer_one(linear, np.ones((3, 1), dtype=np.float32))
+    plane.infer_one(linear, np.ones((1, 1), dtype=np.float32))
+    with pytest.raises(PayloadTooLarge):
+        plane.infer_one(linear, np.ones((5, 1), dtype=np.float32))
+    after = _stats("linear")
+    counts = {
+        "inferences": after["inference_count"] - before["inference_count"],
+        "executions": after["execution_count"] - before["execution_count"],
+        **{
+            kind: after["inference_stats"][kind]["count"] - before["inference_stats"][kind]["count"]
+            for kind in ("success", "fail", "compute_input", "compute_infer", "compute_output", "queue")
+        },
+    }
+    assert counts == {
+        "inferences": 4,
+        "executions": 2,
+        "success": 2,
+        "fail": 1,
+        "compute_input": 2,
+        "compute_infer": 2,
+        "compute_output": 2,
+        "queue": 0,  # no BATCHING: nothing waits
+    }
+    spent = after["inference_stats"]["success"]["ns"] - before["inference_stats"]["success"]["ns"]
+    ran = after["inference_stats"]["compute_infer"]["ns"] - before["inference_stats"]["compute_infer"]["ns"]
+    assert 0 < ran <= spent  # the run is part of the request's time
+    assert after["last_inference"] > 0

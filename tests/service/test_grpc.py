@@ -21,6 +21,7 @@ import tritonclient.grpc as grpcclient
 from google.protobuf import descriptor_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
+from tritonclient.grpc import model_config_pb2 as triton_config_pb2
 from tritonclient.grpc import service_pb2 as triton_pb2
 from tritonclient.utils import InferenceServerException
 
@@ -90,7 +91,13 @@ def test_the_proto_is_wire_compatible_with_tritons(tmp_path):
     assert compiled.returncode == 0, compiled.stderr
     ours = descriptor_pb2.FileDescriptorSet.FromString(out.read_bytes()).file[0]
     assert ours.package == triton_pb2.DESCRIPTOR.package == "inference"
-    theirs = triton_pb2.DESCRIPTOR.message_types_by_name
+    # Triton's service messages, and its model configuration messages (a file of their own there)
+    theirs = {**triton_config_pb2.DESCRIPTOR.message_types_by_name, **triton_pb2.DESCRIPTOR.message_types_by_name}
+    their_enums = triton_config_pb2.DESCRIPTOR.enum_types_by_name
+    for enum in ours.enum_type:
+        assert {v.name: v.number for v in enum.value}.items() <= {
+            v.name: v.number for v in their_enums[enum.name].values
+        }.items(), enum.name
 
     def compare(message: descriptor_pb2.DescriptorProto, their) -> None:
         for field in message.field:
@@ -99,12 +106,51 @@ def test_the_proto_is_wire_compatible_with_tritons(tmp_path):
         for nested in message.nested_type:
             if not nested.options.map_entry:
                 compare(nested, their.nested_types_by_name[nested.name])
+        for enum in message.enum_type:
+            values = {v.name: v.number for v in their.enum_types_by_name[enum.name].values}
+            assert all(values[v.name] == v.number for v in enum.value), f"{message.name}.{enum.name}"
 
     for message in ours.message_type:
         compare(message, theirs[message.name])
     triton_methods = {m.name: m for m in triton_pb2.DESCRIPTOR.services_by_name["GRPCInferenceService"].methods}
     for method in ours.service[0].method:
         assert method.input_type.endswith(triton_methods[method.name].input_type.name)
+
+
+def test_model_config_and_statistics_equal_the_http_answers(client, served):
+    """Triton's extensions, which perf_analyzer calls first: the same configuration and counters as over HTTP."""
+    url = served[0]
+    over_http = requests.get(f"{url}/v2/models/mlp/config", timeout=10).json()
+    assert _ints(client.get_model_config("mlp", as_json=True)["config"]) == over_http
+    pixels = _pixels_for_mlp(8)
+    before = client.get_inference_statistics("mlp", str(NEWEST["mlp"]), as_json=True)["model_stats"][0]
+    for _ in range(3):
+        client.infer("mlp", [_input("pixels", pixels)])
+    requests.post(f"{url}/predict", json={"model": "mlp", "inputs": pixels.tolist()}, timeout=10).raise_for_status()
+    after = client.get_inference_statistics("mlp", str(NEWEST["mlp"]), as_json=True)["model_stats"][0]
+    http_after = requests.get(f"{url}/v2/models/mlp/versions/{NEWEST['mlp']}/stats", timeout=10).json()
+    grown = {key: int(after[key]) - int(before.get(key, 0)) for key in ("inference_count", "execution_count")}
+    assert grown == {"inference_count": 4 * 8, "execution_count": 4}  # both transports count in one place
+    success = after["inference_stats"]["success"]
+    assert int(success["count"]) - int(before["inference_stats"].get("success", {}).get("count", 0)) == 4
+    assert http_after["model_stats"][0]["inference_count"] >= int(after["inference_count"])
+    assert int(after["inference_stats"]["compute_infer"]["ns"]) > 0
+    assert "statistics" in client.get_server_metadata(as_json=True)["extensions"]
+    with pytest.raises(InferenceServerException, match="unknown model 'resnet'"):
+        client.get_inference_statistics("resnet")
+
+
+def _ints(value):
+    """protobuf's JSON writes 64-bit integers as strings: back to numbers, to compare with the HTTP JSON."""
+    if isinstance(value, dict):
+        return {key: _ints(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_ints(item) for item in value]
+    return int(value) if isinstance(value, str) and value.isdigit() else value
+
+
+def _pixels_for_mlp(count: int) -> np.ndarray:
+    return np.full((count, 784), 0.5, dtype=np.float32)
 
 
 def test_health_and_metadata(client):

@@ -165,3 +165,25 @@ def test_model_control_disabled_without_a_token(tmp_path, models_dir):
         response = requests.post(f"{server.url}/v2/repository/models/mlp/load", timeout=10)
         assert response.status_code == 403
         assert "ADMIN_TOKEN" in response.json()["error"]
+
+
+def test_inference_statistics_count_what_was_served(client, server):
+    version = str(NEWEST["linear"])
+    before = client.get_inference_statistics("linear", version)["model_stats"][0]
+    tensor = httpclient.InferInput("x", [3, 1], "FP32")
+    tensor.set_data_from_numpy(np.ones((3, 1), dtype=np.float32))
+    for _ in range(2):
+        client.infer("linear", [tensor])
+    after = client.get_inference_statistics("linear", version)["model_stats"][0]
+    assert (
+        after["inference_count"] - before["inference_count"],
+        after["execution_count"] - before["execution_count"],
+    ) == (6, 2)
+    every = requests.get(f"{server.url}/v2/models/stats", timeout=10).json()["model_stats"]
+    assert {(entry["name"], entry["version"]) for entry in every} == {
+        (name, str(number))
+        for name in NEWEST
+        for number in committed_versions(name)[-3:]  # MAX_VERSIONS loaded
+    }
+    with pytest.raises(InferenceServerException, match="unknown model 'resnet'"):
+        client.get_inference_statistics("resnet")
