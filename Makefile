@@ -12,7 +12,7 @@ PIP_FLAGS ?= -q --disable-pip-version-check
 # uv pip compile: the lock files in requirements/*.txt from the top-level requirements in requirements/*.in.
 COMPILE = $(VENV)/bin/uv pip compile -q --python-version 3.11 --python-platform x86_64-manylinux_2_28
 
-.PHONY: serve test lint format retrain evaluate test-container bench profile soak audit screenshot wrk pins protos clean
+.PHONY: serve test lint format retrain evaluate test-container bench profile soak audit screenshot wrk perf-analyzer pins protos clean
 
 # A change to any pin or to pyproject.toml reinstalls.
 $(VENV)/.installed: requirements/dev.txt requirements/train.txt requirements/serve.txt pyproject.toml
@@ -55,7 +55,7 @@ retrain: $(VENV)/.installed
 	TF_CPP_MIN_LOG_LEVEL=2 $(VENV)/bin/python -m training $(or $(MODEL),all) $(RETRAIN_ARGS)
 
 # The service beside its references on loopback; see bench/README.md. PEERS=1 adds KServe's Python server.
-bench: $(VENV)/.installed wrk
+bench: $(VENV)/.installed wrk perf-analyzer
 	$(VENV)/bin/python bench/run.py $(if $(PEERS),--peers) $(BENCH_ARGS)
 
 # docs/page.png: the drawing page with a drawn digit, from a real server in headless Chromium.
@@ -74,6 +74,10 @@ audit: $(VENV)/.installed
 profile: $(VENV)/.installed wrk
 	$(VENV)/bin/python bench/profile.py $(PROFILE_ARGS)
 
+# Triton's perf_analyzer (from tritonclient 2.41.1's wheel) and the libraries it needs, in .venv-perf/.
+perf-analyzer: $(VENV)/.installed
+	@test -x .venv-perf/bin/perf_analyzer || $(VENV)/bin/python bench/perf_analyzer.py --install
+
 wrk:
 	@command -v wrk >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get install -y -qq wrk >/dev/null; } || \
 		{ echo "the benchmarks need wrk: apt-get install wrk" >&2; exit 1; }
@@ -91,4 +95,4 @@ protos: $(VENV)/.installed
 		service/protos/grpc_predict_v2.proto
 
 clean:
-	rm -rf $(VENV) $(SERVE_VENV) .pytest_cache .ruff_cache .mypy_cache
+	rm -rf $(VENV) $(SERVE_VENV) .venv-perf .pytest_cache .ruff_cache .mypy_cache

@@ -251,10 +251,10 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=6)
     parser.add_argument("--connections", type=lambda v: [int(c) for c in v.split(",")], default=[8, 32])
     parser.add_argument("--batch", default="32/2", help="the BATCHING policy to compare, rows/ms (default 32/2)")
-    parser.add_argument("--only", help="comma-separated parts: single,batches,batching,grpc,start,peers")
+    parser.add_argument("--only", help="comma-separated parts: single,batches,batching,grpc,perf,start,peers")
     parser.add_argument("--peers", action="store_true", help="also KServe's Python server (bench/peers.py)")
     args = parser.parse_args()
-    parts = set(args.only.split(",")) if args.only else {"single", "batches", "batching", "grpc", "start"}
+    parts = set(args.only.split(",")) if args.only else {"single", "batches", "batching", "grpc", "perf", "start"}
     if args.peers:
         parts.add("peers")
     rows: list[Row] = []
@@ -269,6 +269,10 @@ def main() -> None:
         from bench.protocols import grpc_rows
 
         rows.extend(Row(*row) for row in grpc_rows(args, service))
+    if "perf" in parts:
+        from bench.perf_analyzer import perf_rows
+
+        rows.extend(Row(*row) for row in perf_rows(args, service))
     if "start" in parts:
         start_and_memory(args, extra)
     if "peers" in parts:
