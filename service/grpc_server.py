@@ -262,7 +262,11 @@ def build_server(settings: Settings, registry: ModelRegistry) -> tuple[grpc.Serv
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=settings.grpc_threads),
         maximum_concurrent_rpcs=settings.grpc_threads + settings.max_queue,
-        options=[("grpc.max_receive_message_length", limit), ("grpc.max_send_message_length", limit)],
+        options=[
+            ("grpc.max_receive_message_length", limit),
+            ("grpc.max_send_message_length", limit),
+            ("grpc.so_reuseport", 1),  # GRPC_WORKERS processes share the port; the kernel spreads connections
+        ],
     )
     servicer = InferenceServicer(settings, registry, DataPlane(settings.max_instances, settings.batch_policies))
     pb_grpc.add_GRPCInferenceServiceServicer_to_server(servicer, server)

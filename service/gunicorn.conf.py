@@ -90,14 +90,15 @@ def child_exit(server, worker) -> None:
     connection_table.release(worker.slot)
 
 
-_grpc: dict = {"process": None, "stopping": False}  # the gRPC server process, and whether the master is exiting
+_grpc: dict = {"processes": {}, "stopping": False}  # the gRPC server processes by slot, and whether we are exiting
 
 
 def when_ready(server) -> None:
-    """Refuse new connections the moment SIGTERM arrives; start the gRPC server (GRPC_PORT) beside the workers."""
+    """Refuse new connections the moment SIGTERM arrives; start the gRPC servers (GRPC_PORT) beside the workers."""
     _refuse_connections_on_sigterm(server)
     if settings.grpc_port:
-        _start_grpc(server)
+        for slot in range(settings.grpc_processes):
+            _start_grpc(server, slot)
 
 
 def _refuse_connections_on_sigterm(server) -> None:
@@ -107,10 +108,13 @@ def _refuse_connections_on_sigterm(server) -> None:
     kernel's backlog until every worker has closed its own, which a worker busy converting a large body
     does late. shutdown() stops the socket itself, for all of them at once: a new connection is refused
     at once, and requests already accepted finish as gunicorn's graceful stop intends.
+    The gRPC servers stop too (they get the signal from the master, or with it from the process group):
+    from now on their exit is the expected end, not a crash to restart.
     """
     previous = signal.getsignal(signal.SIGTERM)
 
     def on_sigterm(signum, frame) -> None:
+        _grpc["stopping"] = True
         for listener in server.LISTENERS:
             with contextlib.suppress(OSError):
                 listener.sock.shutdown(socket.SHUT_RDWR)
@@ -118,32 +122,52 @@ def _refuse_connections_on_sigterm(server) -> None:
             previous(signum, frame)
 
     signal.signal(signal.SIGTERM, on_sigterm)
+    for other in (signal.SIGINT, signal.SIGQUIT):  # gunicorn's fast stops: the gRPC servers end with the master
+        _mark_stopping_on(other)
 
 
-def _start_grpc(server) -> None:
+def _mark_stopping_on(signum: int) -> None:
+    previous = signal.getsignal(signum)
+
+    def handler(number, frame) -> None:
+        _grpc["stopping"] = True
+        if callable(previous):
+            previous(number, frame)
+
+    signal.signal(signum, handler)
+
+
+def _start_grpc(server, slot: int) -> None:
+    # Every process binds GRPC_PORT with SO_REUSEPORT (service/grpc_server.py): the kernel spreads connections.
     process = subprocess.Popen([sys.executable, "-m", "service.grpc_server"], env=os.environ.copy())
-    _grpc["process"] = process
-    server.log.info("gRPC server started (pid %d) on port %d", process.pid, settings.grpc_port)
-    threading.Thread(target=_watch_grpc, args=(server, process), name="grpc-watch", daemon=True).start()
+    _grpc["processes"][slot] = process
+    server.log.info("gRPC server %d started (pid %d) on port %d", slot, process.pid, settings.grpc_port)
+    threading.Thread(target=_watch_grpc, args=(server, slot, process), name=f"grpc-watch-{slot}", daemon=True).start()
 
 
-def _watch_grpc(server, process: subprocess.Popen) -> None:
-    """Restart the gRPC server if it dies while the service runs, as the master does for a worker."""
-    code = process.wait()
+def _watch_grpc(server, slot: int, process: subprocess.Popen) -> None:
+    """Restart a gRPC server that dies while the service runs, as the master does for a worker."""
+    process.wait()
     from prometheus_client import multiprocess
 
     multiprocess.mark_process_dead(process.pid)
-    if not _grpc["stopping"]:
-        server.log.error("gRPC server (pid %d) exited with %s; starting another", process.pid, code)
-        time.sleep(1)
-        _start_grpc(server)
+    # A SIGTERM to the whole process group (a container runtime, Ctrl-C) reaches the gRPC server too, which may
+    # exit before the master's main thread has run its handler: give that a moment before calling this a crash.
+    time.sleep(1)
+    if _grpc["stopping"]:
+        return
+    # No exit status: gunicorn's arbiter reaps every child of the master (os.waitpid(-1)), so Popen.wait() here
+    # often finds the process already reaped and cannot tell how it ended.
+    server.log.error("gRPC server %d (pid %d) ended while the service runs; starting another", slot, process.pid)
+    _start_grpc(server, slot)
 
 
 def on_exit(server) -> None:
     _grpc["stopping"] = True
-    process = _grpc["process"]
-    if process is not None and process.poll() is None:
+    running = [process for process in _grpc["processes"].values() if process.poll() is None]
+    for process in running:
         process.terminate()  # its own graceful stop: health NOT_SERVING, calls in flight finish
+    for process in running:
         try:
             process.wait(25)
         except subprocess.TimeoutExpired:

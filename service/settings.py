@@ -74,7 +74,8 @@ class Settings:
     host: str = "0.0.0.0"
     port: int = 8000
     grpc_port: int = 8001  # the open inference protocol over gRPC; 0 turns it off
-    grpc_threads: int = 8  # gRPC calls run at once; MAX_QUEUE more may wait, beyond that RESOURCE_EXHAUSTED
+    grpc_threads: int = 8  # gRPC calls run at once per process; MAX_QUEUE more may wait, then RESOURCE_EXHAUSTED
+    grpc_workers: int = 0  # gRPC server processes sharing GRPC_PORT; 0: as many as WORKERS
     model_dir: Path = Path("models")
     workers: int = field(default_factory=lambda: max(1, _cores()))
     threads: int = 2
@@ -118,6 +119,8 @@ class Settings:
             raise SettingsError(f"GRPC_PORT must be 0 (off) or a port other than PORT's, got {self.grpc_port}")
         if self.grpc_threads < 1:
             raise SettingsError(f"GRPC_THREADS must be at least 1, got {self.grpc_threads}")
+        if self.grpc_workers < 0:
+            raise SettingsError(f"GRPC_WORKERS must be 0 (as many as WORKERS) or more, got {self.grpc_workers}")
         parse_batching(self.batching)
         if self.read_timeout <= 0:
             raise SettingsError(f"READ_TIMEOUT must be above 0, got {self.read_timeout}")
@@ -128,6 +131,11 @@ class Settings:
     def drain_file(self) -> Path | None:
         """STATE_DIR/draining: while it exists, readiness answers draining (python -m service.healthcheck --drain)."""
         return Path(self.state_dir) / DRAIN_FILE_NAME if self.state_dir else None
+
+    @property
+    def grpc_processes(self) -> int:
+        """gRPC server processes: one Python process serves about one core's worth of calls (its GIL)."""
+        return self.grpc_workers or self.workers
 
     @property
     def inline_bytes(self) -> int:

@@ -7,10 +7,12 @@ the `inference` package, and one process's protobuf registry takes only one of t
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import grpc
@@ -326,3 +328,47 @@ def test_sigterm_stops_the_grpc_server_with_the_http_one(models_dir, tmp_path):
         assert server.process.wait(30) == 0
     assert not Path(f"/proc/{children[0]}").exists() or "zombie" in Path(f"/proc/{children[0]}/status").read_text()
     assert "gRPC server stopping" in server.log()
+
+
+def _grpc_children(server) -> list[str]:
+    found = subprocess.run(
+        ["pgrep", "-P", str(server.process.pid), "-f", "service.grpc_server"], capture_output=True, text=True
+    )
+    return found.stdout.split()
+
+
+def test_grpc_workers_share_the_port_a_dead_one_is_replaced_and_a_stop_is_not_an_error(models_dir, tmp_path):
+    port = unused_port()
+    with running_server(
+        tmp_path, MODEL_DIR=str(models_dir), GRPC_PORT=str(port), WORKERS="1", GRPC_WORKERS="2"
+    ) as server:
+        target = f"127.0.0.1:{port}"
+        with grpcclient.InferenceServerClient(target) as grpc_client:
+            wait_grpc_ready(grpc_client)
+        deadline = time.monotonic() + 30
+        while len(_grpc_children(server)) < 2 or "gRPC server 1 started" not in server.log():
+            assert time.monotonic() < deadline, server.log()[-3000:]
+            time.sleep(0.2)
+        children = _grpc_children(server)
+        pixels = _pixels_for_mlp(1)
+        answered_by: set[int] = set()
+        for _ in range(40):  # a connection each: the kernel hands new connections to either process
+            if len(answered_by) == 2:
+                break
+            with grpcclient.InferenceServerClient(target) as grpc_client:
+                grpc_client.infer("mlp", [_input("pixels", pixels)])
+            time.sleep(0.05)
+            lines = [json.loads(line) for line in server.log().splitlines() if line.startswith('{"ts"')]
+            answered_by = {line["worker"] for line in lines if line["method"] == "GRPC" and line["model"] == "mlp"}
+        assert answered_by == {int(pid) for pid in children}
+        os.kill(int(children[0]), signal.SIGKILL)  # a crash: the master starts another in its slot
+        deadline = time.monotonic() + 30
+        while len(set(_grpc_children(server)) - {children[0]}) < 2:
+            assert time.monotonic() < deadline, server.log()[-3000:]
+            time.sleep(0.2)
+        assert f"(pid {children[0]}) ended while the service runs; starting another" in server.log()
+        with grpcclient.InferenceServerClient(target) as grpc_client:
+            wait_grpc_ready(grpc_client)
+            assert grpc_client.infer("mlp", [_input("pixels", pixels)]).as_numpy("probabilities").shape == (1, 10)
+    # running_server stops the whole process group with SIGTERM, as a container runtime does
+    assert server.log().count("starting another") == 1, server.log()[-3000:]
