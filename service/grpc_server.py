@@ -213,6 +213,10 @@ class InferenceServicer(pb_grpc.GRPCInferenceServiceServicer):
             raise BadRequest(f"{len(raw)} raw_input_contents for {len(request.inputs)} inputs; send one per input")
         arrays: dict[str, np.ndarray] = {}
         for index, tensor in enumerate(request.inputs):
+            if raw and tensor.contents.ListFields():  # the proto: contents must not be given with raw contents
+                raise BadRequest(
+                    f"input '{tensor.name}': give its values in contents or in raw_input_contents, not both"
+                )
             spec = protocol.input_spec(model, tensor.name, tensor.datatype, arrays)
             shape = list(tensor.shape)
             protocol.check_shape(spec, shape)

@@ -31,7 +31,12 @@ def _errors(*statuses: int, protocol: bool = False) -> dict:
 
 NAME = {"name": "name", "in": "path", "required": True, "schema": {"type": "string"}, "description": "model name"}
 VERSION = {"name": "version", "in": "path", "required": True, "schema": {"type": "string", "pattern": "^[0-9]+$"}}
-EMPTY_OK = {"description": "Yes (no body)"}
+
+
+def _flag(name: str, description: str, *extra: str) -> dict:
+    """A health answer as the protocol's prose writes it: {"live": true}, {"ready": false}, {"name": ..., ...}."""
+    properties = {key: {"type": "string"} for key in extra} | {name: {"type": "boolean"}}
+    return _json({"type": "object", "required": [*extra, name], "properties": properties}, description)
 
 
 def _v2_model_paths(suffix: str, operation: dict) -> dict:
@@ -391,9 +396,12 @@ def build_openapi(version: str) -> dict[str, Any]:
                 },
             }
         },
-        "/v2/health/live": {"get": {"summary": "Server live", "responses": {"200": EMPTY_OK}}},
+        "/v2/health/live": {"get": {"summary": "Server live", "responses": {"200": _flag("live", "Live")}}},
         "/v2/health/ready": {
-            "get": {"summary": "Server ready", "responses": {"200": EMPTY_OK, "503": {"description": "No"}}}
+            "get": {
+                "summary": "Server ready",
+                "responses": {"200": _flag("ready", "Ready"), "503": _flag("ready", "Not ready")},
+            }
         },
         "/v2/repository/index": {
             "post": {
@@ -444,7 +452,14 @@ def build_openapi(version: str) -> dict[str, Any]:
                 "responses": {"200": _json(_ref("ModelMetadata"), "Metadata"), **_errors(404, protocol=True)},
             },
         ),
-        ("/ready", "get", {"summary": "Model ready", "responses": {"200": EMPTY_OK, **_errors(404, protocol=True)}}),
+        (
+            "/ready",
+            "get",
+            {
+                "summary": "Model ready",
+                "responses": {"200": _flag("ready", "Ready", "name"), **_errors(404, protocol=True)},
+            },
+        ),
         (
             "/config",
             "get",

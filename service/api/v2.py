@@ -24,10 +24,6 @@ from service.validation import parse_version
 bp = Blueprint("v2", __name__, url_prefix="/v2")
 
 
-def _empty(status: int) -> Response:
-    return Response(status=status)
-
-
 @bp.get("")
 @bp.get("/")  # as the protocol's REST document writes the path
 def server_metadata() -> Response:
@@ -36,14 +32,17 @@ def server_metadata() -> Response:
     return json_response({"name": "digit-serve", "version": __version__, "extensions": EXTENSIONS})
 
 
+# The protocol's prose gives health answers JSON bodies; Triton answers with empty ones. Clients (tritonclient
+# among them) read the status code, which is the same either way: the bodies are the specification's.
 @bp.get("/health/live")
 def live() -> Response:
-    return _empty(200)
+    return json_response({"live": True})
 
 
 @bp.get("/health/ready")
 def ready() -> Response:
-    return _empty(200 if readiness()[0] == "ready" else 503)
+    is_ready = readiness()[0] == "ready"
+    return json_response({"ready": is_ready}, 200 if is_ready else 503)
 
 
 @bp.get("/models/<name>")
@@ -57,7 +56,7 @@ def metadata(name: str, version: str | None = None) -> Response:
 @bp.get("/models/<name>/versions/<version>/ready")
 def model_ready(name: str, version: str | None = None) -> Response:
     registry().get(name, version)  # 404 when unknown
-    return _empty(200)
+    return json_response({"name": name, "ready": True})
 
 
 @bp.get("/models/<name>/config")

@@ -225,6 +225,25 @@ def test_bad_tensors_get_the_http_messages_as_invalid_argument(client, served, t
     assert message in raised.value.message()
 
 
+def test_typed_contents_beside_raw_contents_are_invalid_argument_not_ignored(served):
+    """The proto: when raw_input_contents is used, contents must not be given. The typed values were dropped."""
+    request = triton_pb2.ModelInferRequest(model_name="linear")
+    tensor = request.inputs.add(name="x", datatype="FP32", shape=[1, 1])
+    tensor.contents.fp32_contents.append(5.0)
+    request.raw_input_contents.append(np.array([[1.0]], dtype="<f4").tobytes())
+    channel = grpc.insecure_channel(served[1])
+    call = channel.unary_unary(
+        "/inference.GRPCInferenceService/ModelInfer",
+        request_serializer=triton_pb2.ModelInferRequest.SerializeToString,
+        response_deserializer=triton_pb2.ModelInferResponse.FromString,
+    )
+    with pytest.raises(grpc.RpcError) as raised:
+        call(request, timeout=10)
+    channel.close()
+    assert raised.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "input 'x': give its values in contents or in raw_input_contents, not both" in raised.value.details()
+
+
 @pytest.mark.parametrize("contents", ["typed", "raw"])
 def test_a_shape_whose_count_overflows_64_bits_is_invalid_argument(served, contents):
     """[2**60, 784] with no data: the count wrapped to 0 in 64 bits and the reshape failed as INTERNAL."""

@@ -187,3 +187,14 @@ def test_inference_statistics_count_what_was_served(client, server):
     }
     with pytest.raises(InferenceServerException, match="unknown model 'resnet'"):
         client.get_inference_statistics("resnet")
+
+
+def test_health_answers_carry_the_protocols_json_bodies_and_tritonclient_still_reads_them(client, server):
+    """The prose of the specification: {"live": true}, {"ready": true}, {"name": ..., "ready": true}."""
+    assert requests.get(f"{server.url}/v2/health/live", timeout=5).json() == {"live": True}
+    assert requests.get(f"{server.url}/v2/health/ready", timeout=5).json() == {"ready": True}
+    assert requests.get(f"{server.url}/v2/models/mlp/ready", timeout=5).json() == {"name": "mlp", "ready": True}
+    assert requests.get(f"{server.url}/v2/models/mlp/versions/1/ready", timeout=5).json()["ready"] is True
+    assert client.is_server_live() and client.is_server_ready() and client.is_model_ready("mlp")
+    unknown = requests.get(f"{server.url}/v2/models/resnet/ready", timeout=5)
+    assert unknown.status_code == 404 and "unknown model" in unknown.json()["error"]
