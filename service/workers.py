@@ -14,6 +14,18 @@ while the others idle: measured here in 10 of 32 runs, halving throughput.
 The counts live in a small table of shared memory that the master creates before forking
 (`ConnectionTable`); each worker publishes its own count and a heartbeat in its slot. A worker whose
 heartbeat is stale (hung, or gone) is left out, so one stuck worker cannot stop the others.
+
+What this relies on inside gunicorn 27 (pyproject.toml allows >=27.0.1,<28; tests/service/test_gunicorn_internals.py
+fails with the name of whatever an upgrade removed or changed):
+- ThreadWorker methods overridden or called: enqueue_req, finish_request(conn, fs) (called with a finished
+  Future for a request served in the loop), handle, handle_request, set_accept_enabled, accept,
+  wait_for_and_dispatch_events, init_process, run, notify; its attributes _accepting, nr_conns, poller,
+  method_queue (PollableMethodQueue.defer), worker_connections.
+- TConn: sock (replaced by a LoopSocket before the parser is made), parser (its unreader replaced by a
+  HeldUnreader), init(), initialized, data_ready, is_http2, close().
+- gunicorn.http.wsgi.Response, replaced in each worker by CoalescingResponse (service/sockets.py), which
+  overrides send_headers, _emit_body, sendfile, write and close; SocketUnreader's read, unread,
+  take_buffered, chunk and mxchunk; finish_request's check of `conn.parser.unreader.buf.getvalue()`.
 """
 
 from __future__ import annotations
