@@ -4,6 +4,8 @@ Run: gunicorn -c service/gunicorn.conf.py
 Each worker builds the app (and its onnxruntime sessions) after the fork: no preloading, since
 sessions must not be shared across processes. The master makes one runtime directory that its
 workers share: the serving state (which versions to serve) and the Prometheus multiprocess files.
+Reading this file has no effects (gunicorn reads it again on HUP, and `gunicorn --check-config` reads it):
+the directory, the environment it sets and the shared connection table are made in on_starting.
 """
 
 import contextlib
@@ -18,29 +20,14 @@ import threading
 import time
 from pathlib import Path
 
-# Before anything imports onnxruntime (service.registry below): telemetry off in the master and every worker,
-# which inherit the master's environment. Set here too, not only in the service package, because the
-# master's threads are what forked workers inherit.
-os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
-
-# Before anything imports prometheus_client: it picks its storage when first imported.
-_created_state_dir = not os.environ.get("STATE_DIR")
-if _created_state_dir:
-    os.environ["STATE_DIR"] = tempfile.mkdtemp(prefix="digit-serve-")
-_metrics_dir = Path(os.environ["STATE_DIR"]) / "metrics"
-shutil.rmtree(_metrics_dir, ignore_errors=True)
-_metrics_dir.mkdir(parents=True, exist_ok=True)
-(Path(os.environ["STATE_DIR"]) / "serving.json").unlink(missing_ok=True)  # a fresh server starts from disk
-(Path(os.environ["STATE_DIR"]) / "draining").unlink(missing_ok=True)  # and is not draining
-os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(_metrics_dir)
-
-from service.model import choose_providers  # noqa: E402
-from service.registry import repository_problem  # noqa: E402
-from service.settings import Settings  # noqa: E402
-from service.workers import ConnectionTable  # noqa: E402
+# Light imports only: nothing here loads onnxruntime, Flask or prometheus_client (which picks its storage
+# when first imported, so it must come after on_starting has set PROMETHEUS_MULTIPROC_DIR). The service
+# package turns onnxruntime's telemetry off when imported, in the master and so in every forked worker.
+from service.settings import Settings
+from service.workers import ConnectionTable
 
 settings = Settings.from_env()
-connection_table = ConnectionTable()  # made here, in the master, so every forked worker shares it
+_runtime: dict = {"created_state_dir": False, "connection_table": None}  # what on_starting made
 
 wsgi_app = "service:create_app()"
 bind = [f"[{settings.host}]:{settings.port}" if ":" in settings.host else f"{settings.host}:{settings.port}"]
@@ -60,8 +47,28 @@ control_socket_disable = True  # several servers on one host (tests, replicas) w
 
 
 def on_starting(server) -> None:
-    """Fail once, clearly, in the master (instead of in every worker) when DEVICE=cuda cannot be honoured or
-    MODEL_DIR cannot serve anything: missing, not a directory, unreadable, or without a single version."""
+    """In the master, once, before any worker: the runtime directory, then the checks that fail once, clearly.
+
+    The runtime directory (STATE_DIR, a fresh temporary one unless given) holds what the workers share: the
+    serving state and the Prometheus multiprocess files, emptied at every start. Then: DEVICE=cuda that cannot
+    be honoured, or a MODEL_DIR that cannot serve anything (missing, not a directory, unreadable, or without
+    a single version), stops the master instead of every worker.
+    """
+    if not os.environ.get("STATE_DIR"):
+        os.environ["STATE_DIR"] = tempfile.mkdtemp(prefix="digit-serve-")
+        _runtime["created_state_dir"] = True
+    state_dir = Path(os.environ["STATE_DIR"])
+    metrics_dir = state_dir / "metrics"
+    shutil.rmtree(metrics_dir, ignore_errors=True)
+    metrics_dir.mkdir(parents=True, exist_ok=True)
+    (state_dir / "serving.json").unlink(missing_ok=True)  # a fresh server starts from disk
+    (state_dir / "draining").unlink(missing_ok=True)  # and is not draining
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
+    _runtime["connection_table"] = ConnectionTable()  # in the master, so that every forked worker shares it
+
+    from service.model import choose_providers
+    from service.registry import repository_problem
+
     try:
         choose_providers(settings.device)
     except RuntimeError as exc:
@@ -75,8 +82,9 @@ def on_starting(server) -> None:
 
 def pre_fork(server, worker) -> None:
     """In the master, before each fork: the worker's slot in the shared connection table."""
-    worker.table = connection_table
-    worker.slot = connection_table.claim()
+    table = _runtime["connection_table"]
+    worker.table = table
+    worker.slot = table.claim()
     worker.read_timeout = settings.read_timeout
     worker.max_body_bytes = settings.max_body_bytes
     worker.max_queue = settings.max_queue
@@ -87,7 +95,7 @@ def child_exit(server, worker) -> None:
     from prometheus_client import multiprocess
 
     multiprocess.mark_process_dead(worker.pid)
-    connection_table.release(worker.slot)
+    _runtime["connection_table"].release(worker.slot)
 
 
 _grpc: dict = {"processes": {}, "stopping": False}  # the gRPC server processes by slot, and whether we are exiting
@@ -172,5 +180,5 @@ def on_exit(server) -> None:
             process.wait(25)
         except subprocess.TimeoutExpired:
             process.kill()
-    if _created_state_dir:
+    if _runtime["created_state_dir"]:
         shutil.rmtree(os.environ["STATE_DIR"], ignore_errors=True)

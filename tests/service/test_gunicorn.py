@@ -1,5 +1,6 @@
 """The real gunicorn on loopback, with the committed models: the service as users run it."""
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -96,3 +97,26 @@ def test_device_cuda_without_a_gpu_fails_at_start_with_a_clear_message(models_di
     )
     assert result.returncode != 0
     assert "DEVICE=cuda but onnxruntime offers no CUDAExecutionProvider" in result.stderr
+
+
+def test_reading_the_gunicorn_configuration_has_no_effects(tmp_path):
+    """gunicorn reads the file again on HUP and for --check-config: the runtime directory is made in on_starting."""
+    probe = (
+        "import os, runpy, sys\n"
+        "before = dict(os.environ)\n"
+        "runpy.run_path('service/gunicorn.conf.py')\n"
+        "changed = sorted(k for k in set(before) | set(os.environ) if before.get(k) != os.environ.get(k))\n"
+        "loaded = [m for m in ('prometheus_client', 'flask', 'onnxruntime') if m in sys.modules]\n"
+        "print(changed, loaded, os.listdir(os.environ['TMPDIR']))\n"
+    )
+    environ = {k: v for k, v in os.environ.items() if k not in ("STATE_DIR", "PROMETHEUS_MULTIPROC_DIR")}
+    done = subprocess.run(
+        [sys.executable, "-c", probe],
+        cwd=ROOT,
+        env={**environ, "TMPDIR": str(tmp_path), "ORT_DISABLE_TELEMETRY": "1"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[] [] []"  # no variable set, nothing heavy imported, no directory made
