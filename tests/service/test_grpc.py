@@ -225,21 +225,25 @@ def test_bad_tensors_get_the_http_messages_as_invalid_argument(client, served, t
     assert message in raised.value.message()
 
 
+def _raw_infer(target: str, request):
+    """ModelInfer with a hand-built request in tritonclient's message classes (the same wire format)."""
+    with grpc.insecure_channel(target) as channel:
+        call = channel.unary_unary(
+            "/inference.GRPCInferenceService/ModelInfer",
+            request_serializer=triton_pb2.ModelInferRequest.SerializeToString,
+            response_deserializer=triton_pb2.ModelInferResponse.FromString,
+        )
+        return call(request, timeout=10)
+
+
 def test_typed_contents_beside_raw_contents_are_invalid_argument_not_ignored(served):
     """The proto: when raw_input_contents is used, contents must not be given. The typed values were dropped."""
     request = triton_pb2.ModelInferRequest(model_name="linear")
     tensor = request.inputs.add(name="x", datatype="FP32", shape=[1, 1])
     tensor.contents.fp32_contents.append(5.0)
     request.raw_input_contents.append(np.array([[1.0]], dtype="<f4").tobytes())
-    channel = grpc.insecure_channel(served[1])
-    call = channel.unary_unary(
-        "/inference.GRPCInferenceService/ModelInfer",
-        request_serializer=triton_pb2.ModelInferRequest.SerializeToString,
-        response_deserializer=triton_pb2.ModelInferResponse.FromString,
-    )
     with pytest.raises(grpc.RpcError) as raised:
-        call(request, timeout=10)
-    channel.close()
+        _raw_infer(served[1], request)
     assert raised.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert "input 'x': give its values in contents or in raw_input_contents, not both" in raised.value.details()
 
@@ -251,15 +255,8 @@ def test_a_shape_whose_count_overflows_64_bits_is_invalid_argument(served, conte
     request.inputs.add(name="pixels", datatype="FP32", shape=[1 << 60, 784])
     if contents == "raw":
         request.raw_input_contents.append(b"")
-    channel = grpc.insecure_channel(served[1])
-    call = channel.unary_unary(
-        "/inference.GRPCInferenceService/ModelInfer",
-        request_serializer=triton_pb2.ModelInferRequest.SerializeToString,
-        response_deserializer=triton_pb2.ModelInferResponse.FromString,
-    )
     with pytest.raises(grpc.RpcError) as raised:
-        call(request, timeout=10)
-    channel.close()
+        _raw_infer(served[1], request)
     assert raised.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     count = (1 << 60) * 784
     expected = f"needs {count} values, got 0" if contents == "typed" else f"needs {count * 4} bytes, got 0"
