@@ -145,9 +145,7 @@ class Batcher:
                 for name, array in zip(batch[0].outputs, results, strict=True)
             }
             offset += pending.rows
-        statistics.record_execution(
-            self.model.name, self.model.version, prepared - started, ran - prepared, time.perf_counter() - ran
-        )
+        statistics.record_execution(self.model.name, self.model.version, prepared - started, time.perf_counter() - ran)
         for pending in batch:
             statistics.record_queue(self.model.name, self.model.version, started - pending.queued_at)
             pending.done.set()

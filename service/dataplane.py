@@ -72,9 +72,7 @@ class DataPlane:
         ran = time.perf_counter()
         observability.record_run(model.name, model.version, ran - started)
         answer = dict(zip(names, results, strict=True))
-        statistics.record_execution(
-            model.name, model.version, started - entered, ran - started, time.perf_counter() - ran
-        )
+        statistics.record_execution(model.name, model.version, started - entered, time.perf_counter() - ran)
         return answer
 
     def infer_one(self, model: ModelVersion, batch: np.ndarray) -> np.ndarray:

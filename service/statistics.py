@@ -41,47 +41,53 @@ LAST_INFERENCE = Gauge(
     ["model", "version"],
     multiprocess_mode="max",
 )
-EXECUTIONS = Counter("digit_serve_model_executions_total", "onnxruntime runs", ["model", "version"])
+# Executions and their run time are observability's histogram of onnxruntime runs (count and sum).
+EXECUTIONS = "digit_serve_inference_latency_seconds"
 COMPUTE = Counter(
     "digit_serve_model_compute_seconds_total",
-    "Time of onnxruntime runs: preparing inputs, running, splitting outputs",
+    "Time around onnxruntime runs: preparing inputs, splitting outputs",
     ["model", "version", "phase"],
 )
 QUEUED = Counter("digit_serve_model_queued_requests_total", "Requests that waited in the batcher", ["model", "version"])
 QUEUE_SECONDS = Counter(
     "digit_serve_model_queue_seconds_total", "Time requests waited in the adaptive batcher", ["model", "version"]
 )
-PHASES = ("input", "infer", "output")
+PHASES = ("input", "output")
 
 
+# prometheus_client's labels() validates and locks on every call: each request needs the same few children.
 @cache
 def _children(model: str, version: int, result: str):
     labels = (model, str(version))
-    return INFER_REQUESTS.labels(*labels, result), INFER_SECONDS.labels(*labels, result), INFERENCES.labels(*labels)
+    return (
+        INFER_REQUESTS.labels(*labels, result),
+        INFER_SECONDS.labels(*labels, result),
+        INFERENCES.labels(*labels),
+        LAST_INFERENCE.labels(*labels),
+    )
 
 
 def record(model: str, version: int, instances: int, seconds: float, ok: bool) -> None:
     """One inference request the data plane ran (ok) or that failed there."""
-    requests, spent, inferences = _children(model, version, "success" if ok else "fail")
+    requests, spent, inferences, last = _children(model, version, "success" if ok else "fail")
     requests.inc()
     spent.inc(seconds)
     if ok:
         inferences.inc(instances)
-        LAST_INFERENCE.labels(model, str(version)).set(int(time.time() * 1000))
+        last.set(int(time.time() * 1000))
 
 
 @cache
-def _execution_children(model: str, version: int):
-    labels = (model, str(version))
-    return EXECUTIONS.labels(*labels), [COMPUTE.labels(*labels, phase) for phase in PHASES]
+def _phases(model: str, version: int):
+    return [COMPUTE.labels(model, str(version), phase) for phase in PHASES]
 
 
-def record_execution(model: str, version: int, input_s: float, infer_s: float, output_s: float) -> None:
-    """One onnxruntime run: seconds preparing its inputs, in the session, and splitting its outputs."""
-    executions, phases = _execution_children(model, version)
-    executions.inc()
-    for phase, seconds in zip(phases, (input_s, infer_s, output_s), strict=True):
-        phase.inc(seconds)
+def record_execution(model: str, version: int, input_s: float, output_s: float) -> None:
+    """Around one onnxruntime run (which observability.record_run counts and times): seconds preparing its
+    inputs and splitting its outputs."""
+    before, after = _phases(model, version)
+    before.inc(input_s)
+    after.inc(output_s)
 
 
 def record_queue(model: str, version: int, seconds: float) -> None:
@@ -113,8 +119,10 @@ def _samples() -> dict[tuple[str, str], dict[str, float]]:
                 found[key]["inferences"] += sample.value
             elif name == "digit_serve_model_last_inference_ms":
                 found[key]["last"] = max(found[key]["last"], sample.value)
-            elif name == "digit_serve_model_executions_total":
+            elif name == f"{EXECUTIONS}_count":
                 found[key]["executions"] += sample.value
+            elif name == f"{EXECUTIONS}_sum":
+                found[key]["infer_seconds"] += sample.value
             elif name == "digit_serve_model_compute_seconds_total":
                 found[key][f"{labels['phase']}_seconds"] += sample.value
             elif name == "digit_serve_model_queued_requests_total":
