@@ -1,7 +1,8 @@
 """Typed errors, each carrying its HTTP status, and the one place that turns errors into responses.
 
 Two body formats exist: this service's own `{"error": {"code", "message"}}` and the open inference
-protocol's `{"error": "message"}` for paths under /v2. Nothing else in the service builds an error body.
+protocol's `{"error": "message"}` for paths under /v2. Nothing else in the service builds an error body:
+the worker's answers written before the app runs (408, 503) take theirs from `error_body`.
 """
 
 from __future__ import annotations
@@ -72,14 +73,17 @@ def _is_protocol_path() -> bool:
     return request.path.startswith("/v2")
 
 
+def error_body(code: str, message: str, protocol: bool = False) -> bytes:
+    """The JSON error body: the service's own, or the open inference protocol's (`protocol`)."""
+    body: dict[str, Any] = {"error": message} if protocol else {"error": {"code": code, "message": message}}
+    return orjson.dumps(body)
+
+
 def error_response(status: int, code: str, message: str) -> Response:
-    body: dict[str, Any]
-    if _is_protocol_path():
-        # The protocol answers a request it cannot run with 400 and {"error": "..."}.
-        body, status = {"error": message}, 400 if status == 422 else status
-    else:
-        body = {"error": {"code": code, "message": message}}
-    return Response(orjson.dumps(body), status=status, mimetype="application/json")
+    protocol = _is_protocol_path()
+    if protocol:  # the protocol answers a request it cannot run with 400 and {"error": "..."}
+        status = 400 if status == 422 else status
+    return Response(error_body(code, message, protocol), status=status, mimetype="application/json")
 
 
 def register_error_handlers(app: Flask) -> None:

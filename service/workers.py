@@ -40,7 +40,6 @@ import time
 from concurrent import futures
 from functools import partial
 
-import orjson
 from gunicorn.http import wsgi
 from gunicorn.workers.gthread import ThreadWorker
 
@@ -55,8 +54,9 @@ RECV_BYTES = 256 * 1024
 
 def _error_response(status: str, message: str, retry_after: int | None = None) -> bytes:
     """A complete HTTP/1.1 error response with this service's JSON error body, closing the connection."""
-    code = status.split(" ", 1)[1].lower().replace(" ", "_")
-    body = orjson.dumps({"error": {"code": code, "message": message}})
+    from service.errors import error_body  # after the fork, where the app (and Flask) is loaded anyway
+
+    body = error_body(status.split(" ", 1)[1].lower().replace(" ", "_"), message)
     headers = [
         f"HTTP/1.1 {status}",
         "Content-Type: application/json",

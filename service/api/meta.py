@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from flask import Blueprint, Response, send_from_directory
+from werkzeug.exceptions import NotFound
 
 from service import __version__, observability
 from service.api import json_response
@@ -52,5 +53,5 @@ def docs_init() -> Response:
 @bp.get("/docs/assets/<filename>")
 def docs_asset(filename: str) -> Response:
     if filename not in DOCS_ASSETS:
-        return json_response({"error": {"code": "not_found", "message": f"no asset {filename}"}}, status=404)
+        raise NotFound(f"no asset {filename}")  # the error handlers write the body, as for every error
     return send_from_directory(_swagger_dir(), filename, max_age=3600)
