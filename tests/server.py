@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import requests
 
@@ -71,9 +72,24 @@ class Server:
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
 
+    @property
+    def port(self) -> int:
+        return int(self.url.rsplit(":", 1)[1])
+
     def worker_pids(self) -> list[int]:
         children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
         return [int(pid) for pid in children.read_text().split()] if children.exists() else []
+
+
+def wait_until(condition: Callable[[], Any], timeout: float, what: str | Callable[[], str], interval: float = 0.05):
+    """Poll `condition` until it returns something true, and return that; after `timeout` seconds fail with
+    `what` (or what `what()` says then, e.g. the server's log). The one poll loop of the tests."""
+    deadline = time.monotonic() + timeout
+    while not (found := condition()):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:g} s waiting for {what() if callable(what) else what}")
+        time.sleep(interval)
+    return found
 
 
 def wait_ready(server: Server, workers: int, timeout: float, path: str = "/readyz") -> None:
@@ -97,15 +113,14 @@ def wait_ready(server: Server, workers: int, timeout: float, path: str = "/ready
 
 def wait_grpc_ready(client, timeout: float = 30.0, why: Callable[[], str] = lambda: "") -> None:
     """Poll a tritonclient.grpc client until the server says ready; fail with `why()` after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
+
+    def ready() -> bool:
         try:
-            if client.is_server_ready():
-                return
+            return client.is_server_ready()
         except Exception:  # noqa: BLE001 - not listening yet: the client raises InferenceServerException
-            pass
-        assert time.monotonic() < deadline, f"the gRPC server did not become ready in {timeout:.0f} s. {why()}"
-        time.sleep(0.2)
+            return False
+
+    wait_until(ready, timeout, lambda: f"the gRPC server to become ready. {why()}", interval=0.2)
 
 
 @contextlib.contextmanager

@@ -11,7 +11,6 @@ import os
 import secrets
 import shutil
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
@@ -19,7 +18,7 @@ import requests
 
 from tests.conftest import NEWEST
 from tests.images import png
-from tests.server import ROOT, unused_port, wait_grpc_ready
+from tests.server import ROOT, unused_port, wait_grpc_ready, wait_until
 
 pytestmark = pytest.mark.container
 ENGINE_TOOL = ROOT.parent / "shared" / "tools" / "container-engine"
@@ -108,21 +107,24 @@ def _container_id(run) -> str:
 
 def _wait_healthy(run, env: dict[str, str], timeout: float = 180) -> None:
     container = _container_id(run)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    seen: list[str] = []
+
+    def healthy() -> bool:
         state = subprocess.run(
             ["docker", "inspect", "--format", "{{.State.Health.Status}}", container],
             capture_output=True,
             text=True,
             env=env,
         ).stdout.strip()
-        if state == "healthy":
-            return
+        seen.append(state)
         if state == "starting" and shutil.which("podman"):
             # podman runs health checks from systemd timers; without systemd, run the image's check by hand
             subprocess.run(["podman", "healthcheck", "run", container], capture_output=True, env=env)
-        time.sleep(2)
-    raise AssertionError(f"api not healthy in {timeout} s (last state {state!r})")
+        return state == "healthy"
+
+    wait_until(
+        healthy, timeout, lambda: f"the api to be healthy (last state {seen[-1] if seen else None!r})", interval=2
+    )
 
 
 def _check_grpc(target: str, pixels: list, labels: list[int]) -> None:
@@ -250,10 +252,12 @@ def test_the_kubernetes_deployment_runs_under_its_own_settings(compose, tmp_path
     try:
         assert played.returncode == 0, played.stderr
         container = "digit-serve-pod-0-api"
-        deadline = time.monotonic() + 120
-        while podman("exec", container, "python", "-m", "service.healthcheck").returncode != 0:
-            assert time.monotonic() < deadline, podman("logs", container).stderr[-3000:]
-            time.sleep(2)
+        wait_until(
+            lambda: podman("exec", container, "python", "-m", "service.healthcheck").returncode == 0,
+            120,
+            lambda: f"the pod to be healthy: {podman('logs', container).stderr[-3000:]}",
+            interval=2,
+        )
         assert podman("exec", container, "id", "-u").stdout.strip() == "10001"
         assert podman("exec", container, "sh", "-c", "touch /app/written").returncode != 0  # read-only root
         assert podman("exec", container, "sh", "-c", "touch /tmp/written").returncode == 0  # its emptyDir

@@ -17,10 +17,6 @@ BUNDLE = b"GET /docs/assets/swagger-ui-bundle.js HTTP/1.1\r\nHost: x\r\n\r\n"  #
 PIPELINED = 20  # requests sent at once on one connection: 20 MB of answers, far more than the sockets buffer
 
 
-def _port(server) -> int:
-    return int(server.url.rsplit(":", 1)[1])
-
-
 def _reader(port: int) -> socket.socket:
     """A connection with a tiny receive buffer: the server's responses back up after a few kilobytes."""
     sock = socket.socket()
@@ -48,7 +44,7 @@ def _read_all(sock: socket.socket, seconds: float) -> bytes:
 
 def test_a_client_that_does_not_read_its_responses_holds_no_one_else_up(tmp_path, models_dir):
     with running_server(tmp_path, MODEL_DIR=str(models_dir), WORKERS="1") as server:
-        port, worker = _port(server), server.worker_pids()
+        port, worker = server.port, server.worker_pids()
         stalled, abandoned = _reader(port), _reader(port)
         stalled.sendall(BUNDLE * PIPELINED)  # none of the answers read yet
         abandoned.sendall(BUNDLE * PIPELINED)
@@ -63,13 +59,13 @@ def test_a_client_that_does_not_read_its_responses_holds_no_one_else_up(tmp_path
         assert requests.get(f"{server.url}/healthz", timeout=5).status_code == 200
         assert server.worker_pids() == worker, server.log()
     assert answers.count(b"HTTP/1.1 200 OK\r\n") == PIPELINED  # every answer, in full, once the client read them
-    assert others_waited < 5.0  # 20 requests: only a loop blocked by the stalled client comes near this
+    assert others_waited < 10.0  # 20 requests, well under a second here: only a blocked loop comes near this
     assert "Traceback" not in server.log()
 
 
 def test_a_response_not_taken_within_the_read_timeout_closes_the_connection(tmp_path, models_dir):
     with running_server(tmp_path, MODEL_DIR=str(models_dir), WORKERS="1", READ_TIMEOUT="1") as server:
-        stalled = _reader(_port(server))
+        stalled = _reader(server.port)
         stalled.sendall(BUNDLE * PIPELINED)
         time.sleep(3)  # past READ_TIMEOUT with the first answers unread
         answers = _read_all(stalled, 10)

@@ -1,5 +1,5 @@
 """The real server under slow clients, overload, a killed worker and a SIGTERM. Loopback only; every loop is
-bounded in count and time. Each test prints the figures the README's Reliability section quotes."""
+bounded in count and time. Each test prints the figures docs/reliability.md quotes."""
 
 from __future__ import annotations
 
@@ -15,15 +15,11 @@ import time
 import pytest
 import requests
 
-from tests.server import running_server
+from tests.server import running_server, wait_until
 
 pytestmark = pytest.mark.slow
 BODY = json.dumps({"model": "linear", "inputs": [1.0]})
 HEADERS = {"Content-Type": "application/json"}
-
-
-def _port(server) -> int:
-    return int(server.url.rsplit(":", 1)[1])
 
 
 def _ordinary_requests(port: int, count: int, clients: int, timeout: float = 5.0) -> tuple[list[float], list[str]]:
@@ -65,7 +61,7 @@ def _p99(values: list[float]) -> float:
 def test_clients_trickling_their_bodies_do_not_starve_ordinary_clients(tmp_path, models_dir):
     """64 connections sending a 1,000-byte body a byte at a time: measured before, 0 of 100 answered."""
     with running_server(tmp_path, MODEL_DIR=str(models_dir), WORKERS="2", THREADS="2") as server:
-        port = _port(server)
+        port = server.port
         slow = []
         for _ in range(64):
             sock = socket.create_connection(("127.0.0.1", port), timeout=5)
@@ -94,25 +90,25 @@ def test_clients_trickling_their_bodies_do_not_starve_ordinary_clients(tmp_path,
     answered = len(latencies) / (len(latencies) + len(failures))
     print(f"\nslow clients: 64 trickling; ordinary: {len(latencies)}/200 answered, p99 {1000 * _p99(latencies):.1f} ms")
     assert answered >= 0.99, failures[:5]
-    assert _p99(latencies) < 1.0
+    assert _p99(latencies) < 3.0  # measured ~10 ms; starved clients wait out their 5 s timeout
 
 
 def test_a_slow_request_is_answered_408_once_its_time_is_up(tmp_path, models_dir):
     with running_server(tmp_path, MODEL_DIR=str(models_dir), WORKERS="1", READ_TIMEOUT="1") as server:
-        sock = socket.create_connection(("127.0.0.1", _port(server)), timeout=5)
+        sock = socket.create_connection(("127.0.0.1", server.port), timeout=5)
         sock.sendall(b"POST /predict HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{")
         started = time.monotonic()
         answer = sock.recv(4096)
         sock.close()
     assert answer.startswith(b"HTTP/1.1 408 Request Timeout")
     assert b'"code":"request_timeout"' in answer
-    assert 0.9 < time.monotonic() - started < 3
+    assert 0.9 < time.monotonic() - started < 10  # 1 s READ_TIMEOUT, checked about once a second; not 30 s
 
 
 def test_overload_is_shed_with_503_and_retry_after_never_a_reset(tmp_path, models_dir):
     """256 concurrent clients against 2 workers x 2 threads and a queue of 8 per worker."""
     with running_server(tmp_path, MODEL_DIR=str(models_dir), WORKERS="2", THREADS="2", MAX_QUEUE="8") as server:
-        port = _port(server)
+        port = server.port
         statuses: dict[str, int] = {}
         latencies: list[float] = []
         lock = threading.Lock()
@@ -148,13 +144,13 @@ def test_overload_is_shed_with_503_and_retry_after_never_a_reset(tmp_path, model
     print(f"\noverload: 256 clients x 6 requests: {statuses}; answered p99 {1000 * _p99(latencies):.0f} ms")
     assert set(statuses) <= {"200", "503"}, statuses
     assert statuses.get("503", 0) > 0 and statuses.get("200", 0) > 0
-    assert _p99(latencies) < 5.0
+    assert _p99(latencies) < 15.0  # bounded by the queue: unbounded queueing runs into the 20 s timeout
     assert "digit_serve_requests_shed_total" in metrics
 
 
 def test_a_worker_killed_mid_load_costs_only_its_connections_and_is_replaced(tmp_path, models_dir):
     with running_server(tmp_path, MODEL_DIR=str(models_dir), WORKERS="2", THREADS="2") as server:
-        port = _port(server)
+        port = server.port
         victim = server.worker_pids()[0]
         done, failures, stop = [], [], threading.Event()
         readiness: list[int] = []
@@ -185,10 +181,11 @@ def test_a_worker_killed_mid_load_costs_only_its_connections_and_is_replaced(tmp
         before = len(done)
         killed_at = time.monotonic()
         os.kill(victim, signal.SIGKILL)
-        deadline = time.monotonic() + 15
-        while len([pid for pid in server.worker_pids() if pid != victim]) < 2:
-            assert time.monotonic() < deadline, "the master did not replace the killed worker"
-            time.sleep(0.05)
+        wait_until(
+            lambda: len([pid for pid in server.worker_pids() if pid != victim]) >= 2,
+            15,
+            "a new worker for the killed one",
+        )
         replaced_at = time.monotonic()
         time.sleep(1.5)
         stop.set()
@@ -209,7 +206,7 @@ def test_a_worker_killed_mid_load_costs_only_its_connections_and_is_replaced(tmp
 
 def test_sigterm_finishes_in_flight_requests_refuses_new_ones_and_exits_0(tmp_path, models_dir):
     with running_server(tmp_path, MODEL_DIR=str(models_dir), WORKERS="2", THREADS="4") as server:
-        port = _port(server)
+        port = server.port
         heavy = json.dumps({"model": "cnn", "inputs": [[0.5] * 784] * 1000})  # ~0.1-0.3 s each
         results: list[int | str] = []
 

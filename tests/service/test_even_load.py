@@ -14,10 +14,11 @@ import http.client
 import json
 import threading
 import time
+from functools import partial
 
 import pytest
 
-from tests.server import running_server
+from tests.server import running_server, wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -74,18 +75,23 @@ def _answered_by_worker(log: str, tag: str) -> dict[int, int]:
     return counts
 
 
+def _all_logged(server, tag: str, sent: int) -> dict[int, int] | None:
+    """Requests per worker for `tag`, once the access log shows every one of the `sent`."""
+    counts = _answered_by_worker(server.log(), tag)
+    return counts if sum(counts.values()) >= sent else None
+
+
 def test_no_worker_holds_most_of_the_keep_alive_traffic(tmp_path, models_dir):
     shares = []
     for start in range(STARTS):
         with running_server(tmp_path, MODEL_DIR=str(models_dir), WORKERS="2", THREADS="2") as server:
-            port = int(server.url.rsplit(":", 1)[1])
+            port = server.port
             for connections in CONNECTIONS:
                 tag = f"start{start}-c{connections}"
                 sent = _round(port, tag, connections)
-                deadline = time.monotonic() + 5  # the last access-log lines may still be on their way
-                while sum((counts := _answered_by_worker(server.log(), tag)).values()) < sent:
-                    assert time.monotonic() < deadline, f"{sent} requests sent, {sum(counts.values())} logged"
-                    time.sleep(0.05)
+                counts = wait_until(  # the last access-log lines may still be on their way
+                    partial(_all_logged, server, tag, sent), 5, f"the access log to show all {sent} requests"
+                )
                 share = max(counts.values()) / sent
                 shares.append((start, connections, round(share, 3), sent))
     worst = max(shares, key=lambda item: item[2])

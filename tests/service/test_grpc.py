@@ -28,7 +28,7 @@ from tritonclient.grpc import service_pb2 as triton_pb2
 from tritonclient.utils import InferenceServerException
 
 from tests.conftest import NEWEST
-from tests.server import ROOT, running_server, unused_port, wait_grpc_ready
+from tests.server import ROOT, running_server, unused_port, wait_grpc_ready, wait_until
 
 pytestmark = pytest.mark.slow
 TOKEN = "grpc-admin"
@@ -361,10 +361,11 @@ def test_grpc_workers_share_the_port_a_dead_one_is_replaced_and_a_stop_is_not_an
         target = f"127.0.0.1:{port}"
         with grpcclient.InferenceServerClient(target) as grpc_client:
             wait_grpc_ready(grpc_client)
-        deadline = time.monotonic() + 30
-        while len(_grpc_children(server)) < 2 or "gRPC server 1 started" not in server.log():
-            assert time.monotonic() < deadline, server.log()[-3000:]
-            time.sleep(0.2)
+        wait_until(
+            lambda: len(_grpc_children(server)) >= 2 and "gRPC server 1 started" in server.log(),
+            30,
+            lambda: f"two gRPC servers: {server.log()[-3000:]}",
+        )
         children = _grpc_children(server)
         pixels = _pixels_for_mlp(1)
         answered_by: set[int] = set()
@@ -378,10 +379,11 @@ def test_grpc_workers_share_the_port_a_dead_one_is_replaced_and_a_stop_is_not_an
             answered_by = {line["worker"] for line in lines if line["method"] == "GRPC" and line["model"] == "mlp"}
         assert answered_by == {int(pid) for pid in children}
         os.kill(int(children[0]), signal.SIGKILL)  # a crash: the master starts another in its slot
-        deadline = time.monotonic() + 30
-        while len(set(_grpc_children(server)) - {children[0]}) < 2:
-            assert time.monotonic() < deadline, server.log()[-3000:]
-            time.sleep(0.2)
+        wait_until(
+            lambda: len(set(_grpc_children(server)) - {children[0]}) >= 2,
+            30,
+            lambda: f"a gRPC server in place of the killed one: {server.log()[-3000:]}",
+        )
         assert f"(pid {children[0]}) ended while the service runs; starting another" in server.log()
         with grpcclient.InferenceServerClient(target) as grpc_client:
             wait_grpc_ready(grpc_client)

@@ -3,12 +3,11 @@
 import json
 import shutil
 import threading
-import time
 
 import pytest
 import requests
 
-from tests.server import running_server
+from tests.server import running_server, wait_until
 from training.__main__ import main as retrain
 from training.publish import publish_version
 
@@ -35,13 +34,6 @@ def _publish_copy(model_dir, name: str, corrupt: bytes | None = None, wrong_sha:
     return version
 
 
-def _wait_for(condition, what: str, timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.05)
-
-
 def _predict_version(url: str) -> int:
     response = requests.post(f"{url}/predict", json={"model": "linear", "inputs": [1]}, timeout=10)
     assert response.status_code == 200, response.text
@@ -66,7 +58,7 @@ def test_load_swaps_every_worker_without_failing_a_request(tmp_path, model_dir):
         for thread in threads:
             thread.start()
         try:
-            _wait_for(lambda: len(answered) >= 10, "traffic to start")
+            wait_until(lambda: len(answered) >= 10, 15, "traffic to start")
             assert _publish_copy(model_dir, "linear") == 2
             assert _predict_version(server.url) == 1  # published is not served until loaded
             response = requests.post(f"{server.url}/v2/repository/models/linear/load", headers=AUTH, timeout=30)
@@ -75,7 +67,7 @@ def test_load_swaps_every_worker_without_failing_a_request(tmp_path, model_dir):
             seen = {_predict_version(server.url) for _ in range(60)}  # fresh connections reach every worker
             assert seen == {2}
             after_load = len(answered)
-            _wait_for(lambda: len(answered) >= after_load + 10, "traffic to go on after the load")
+            wait_until(lambda: len(answered) >= after_load + 10, 15, "traffic to go on after the load")
         finally:
             stop.set()
             for thread in threads:
@@ -141,5 +133,5 @@ def test_retrain_with_reload_url_makes_the_service_serve_the_new_version(tmp_pat
 def test_polling_picks_up_a_new_version(tmp_path, model_dir):
     with running_server(tmp_path, MODEL_DIR=str(model_dir), WORKERS="2", MODEL_POLL_SECONDS="0.5") as server:
         _publish_copy(model_dir, "linear")
-        _wait_for(lambda: _predict_version(server.url) == 2, "the new version to be picked up")
+        wait_until(lambda: _predict_version(server.url) == 2, 15, "the new version to be picked up")
         assert {_predict_version(server.url) for _ in range(20)} == {2}
