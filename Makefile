@@ -6,7 +6,7 @@ VENV ?= .venv
 SERVE_VENV ?= .venv-serve
 MNIST_DIR ?= $(firstword $(wildcard ../shared/data/mnist) $(wildcard data/mnist))
 export MNIST_DIR
-# onnxruntime >= 1.29 sends telemetry unless told not to; every command below inherits this (README: Privacy).
+# onnxruntime >= 1.29 sends telemetry unless told not to; every command below inherits this (docs/operations.md: Privacy).
 export ORT_DISABLE_TELEMETRY ?= 1
 PIP_FLAGS ?= -q --disable-pip-version-check
 # uv pip compile: the lock files in requirements/*.txt from the top-level requirements in requirements/*.in.

@@ -12,7 +12,7 @@ digit-serve with whichever is faster.
 import io
 import os
 
-os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")  # onnxruntime >= 1.29 phones home otherwise (README: Privacy)
+os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")  # onnxruntime >= 1.29 phones home (docs/operations.md)
 
 import numpy as np
 import onnxruntime as ort

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 
-os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")  # before onnxruntime initialises (README: Privacy)
+os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")  # before onnxruntime initialises (docs/operations.md: Privacy)
 
 import logging
 import signal

@@ -33,7 +33,7 @@ wsgi_app = "service:create_app()"
 bind = [f"[{settings.host}]:{settings.port}" if ":" in settings.host else f"{settings.host}:{settings.port}"]
 workers = settings.workers
 threads = settings.threads
-# gthread that spreads keep-alive connections evenly over the workers (README: Performance).
+# gthread that spreads keep-alive connections evenly over the workers (docs/performance.md).
 worker_class = "service.workers.BalancedThreadWorker"
 timeout = settings.request_timeout
 graceful_timeout = 20

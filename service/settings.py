@@ -90,7 +90,7 @@ class Settings:
     max_queue: int = 64  # requests per worker waiting for a thread; beyond it a new request gets 503 + Retry-After
     inline_max_bytes: int = 64 * 1024  # a request up to this size runs in the worker's event loop; 0: all in threads
     log_level: str = "info"
-    api_keys: str = ""  # comma-separated keys for predictions and metadata; empty: open (README: Reliability)
+    api_keys: str = ""  # comma-separated keys for predictions and metadata; empty: open (docs/reliability.md)
     cors_origins: str = ""  # comma-separated browser origins allowed to call the API, or *; empty: CORS off
     admin_token: str = ""  # bearer token for /v2/repository/*; empty: model control disabled (403)
     model_poll_seconds: float = 0.0  # > 0: load new versions found on disk every so many seconds

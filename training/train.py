@@ -49,7 +49,7 @@ class Recipe:
 RECIPES = {
     # The MLP without degraded copies: with half the split as copies (MNIST test 0.9896, as without) it read
     # low-resolution scans 0.06 better but typed digits in frames 0.015-0.05 worse, so that version was not
-    # published (README, "Real-world digits"); a quarter traded the same way.
+    # published (docs/real-world.md); a quarter traded the same way.
     "mlp": Recipe(epochs=30, batch_size=128, translation=0.08, rotation=0.02, zoom=0.06, shear=0.15, stroke=0.5),
     "cnn": Recipe(
         epochs=20, batch_size=64, translation=0.08, rotation=0.03, zoom=0.1, shear=0.2, stroke=0.6, degraded=0.5

@@ -69,7 +69,7 @@ def test_every_rendering_is_a_pure_function_of_the_seed_the_rendering_and_the_di
 
 
 # Floors for the committed sample of MNIST test digits, with a margin below what the served versions read on
-# it (README, "Real-world digits"); the preprocessing before this set existed read 0.60-0.82 on tight crops.
+# it (docs/real-world.md); the preprocessing before this set existed read 0.60-0.82 on tight crops.
 HANDWRITING_FLOORS = {"scan-8": 0.85, "rotated-bold-tight": 0.7, "tight-scan": 0.85}
 HANDWRITING_FLOOR = 0.9
 
