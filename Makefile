@@ -64,7 +64,7 @@ screenshot: $(VENV)/.installed
 
 # Mixed traffic at 32 clients for SOAK_SECONDS (default 60): no failed request, worker memory flat.
 soak: $(VENV)/.installed
-	$(VENV)/bin/python bench/soak.py --seconds $(or $(SOAK_SECONDS),60)
+	$(VENV)/bin/python support/soak.py --seconds $(or $(SOAK_SECONDS),60)
 
 # Known vulnerabilities in the serving image's pinned packages; exits 3, saying so, when it could not check them.
 audit: $(VENV)/.installed

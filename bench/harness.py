@@ -5,7 +5,6 @@ Everything talks to 127.0.0.1 only, every run is bounded in time, and every serv
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import re
@@ -13,19 +12,16 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
 import requests
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")  # every server the benchmarks start inherits it
 
-from tests.server import Server, spawn_gunicorn, stop, wait_ready  # noqa: E402
+from support.server import Server, gunicorn, rss_mb, v2_binary_request  # noqa: E402, F401 - for bench/
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -69,35 +65,6 @@ def _cpu_seconds(pid: int) -> float:
 def process_cpu(server: Server) -> tuple[float, dict[int, float]]:
     workers = {pid: _cpu_seconds(pid) for pid in server.worker_pids()}
     return _cpu_seconds(server.process.pid) + sum(workers.values()), workers
-
-
-@contextlib.contextmanager
-def gunicorn(
-    name: str,
-    args: list[str],
-    env: dict[str, str] | None = None,
-    workers: int = 2,
-    ready_path: str = "/readyz",
-    log_dir: Path | None = None,
-) -> Iterator[Server]:
-    """A gunicorn server on a fresh loopback socket, ready when `ready_path` answers 200 and every worker is up."""
-    environ = {
-        **os.environ,
-        "HOST": "127.0.0.1",
-        "GRPC_PORT": "0",
-        "WORKERS": str(workers),
-        "PYTHONUNBUFFERED": "1",
-        **(env or {}),
-    }
-    log_dir = log_dir or Path(tempfile.mkdtemp(prefix="bench-"))
-    process, url = spawn_gunicorn(args, environ, log_dir / f"{name}.log")
-    server = Server(url, process, log_dir / f"{name}.log")
-    try:
-        wait_ready(server, workers, timeout=60, path=ready_path)
-        time.sleep(0.5)  # the last worker to fork finishes warming up
-        yield server
-    finally:
-        stop(process)
 
 
 def wrk_path() -> str:
@@ -169,34 +136,6 @@ def wrk(
         worker_cpu_s={pid: workers_after[pid] - workers_before.get(pid, 0.0) for pid in workers_after},
         non_2xx=int(non_2xx.group(1)) if non_2xx else 0,
     )
-
-
-def v2_binary_request(batch: np.ndarray) -> tuple[bytes, dict[str, str]]:
-    """An open-inference-protocol request for the classifiers: `batch` as raw FP32, binary output asked for."""
-    header = json.dumps(
-        {
-            "inputs": [
-                {
-                    "name": "pixels",
-                    "shape": list(batch.shape),
-                    "datatype": "FP32",
-                    "parameters": {"binary_data_size": batch.nbytes},
-                }
-            ],
-            "outputs": [{"name": "probabilities", "parameters": {"binary_data": True}}],
-        }
-    ).encode()
-    return header + batch.tobytes(), {
-        "Inference-Header-Content-Length": str(len(header)),
-        "Content-Type": "application/octet-stream",
-    }
-
-
-def rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
 
 
 def post(server: Server, path: str, body: bytes, headers: dict[str, str]) -> requests.Response:

@@ -145,7 +145,7 @@ def measure(
 def perf_rows(args, service) -> list[tuple]:
     """(scenario, server, Load) rows for bench/run.py: MLP, one instance, binary tensors, HTTP and gRPC."""
     from bench.harness import Load, process_cpu
-    from tests.server import unused_port
+    from support.server import unused_port
 
     port = unused_port()
     rows = []

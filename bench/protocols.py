@@ -14,7 +14,7 @@ import time
 import numpy as np
 
 from bench.harness import Load, process_cpu, v2_binary_request
-from tests.server import unused_port
+from support.server import unused_port
 
 
 def _closed_loop(call, clients: int, seconds: float) -> tuple[int, list[float]]:

@@ -19,8 +19,8 @@ from pathlib import Path
 import pytest
 import requests
 
+from support.server import ROOT, running_server
 from tests.images import png
-from tests.server import ROOT, running_server
 
 pytestmark = pytest.mark.slow
 
@@ -135,7 +135,7 @@ def test_the_test_suite_leaves_no_telemetry_behind(home):
 
 def test_the_benchmarks_reference_app_leaves_no_telemetry_behind(tmp_path, home, models_dir):
     """bench/plain_app.py runs under plain gunicorn, without the service's config: it must turn telemetry off itself."""
-    from tests.server import Server, spawn_gunicorn, stop, wait_ready
+    from support.server import Server, spawn_gunicorn, stop, wait_ready
 
     env = {**_clean_env(home), "MODEL_DIR": str(models_dir)}
     process, url = spawn_gunicorn(

@@ -14,8 +14,8 @@ os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
-from tests.browser import draw, ensure_chromium, start_chromium, strokes_for  # noqa: E402
-from tests.server import running_server  # noqa: E402
+from support.browser import draw, ensure_chromium, start_chromium, strokes_for  # noqa: E402
+from support.server import running_server  # noqa: E402
 
 
 def main(output: str = "docs/page.png") -> int:

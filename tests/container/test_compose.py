@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 import requests
 
+from support.server import ROOT, unused_port, wait_grpc_ready, wait_until
 from tests.conftest import NEWEST
 from tests.images import png
-from tests.server import ROOT, unused_port, wait_grpc_ready, wait_until
 
 pytestmark = pytest.mark.container
 ENGINE_TOOL = ROOT.parent / "shared" / "tools" / "container-engine"

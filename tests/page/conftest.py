@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.browser import ensure_chromium, start_chromium
-from tests.server import ROOT, running_server
+from support.browser import ensure_chromium, start_chromium
+from support.server import ROOT, running_server
 
 ARTIFACTS = ROOT / "tests" / "artifacts"
 

@@ -9,8 +9,8 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import WebDriverWait
 
-from tests.browser import draw, strokes_for
-from tests.server import ROOT
+from support.browser import draw, strokes_for
+from support.server import ROOT
 
 pytestmark = pytest.mark.slow
 

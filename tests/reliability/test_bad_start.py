@@ -8,8 +8,8 @@ import sys
 import pytest
 import requests
 
+from support.server import ROOT, running_server
 from tests.conftest import NEWEST
-from tests.server import ROOT, running_server
 
 pytestmark = pytest.mark.slow
 

@@ -10,7 +10,7 @@ import time
 import pytest
 import requests
 
-from tests.server import running_server
+from support.server import running_server
 
 pytestmark = pytest.mark.slow
 BUNDLE = b"GET /docs/assets/swagger-ui-bundle.js HTTP/1.1\r\nHost: x\r\n\r\n"  # a small request, a 1 MB file answer

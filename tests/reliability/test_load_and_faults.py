@@ -15,7 +15,7 @@ import time
 import pytest
 import requests
 
-from tests.server import running_server, wait_until
+from support.server import running_server, wait_until
 
 pytestmark = pytest.mark.slow
 BODY = json.dumps({"model": "linear", "inputs": [1.0]})

@@ -2,7 +2,7 @@
 
 import pytest
 
-from bench.soak import run
+from support.soak import run
 
 pytestmark = pytest.mark.slow
 

@@ -18,7 +18,7 @@ from functools import partial
 
 import pytest
 
-from tests.server import running_server, wait_until
+from support.server import running_server, wait_until
 
 pytestmark = pytest.mark.slow
 

@@ -27,8 +27,8 @@ from tritonclient.grpc import model_config_pb2 as triton_config_pb2
 from tritonclient.grpc import service_pb2 as triton_pb2
 from tritonclient.utils import InferenceServerException
 
+from support.server import ROOT, running_server, unused_port, wait_grpc_ready, wait_until
 from tests.conftest import NEWEST
-from tests.server import ROOT, running_server, unused_port, wait_grpc_ready, wait_until
 
 pytestmark = pytest.mark.slow
 TOKEN = "grpc-admin"

@@ -10,8 +10,8 @@ import onnxruntime as ort
 import pytest
 import requests
 
+from support.server import ROOT, running_server
 from tests.images import png
-from tests.server import ROOT, running_server
 
 pytestmark = pytest.mark.slow
 

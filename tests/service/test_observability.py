@@ -6,8 +6,8 @@ import pytest
 import requests
 from openapi_spec_validator import validate
 
+from support.server import running_server
 from tests.conftest import NEWEST, committed_versions
-from tests.server import running_server
 
 
 @pytest.fixture(scope="module")

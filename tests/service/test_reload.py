@@ -7,7 +7,7 @@ import threading
 import pytest
 import requests
 
-from tests.server import running_server, wait_until
+from support.server import running_server, wait_until
 from training.__main__ import main as retrain
 from training.publish import publish_version
 

@@ -6,8 +6,8 @@ import requests
 import tritonclient.http as httpclient
 from tritonclient.utils import InferenceServerException
 
+from support.server import running_server
 from tests.conftest import NEWEST, committed_versions
-from tests.server import running_server
 
 pytestmark = pytest.mark.slow
 TOKEN = "test-admin-token"

@@ -7,17 +7,20 @@ The port is chosen by the kernel (bind to port 0) on a socket this process opens
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import requests
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -164,3 +167,60 @@ def stop(process: subprocess.Popen, timeout: float = 20.0) -> None:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGKILL)
         process.wait(5)
+
+
+@contextlib.contextmanager
+def gunicorn(
+    name: str,
+    args: list[str],
+    env: dict[str, str] | None = None,
+    workers: int = 2,
+    ready_path: str = "/readyz",
+    log_dir: Path | None = None,
+) -> Iterator[Server]:
+    """A gunicorn server on a fresh loopback socket, ready when `ready_path` answers 200 and every worker is up."""
+    environ = {
+        **os.environ,
+        "HOST": "127.0.0.1",
+        "GRPC_PORT": "0",
+        "WORKERS": str(workers),
+        "PYTHONUNBUFFERED": "1",
+        **(env or {}),
+    }
+    log_dir = log_dir or Path(tempfile.mkdtemp(prefix="bench-"))
+    process, url = spawn_gunicorn(args, environ, log_dir / f"{name}.log")
+    server = Server(url, process, log_dir / f"{name}.log")
+    try:
+        wait_ready(server, workers, timeout=60, path=ready_path)
+        time.sleep(0.5)  # the last worker to fork finishes warming up
+        yield server
+    finally:
+        stop(process)
+
+
+def v2_binary_request(batch: np.ndarray) -> tuple[bytes, dict[str, str]]:
+    """An open-inference-protocol request for the classifiers: `batch` as raw FP32, binary output asked for."""
+    header = json.dumps(
+        {
+            "inputs": [
+                {
+                    "name": "pixels",
+                    "shape": list(batch.shape),
+                    "datatype": "FP32",
+                    "parameters": {"binary_data_size": batch.nbytes},
+                }
+            ],
+            "outputs": [{"name": "probabilities", "parameters": {"binary_data": True}}],
+        }
+    ).encode()
+    return header + batch.tobytes(), {
+        "Inference-Header-Content-Length": str(len(header)),
+        "Content-Type": "application/octet-stream",
+    }
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
