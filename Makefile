@@ -56,15 +56,15 @@ retrain: $(VENV)/.installed
 
 # The service beside its references on loopback; see bench/README.md. PEERS=1 adds KServe's Python server.
 bench: $(VENV)/.installed wrk perf-analyzer
-	$(VENV)/bin/python bench/run.py $(if $(PEERS),--peers) $(BENCH_ARGS)
+	$(VENV)/bin/python -m bench.run $(if $(PEERS),--peers) $(BENCH_ARGS)
 
 # docs/page.png: the drawing page with a drawn digit, from a real server in headless Chromium.
 screenshot: $(VENV)/.installed
-	$(VENV)/bin/python tools/screenshot.py docs/page.png
+	$(VENV)/bin/python -m tools.screenshot docs/page.png
 
 # Mixed traffic at 32 clients for SOAK_SECONDS (default 60): no failed request, worker memory flat.
 soak: $(VENV)/.installed
-	$(VENV)/bin/python support/soak.py --seconds $(or $(SOAK_SECONDS),60)
+	$(VENV)/bin/python -m support.soak --seconds $(or $(SOAK_SECONDS),60)
 
 # Known vulnerabilities in the serving image's pinned packages; exits 3, saying so, when it could not check them.
 audit: $(VENV)/.installed
@@ -72,11 +72,11 @@ audit: $(VENV)/.installed
 
 # Where a request's CPU time goes (py-spy on one worker under load).
 profile: $(VENV)/.installed wrk
-	$(VENV)/bin/python bench/profile.py $(PROFILE_ARGS)
+	$(VENV)/bin/python -m bench.profile $(PROFILE_ARGS)
 
 # Triton's perf_analyzer (from tritonclient 2.41.1's wheel) and the libraries it needs, in .venv-perf/.
 perf-analyzer: $(VENV)/.installed
-	@test -x .venv-perf/bin/perf_analyzer || $(VENV)/bin/python bench/perf_analyzer.py --install
+	@test -x .venv-perf/bin/perf_analyzer || $(VENV)/bin/python -m bench.perf_analyzer --install
 
 wrk:
 	@command -v wrk >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get install -y -qq wrk >/dev/null; } || \

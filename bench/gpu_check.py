@@ -1,6 +1,6 @@
 """The GPU check: digit-serve with DEVICE=cuda answers as on the CPU, and what batch size and batching do there.
 
-    python bench/gpu_check.py [--device cuda] [--seconds 10] [--clients 16]
+    python -m bench.gpu_check [--device cuda] [--seconds 10] [--clients 16]
 
 Run by bench/gpu_check.sh, which prepares the environment. Starts the service twice on loopback
 (DEVICE=cpu, then --device), sends the same 1,000 MNIST test images to both over /v2 with binary
@@ -15,16 +15,11 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
-import os
 import sys
 import threading
 import time
-from pathlib import Path
 
 import numpy as np
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
 
 from bench.harness import ROOT, gunicorn, v2_binary_request
 

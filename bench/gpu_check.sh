@@ -30,7 +30,7 @@ done
 if [ "$dry_run" = 1 ]; then
     python=.venv/bin/python
     [ -x "$python" ] || { echo "--dry-run uses the project's .venv: run make test first" >&2; exit 2; }
-    exec timeout 480 "$python" bench/gpu_check.py --device cpu --seconds 1 --clients 4
+    exec timeout 480 "$python" -m bench.gpu_check --device cpu --seconds 1 --clients 4
 fi
 
 command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv
@@ -44,4 +44,4 @@ else
     timeout 300 "$venv/bin/pip" install -q -r "$venv/requirements.txt"
 fi
 "$venv/bin/python" -c "import onnxruntime as ort; print('onnxruntime', ort.__version__, ort.get_available_providers())"
-timeout 480 "$venv/bin/python" bench/gpu_check.py --device cuda --seconds "$seconds" --clients 16
+timeout 480 "$venv/bin/python" -m bench.gpu_check --device cuda --seconds "$seconds" --clients 16

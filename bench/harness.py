@@ -10,18 +10,15 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import requests
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")  # every server the benchmarks start inherits it
+from support.server import Server, gunicorn, rss_mb, v2_binary_request  # noqa: F401 - gunicorn etc. for bench/
 
-from support.server import Server, gunicorn, rss_mb, v2_binary_request  # noqa: E402, F401 - for bench/
+ROOT = Path(__file__).resolve().parent.parent
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 

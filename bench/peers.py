@@ -162,5 +162,4 @@ def _ms(value: str) -> float:
 
 
 if __name__ == "__main__" and sys.argv[1:2] == ["--inner"]:
-    sys.path.insert(0, str(ROOT))
     _inner(float(sys.argv[2]), int(sys.argv[3]), sys.argv[4])

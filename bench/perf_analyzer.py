@@ -1,7 +1,7 @@
 """Triton's perf_analyzer against digit-serve, over HTTP and gRPC: `make bench` (part "perf"), or alone:
 
-    python bench/perf_analyzer.py --install     # once: .venv-perf/ (make perf-analyzer does this)
-    python bench/perf_analyzer.py [--seconds 5] [--concurrency 8,32]
+    python -m bench.perf_analyzer --install     # once: .venv-perf/ (make perf-analyzer does this)
+    python -m bench.perf_analyzer [--seconds 5] [--concurrency 8,32]
 
 perf_analyzer is Triton's own load generator, written by others and independent of wrk: one C++ client
 that speaks both protocols, so the HTTP and gRPC rows compare the protocols with the same client and
@@ -21,7 +21,6 @@ import csv
 import os
 import shutil
 import subprocess
-import sys
 import tempfile
 import time
 import venv
@@ -189,7 +188,6 @@ def main() -> None:
     if args.install:
         print(install())
         return
-    sys.path.insert(0, str(ROOT))
     from bench.run import Row, render, service
 
     print(render([Row(*row) for row in perf_rows(args, service)], [], args))

@@ -1,6 +1,6 @@
 """Where a request's CPU time goes: py-spy samples one digit-serve worker under wrk load (`make profile`).
 
-    python bench/profile.py [--seconds 8] [--connections 8] [--scenario json|png]
+    python -m bench.profile [--seconds 8] [--connections 8] [--scenario json|png]
 
 Each sample's stack is charged to the innermost frame that belongs to a known stage (HTTP parsing,
 Flask dispatch, JSON decoding, validation, onnxruntime, ...); the shares, times the CPU time per
@@ -23,8 +23,6 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.harness import ROOT, gunicorn, v2_binary_request, wrk
 

@@ -1,4 +1,4 @@
-"""digit-serve beside its references, on this machine, in one run: `make bench` (or python bench/run.py).
+"""digit-serve beside its references, on this machine, in one run: `make bench` (or python -m bench.run).
 
 References, each started with gunicorn and 2 sync workers on loopback:
   bare   bench/bare_app.py: Flask parsing the same JSON body and answering a constant (the HTTP + JSON ceiling)
@@ -19,16 +19,12 @@ import argparse
 import io
 import json
 import os
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageDraw
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")  # this process and every server it starts
 
 from bench.harness import ROOT, Load, gunicorn, post, rss_mb, v2_binary_request, wrk
 

@@ -12,10 +12,7 @@ in-flight calls finish within the grace period.
 
 from __future__ import annotations
 
-import os
-
-os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")  # before onnxruntime initialises (docs/operations.md: Privacy)
-
+# The service package, imported before this module, turns onnxruntime's telemetry off (docs/operations.md).
 import logging
 import signal
 import threading

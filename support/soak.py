@@ -1,6 +1,6 @@
 """Soak: mixed traffic at 32 concurrent clients against the real server, `make soak` (SOAK_SECONDS=60).
 
-    python support/soak.py [--seconds 60] [--clients 32]
+    python -m support.soak [--seconds 60] [--clients 32]
 
 JSON to all three models, PNG and JPEG uploads to both classifiers, and /v2 binary tensors, each client on
 a keep-alive connection, for a bounded time, on loopback. Passes when no valid request failed and no
@@ -23,8 +23,6 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from support.server import ROOT, gunicorn, rss_mb, v2_binary_request
 

@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-import os
 import sys
 import tempfile
 from pathlib import Path
 
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import WebDriverWait
+
+from support.browser import draw, ensure_chromium, start_chromium, strokes_for
+from support.server import running_server
+
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
-
-from selenium.webdriver.common.by import By  # noqa: E402
-from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
-
-from support.browser import draw, ensure_chromium, start_chromium, strokes_for  # noqa: E402
-from support.server import running_server  # noqa: E402
 
 
 def main(output: str = "docs/page.png") -> int:

@@ -104,6 +104,7 @@ def random_affine(batch: Any, recipe: Recipe, seed: int) -> Any:
     """
     import math
 
+    import keras
     import tensorflow as tf
 
     count = tf.shape(batch)[0]
@@ -139,13 +140,9 @@ def random_affine(batch: Any, recipe: Recipe, seed: int) -> Any:
         ],
         axis=1,
     )
-    return tf.raw_ops.ImageProjectiveTransformV3(
-        images=batch,
-        transforms=transforms,
-        output_shape=tf.constant([height, width]),
-        fill_value=tf.constant(0.0),
-        interpolation="BILINEAR",
-        fill_mode="CONSTANT",
+    # Keras's public op over the same kernel (ImageProjectiveTransformV3 on TensorFlow): identical output.
+    return keras.ops.image.affine_transform(
+        batch, transforms, interpolation="bilinear", fill_mode="constant", fill_value=0, data_format="channels_last"
     )
 
 
