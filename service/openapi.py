@@ -51,8 +51,25 @@ def _with_method(method: str, operation: dict) -> dict:
     return {"parameters": parameters, method: operation}
 
 
-def build_openapi(version: str) -> dict[str, Any]:
-    """The whole document."""
+def build_openapi(version: str, models: list[str], default_model: str) -> dict[str, Any]:
+    """The whole document, for the models the repository serves now (`models`; requests default to `default_model`)."""
+    return {
+        "openapi": "3.0.3",
+        "info": {
+            "title": "digit-serve",
+            "version": version,
+            "description": "MNIST (MLP, CNN) and linear-regression models served with onnxruntime.",
+        },
+        "paths": {**_service_paths(), **_v2_paths()},
+        "components": {
+            "schemas": _schemas(models, default_model),
+            "securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer"}},
+        },
+    }
+
+
+def _schemas(models: list[str], default_model: str) -> dict[str, Any]:
+    """The request and response bodies, the model names among them."""
     tensor = {
         "type": "object",
         "required": ["name", "shape", "datatype"],
@@ -91,7 +108,7 @@ def build_openapi(version: str) -> dict[str, Any]:
             "type": "object",
             "required": ["inputs"],
             "properties": {
-                "model": {"type": "string", "enum": ["mlp", "cnn", "linear"], "default": "cnn"},
+                "model": {"type": "string", "enum": models, "default": default_model},
                 "version": {"type": "integer", "minimum": 1},
                 "inputs": {
                     "type": "array",
@@ -228,19 +245,12 @@ def build_openapi(version: str) -> dict[str, Any]:
             },
         },
     }
-    binary_body = {
-        "type": "string",
-        "format": "binary",
-        "description": "JSON header of Inference-Header-Content-Length bytes, then raw tensors",
-    }
-    header_length = {
-        "name": "Inference-Header-Content-Length",
-        "in": "header",
-        "required": False,
-        "schema": {"type": "integer", "minimum": 0},
-    }
-    admin: list[dict[str, list[str]]] = [{"bearerAuth": []}]
-    paths: dict[str, Any] = {
+    return schemas
+
+
+def _service_paths() -> dict[str, Any]:
+    """/predict, health, the model list, metrics, the documents and the page."""
+    return {
         "/predict": {
             "post": {
                 "summary": "Predict from JSON numbers, uploaded images or a raw image body",
@@ -378,6 +388,24 @@ def build_openapi(version: str) -> dict[str, Any]:
                 "responses": {"200": {"description": "HTML", "content": {"text/html": {"schema": {"type": "string"}}}}},
             }
         },
+    }
+
+
+def _v2_paths() -> dict[str, Any]:
+    """The open inference protocol: server, health, repository, and each model's operations."""
+    binary_body = {
+        "type": "string",
+        "format": "binary",
+        "description": "JSON header of Inference-Header-Content-Length bytes, then raw tensors",
+    }
+    header_length = {
+        "name": "Inference-Header-Content-Length",
+        "in": "header",
+        "required": False,
+        "schema": {"type": "integer", "minimum": 0},
+    }
+    admin: list[dict[str, list[str]]] = [{"bearerAuth": []}]
+    paths: dict[str, Any] = {
         "/v2": {
             "get": {
                 "summary": "Server metadata (open inference protocol)",
@@ -512,13 +540,4 @@ def build_openapi(version: str) -> dict[str, Any]:
             "responses": {"200": _json(_ref("ModelStatistics"), "Statistics")},
         }
     }
-    return {
-        "openapi": "3.0.3",
-        "info": {
-            "title": "digit-serve",
-            "version": version,
-            "description": "MNIST (MLP, CNN) and linear-regression models served with onnxruntime.",
-        },
-        "paths": paths,
-        "components": {"schemas": schemas, "securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer"}}},
-    }
+    return paths

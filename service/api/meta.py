@@ -8,7 +8,7 @@ from flask import Blueprint, Response, send_from_directory
 from werkzeug.exceptions import NotFound
 
 from service import __version__, observability
-from service.api import json_response
+from service.api import json_response, registry, settings
 from service.openapi import build_openapi
 
 bp = Blueprint("meta", __name__)
@@ -37,7 +37,7 @@ def metrics() -> Response:
 
 @bp.get("/openapi.json")
 def openapi() -> Response:
-    return json_response(build_openapi(__version__))
+    return json_response(build_openapi(__version__, registry().names(), settings().default_model))
 
 
 @bp.get("/docs")

@@ -113,3 +113,17 @@ def test_docs_page_is_served_with_local_assets(client):
         assert len(response.get_data()) > 20
         response.close()
     assert client.get("/docs/assets/../../secret").status_code == 404
+
+
+def test_openapi_names_the_models_the_repository_serves(tmp_path, models_dir):
+    """The model names in the document come from the repository, not from a list written into the code."""
+    import shutil
+
+    from service import create_app
+    from service.settings import Settings
+
+    shutil.copytree(models_dir / "linear", tmp_path / "linear")
+    app = create_app(Settings(model_dir=tmp_path, default_model="linear", workers=1))
+    document = app.test_client().get("/openapi.json").get_json()
+    model = document["components"]["schemas"]["PredictRequest"]["properties"]["model"]
+    assert (model["enum"], model["default"]) == (["linear"], "linear")
