@@ -187,11 +187,7 @@ class InferenceServicer(pb_grpc.GRPCInferenceServiceServicer):
             raise ServiceUnavailable("the server is not ready yet")
         model = self.registry.get(request.model_name, request.model_version or None)
         inputs = self._inputs(request, model)
-        known = {spec.name for spec in model.outputs}
-        wanted = [output.name for output in request.outputs] or [spec.name for spec in model.outputs]
-        for name in wanted:
-            if name not in known:
-                raise BadRequest(f"unexpected output '{name}' for model '{model.name}'; outputs: {', '.join(known)}")
+        wanted = protocol.select_outputs(model, [output.name for output in request.outputs])
         results = self.dataplane.infer(model, inputs, wanted)
         tags.update(model=model.name, version=model.version, instances=len(next(iter(inputs.values()))))
         specs = {spec.name: spec for spec in model.outputs}

@@ -208,18 +208,13 @@ def parse_infer_request(body: bytes, header_length: str | None, model: ModelVers
         raise BadRequest(f"{len(binary) - offset} bytes of binary data are not claimed by any input")
     default_binary = _flag(parameters.get("binary_data_output", False), "parameter 'binary_data_output'")
     requested = header.get("outputs")
-    known = {o.name for o in model.outputs}
     if requested:
-        outputs, binary_outputs = [], {}
-        for item in requested:
-            wanted = item.get("name") if isinstance(item, dict) else None
-            if not isinstance(wanted, str) or wanted not in known:
-                raise BadRequest(
-                    f"unexpected output {wanted!r:.60} for model '{model.name}'; outputs: {', '.join(known)}"
-                )
-            if wanted in binary_outputs:
-                raise BadRequest(f"output '{wanted}' is asked for twice")
-            outputs.append(wanted)
+        if not isinstance(requested, list):
+            raise BadRequest(f"'outputs' must be a list of objects with a name, got {requested!r:.60}")
+        items = requested
+        outputs = select_outputs(model, [item.get("name") if isinstance(item, dict) else None for item in items])
+        binary_outputs = {}
+        for wanted, item in zip(outputs, items, strict=True):
             item_parameters = _object(item.get("parameters"), f"output '{wanted}' parameters")
             binary_outputs[wanted] = _flag(
                 item_parameters.get("binary_data", default_binary), f"output '{wanted}' parameter 'binary_data'"
@@ -231,6 +226,22 @@ def parse_infer_request(body: bytes, header_length: str | None, model: ModelVers
     if request_id is not None and not isinstance(request_id, str):
         raise BadRequest(f"'id' must be a string, got {request_id!r:.60}")
     return InferRequest(arrays, outputs, binary_outputs, request_id, parameters)
+
+
+def select_outputs(model: ModelVersion, requested: list[object]) -> list[str]:
+    """The outputs a request names, checked as every transport checks them: each known to the model and asked
+    for once. None named: all of the model's outputs."""
+    known = [spec.name for spec in model.outputs]
+    if not requested:
+        return known
+    chosen: list[str] = []
+    for wanted in requested:
+        if not isinstance(wanted, str) or wanted not in known:
+            raise BadRequest(f"unexpected output {wanted!r:.60} for model '{model.name}'; outputs: {', '.join(known)}")
+        if wanted in chosen:
+            raise BadRequest(f"output '{wanted}' is asked for twice")
+        chosen.append(wanted)
+    return chosen
 
 
 def _flag(value: Any, what: str) -> bool:
