@@ -76,7 +76,7 @@ profile: $(VENV)/.installed wrk
 
 # Triton's perf_analyzer (from tritonclient 2.41.1's wheel) and the libraries it needs, in .venv-perf/.
 perf-analyzer: $(VENV)/.installed
-	@test -x .venv-perf/bin/perf_analyzer || $(VENV)/bin/python -m bench.perf_analyzer --install
+	@test -x .venv-perf/bin/perf_analyzer || $(VENV)/bin/python -m support.perf_analyzer
 
 wrk:
 	@command -v wrk >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get install -y -qq wrk >/dev/null; } || \
