@@ -10,6 +10,7 @@ from flask import Flask
 from service.dataplane import DataPlane
 from service.errors import register_error_handlers
 from service.observability import configure_logging, install_request_hooks
+from service.protocol_core import ProtocolCore
 from service.registry import ModelRegistry, registry_from_settings, start_polling
 from service.security import install_security, parse_list
 from service.settings import Settings
@@ -34,6 +35,7 @@ def create_app(settings: Settings | None = None, registry: ModelRegistry | None 
             start_polling(registry, settings.model_poll_seconds)
     app.extensions["registry"] = registry
     app.extensions["dataplane"] = DataPlane(settings.max_instances, settings.batch_policies)
+    app.extensions["protocol"] = ProtocolCore(settings, registry, app.extensions["dataplane"])
     install_request_hooks(app)
     install_security(app, parse_list(settings.api_keys), parse_list(settings.cors_origins))
     app.before_request(registry.sync)  # follow loads and unloads made through another worker

@@ -26,7 +26,7 @@ import numpy as np
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from service import __version__, observability, protocol, statistics
+from service import observability, protocol
 from service.dataplane import DataPlane
 from service.errors import (
     BadRequest,
@@ -40,12 +40,12 @@ from service.errors import (
     Unauthorized,
 )
 from service.model import ModelVersion
+from service.protocol_core import ProtocolCore
 from service.protos import grpc_predict_v2_pb2 as pb
 from service.protos import grpc_predict_v2_pb2_grpc as pb_grpc
-from service.registry import ModelRegistry, registry_from_settings, serving_status
+from service.registry import ModelRegistry, registry_from_settings
 from service.security import key_from, key_matches, parse_list, require_admin
 from service.settings import Settings
-from service.validation import parse_version
 
 log = logging.getLogger("service.grpc")
 SERVICE_NAME = "inference.GRPCInferenceService"
@@ -103,7 +103,7 @@ class InferenceServicer(pb_grpc.GRPCInferenceServiceServicer):
     def __init__(self, settings: Settings, registry: ModelRegistry, dataplane: DataPlane) -> None:
         self.settings = settings
         self.registry = registry
-        self.dataplane = dataplane
+        self.core = ProtocolCore(settings, registry, dataplane)
         self.api_keys = parse_list(settings.api_keys)
 
     # -- access ------------------------------------------------------------------------------------
@@ -120,7 +120,7 @@ class InferenceServicer(pb_grpc.GRPCInferenceServiceServicer):
         require_admin(self.settings.admin_token, self._metadata(context).get("authorization", ""), "metadata")
 
     def ready(self) -> bool:
-        return serving_status(self.registry, self.settings.drain_file)[0] == "ready"
+        return self.core.server_ready()
 
     # -- health and metadata ---------------------------------------------------------------------------
     @_rpc(needs_key=False)
@@ -133,20 +133,15 @@ class InferenceServicer(pb_grpc.GRPCInferenceServiceServicer):
 
     @_rpc()
     def ModelReady(self, request, context, tags):  # noqa: N802
-        try:
-            self.registry.get(request.name, request.version or None)
-        except ModelNotFound:
-            return pb.ModelReadyResponse(ready=False)
-        return pb.ModelReadyResponse(ready=True)
+        return pb.ModelReadyResponse(ready=self.core.model_ready(request.name, request.version))
 
     @_rpc()
     def ServerMetadata(self, request, context, tags):  # noqa: N802
-        return pb.ServerMetadataResponse(name="digit-serve", version=__version__, extensions=protocol.EXTENSIONS)
+        return pb.ServerMetadataResponse(**self.core.server_metadata())
 
     @_rpc()
     def ModelConfig(self, request, context, tags):  # noqa: N802 - Triton's model configuration extension
-        model = self.registry.get(request.name, request.version or None)
-        found = protocol.model_config(model, self.settings.max_instances)
+        found = self.core.model_config(request.name, request.version)
         config = pb.ModelConfig(
             name=found["name"],
             platform=found["platform"],
@@ -163,15 +158,12 @@ class InferenceServicer(pb_grpc.GRPCInferenceServiceServicer):
 
     @_rpc()
     def ModelStatistics(self, request, context, tags):  # noqa: N802 - Triton's statistics extension
-        versions = statistics.scope(self.registry, request.name, request.version or None)
-        return pb.ModelStatisticsResponse(
-            model_stats=[pb.ModelStatistics(**entry) for entry in statistics.model_statistics(versions)]
-        )
+        entries = self.core.statistics(request.name, request.version)
+        return pb.ModelStatisticsResponse(model_stats=[pb.ModelStatistics(**entry) for entry in entries])
 
     @_rpc()
     def ModelMetadata(self, request, context, tags):  # noqa: N802
-        model = self.registry.get(request.name, request.version or None)
-        found = protocol.model_metadata(model, self.registry.versions(request.name))
+        found = self.core.model_metadata(request.name, request.version)
         return pb.ModelMetadataResponse(
             name=found["name"],
             versions=found["versions"],
@@ -183,19 +175,14 @@ class InferenceServicer(pb_grpc.GRPCInferenceServiceServicer):
     # -- inference ------------------------------------------------------------------------------------
     @_rpc()
     def ModelInfer(self, request, context, tags):  # noqa: N802
-        if not self.registry.ready:
-            raise ServiceUnavailable("the server is not ready yet")
-        model = self.registry.get(request.model_name, request.model_version or None)
+        model = self.core.model(request.model_name, request.model_version)
         inputs = self._inputs(request, model)
-        wanted = protocol.select_outputs(model, [output.name for output in request.outputs])
-        results = self.dataplane.infer(model, inputs, wanted)
+        tensors = self.core.infer(model, inputs, [output.name for output in request.outputs])
         tags.update(model=model.name, version=model.version, instances=len(next(iter(inputs.values()))))
-        specs = {spec.name: spec for spec in model.outputs}
         response = pb.ModelInferResponse(model_name=model.name, model_version=str(model.version), id=request.id)
-        for name in wanted:
-            array = np.ascontiguousarray(results[name], dtype=np.dtype(specs[name].dtype).newbyteorder("<"))
-            response.outputs.add(name=name, datatype=specs[name].datatype, shape=list(array.shape))
-            response.raw_output_contents.append(array.tobytes())
+        for tensor in tensors:
+            response.outputs.add(name=tensor.name, datatype=tensor.datatype, shape=tensor.shape)
+            response.raw_output_contents.append(tensor.values.tobytes())
         return response
 
     @staticmethod
@@ -227,9 +214,7 @@ class InferenceServicer(pb_grpc.GRPCInferenceServiceServicer):
     @_rpc(needs_key=False)
     def RepositoryIndex(self, request, context, tags):  # noqa: N802
         self.require_admin(context)
-        entries = protocol.repository_index(self.registry.discover(), self.registry.current_map())
-        if request.ready:
-            entries = [entry for entry in entries if entry["state"] == "READY"]
+        entries = self.core.repository_index(request.ready)
         return pb.RepositoryIndexResponse(models=[pb.RepositoryIndexResponse.ModelIndex(**e) for e in entries])
 
     @_rpc(needs_key=False)
@@ -238,18 +223,15 @@ class InferenceServicer(pb_grpc.GRPCInferenceServiceServicer):
         version = None
         if "version" in request.parameters:
             parameter = request.parameters["version"]
-            value = getattr(parameter, parameter.WhichOneof("parameter_choice") or "string_param")
-            version = parse_version(value)
-            if version is None:
-                raise BadRequest(f"parameters.version must be an integer, got {value!r}")
-        loaded = self.registry.load(request.model_name, version)
+            version = getattr(parameter, parameter.WhichOneof("parameter_choice") or "string_param")
+        loaded = self.core.load(request.model_name, version)
         tags.update(model=loaded.name, version=loaded.version)
         return pb.RepositoryModelLoadResponse()
 
     @_rpc(needs_key=False)
     def RepositoryModelUnload(self, request, context, tags):  # noqa: N802
         self.require_admin(context)
-        self.registry.unload(request.model_name)
+        self.core.unload(request.model_name)
         return pb.RepositoryModelUnloadResponse()
 
 

@@ -8,7 +8,7 @@ and a header length of 0 for a raw body holding the single input. No Flask in he
 from __future__ import annotations
 
 import math
-from collections.abc import Container
+from collections.abc import Container, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -228,7 +228,7 @@ def parse_infer_request(body: bytes, header_length: str | None, model: ModelVers
     return InferRequest(arrays, outputs, binary_outputs, request_id, parameters)
 
 
-def select_outputs(model: ModelVersion, requested: list[object]) -> list[str]:
+def select_outputs(model: ModelVersion, requested: Sequence[object]) -> list[str]:
     """The outputs a request names, checked as every transport checks them: each known to the model and asked
     for once. None named: all of the model's outputs."""
     known = [spec.name for spec in model.outputs]
@@ -251,21 +251,29 @@ def _flag(value: Any, what: str) -> bool:
     return value
 
 
+@dataclass(frozen=True)
+class OutputTensor:
+    """One output as both transports send it: its datatype, shape, and its values little-endian and contiguous."""
+
+    name: str
+    datatype: str
+    shape: list[int]
+    values: np.ndarray
+
+
 def encode_infer_response(
-    model: ModelVersion, request: InferRequest, results: dict[str, np.ndarray]
+    model: ModelVersion, request: InferRequest, tensors: list[OutputTensor]
 ) -> tuple[bytes, int | None]:
-    """The response body and, when any output is binary, the length of its JSON header."""
+    """The HTTP response body and, when any output is binary, the length of its JSON header."""
     outputs, blobs = [], []
-    specs = {o.name: o for o in model.outputs}
-    for name in request.outputs:
-        array = results[name]
-        entry: dict[str, Any] = {"name": name, "datatype": specs[name].datatype, "shape": list(array.shape)}
-        if request.binary_outputs.get(name):
-            blob = np.ascontiguousarray(array, dtype=np.dtype(array.dtype).newbyteorder("<")).tobytes()
+    for tensor in tensors:
+        entry: dict[str, Any] = {"name": tensor.name, "datatype": tensor.datatype, "shape": tensor.shape}
+        if request.binary_outputs.get(tensor.name):
+            blob = tensor.values.tobytes()
             entry["parameters"] = {"binary_data_size": len(blob)}
             blobs.append(blob)
         else:
-            entry["data"] = array.ravel().tolist()
+            entry["data"] = tensor.values.ravel().tolist()
         outputs.append(entry)
     response: dict[str, Any] = {"model_name": model.name, "model_version": str(model.version), "outputs": outputs}
     if request.id is not None:

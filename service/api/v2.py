@@ -1,35 +1,30 @@
-"""The open inference protocol (KServe V2 / Triton HTTP): health, metadata, config, infer, model control."""
+"""The open inference protocol over HTTP (KServe V2 / Triton): JSON and binary bodies in and out of the
+protocol core (service/protocol_core.py), which answers every operation for both transports."""
 
 from __future__ import annotations
 
 import gzip
 import zlib
 
-from flask import Blueprint, Response, request
+from flask import Blueprint, Response, current_app, request
 
-from service import protocol, statistics
-from service.api import dataplane, json_response, registry, settings
-from service.api.health import readiness
+from service.api import json_response, settings
 from service.errors import BadRequest, PayloadTooLarge
-from service.protocol import (
-    EXTENSIONS,
-    encode_infer_response,
-    model_config,
-    model_metadata,
-    parse_infer_request,
-)
+from service.protocol import encode_infer_response, parse_infer_request
+from service.protocol_core import ProtocolCore
 from service.security import require_admin
-from service.validation import parse_version
 
 bp = Blueprint("v2", __name__, url_prefix="/v2")
+
+
+def core() -> ProtocolCore:
+    return current_app.extensions["protocol"]
 
 
 @bp.get("")
 @bp.get("/")  # as the protocol's REST document writes the path
 def server_metadata() -> Response:
-    from service import __version__
-
-    return json_response({"name": "digit-serve", "version": __version__, "extensions": EXTENSIONS})
+    return json_response(core().server_metadata())
 
 
 # The protocol's prose gives health answers JSON bodies; Triton answers with empty ones. Clients (tritonclient
@@ -41,28 +36,27 @@ def live() -> Response:
 
 @bp.get("/health/ready")
 def ready() -> Response:
-    is_ready = readiness()[0] == "ready"
+    is_ready = core().server_ready()
     return json_response({"ready": is_ready}, 200 if is_ready else 503)
 
 
 @bp.get("/models/<name>")
 @bp.get("/models/<name>/versions/<version>")
 def metadata(name: str, version: str | None = None) -> Response:
-    model = registry().get(name, version)
-    return json_response(model_metadata(model, registry().versions(name)))
+    return json_response(core().model_metadata(name, version))
 
 
 @bp.get("/models/<name>/ready")
 @bp.get("/models/<name>/versions/<version>/ready")
 def model_ready(name: str, version: str | None = None) -> Response:
-    registry().get(name, version)  # 404 when unknown
+    core().model(name, version)  # 404, naming what exists, when unknown
     return json_response({"name": name, "ready": True})
 
 
 @bp.get("/models/<name>/config")
 @bp.get("/models/<name>/versions/<version>/config")
 def config(name: str, version: str | None = None) -> Response:
-    return json_response(model_config(registry().get(name, version), settings().max_instances))
+    return json_response(core().model_config(name, version))
 
 
 @bp.get("/models/stats")
@@ -70,7 +64,7 @@ def config(name: str, version: str | None = None) -> Response:
 @bp.get("/models/<name>/versions/<version>/stats")
 def stats(name: str | None = None, version: str | None = None) -> Response:
     """Triton's statistics extension: every loaded version of every model, of one model, or one version."""
-    return json_response({"model_stats": statistics.model_statistics(statistics.scope(registry(), name, version))})
+    return json_response({"model_stats": core().statistics(name, version)})
 
 
 def _request_body() -> bytes:
@@ -98,10 +92,9 @@ def _request_body() -> bytes:
 @bp.post("/models/<name>/infer")
 @bp.post("/models/<name>/versions/<version>/infer")
 def infer(name: str, version: str | None = None) -> Response:
-    model = registry().get(name, version)
+    model = core().model(name, version)
     parsed = parse_infer_request(_request_body(), request.headers.get("Inference-Header-Content-Length"), model)
-    results = dataplane().infer(model, parsed.inputs, parsed.outputs)
-    body, header_length = encode_infer_response(model, parsed, results)
+    body, header_length = encode_infer_response(model, parsed, core().infer(model, parsed.inputs, parsed.outputs))
     response = Response(mimetype="application/json" if header_length is None else "application/octet-stream")
     if header_length is not None:
         response.headers["Inference-Header-Content-Length"] = str(header_length)  # of the uncompressed body
@@ -128,28 +121,24 @@ def _require_admin() -> None:
     require_admin(settings().admin_token, request.headers.get("Authorization", ""), "header")
 
 
-def _load_version_parameter() -> int | None:
+def _load_version_parameter() -> object:
     body = request.get_json(silent=True, force=True)
     parameters = body.get("parameters") if isinstance(body, dict) else None
-    version = parameters.get("version") if isinstance(parameters, dict) else None
-    if version is None:
-        return None
-    number = parse_version(version)
-    if number is None:
-        raise BadRequest(f"parameters.version must be an integer, got {version!r}")
-    return number
+    return parameters.get("version") if isinstance(parameters, dict) else None
 
 
 @bp.post("/repository/index")
 def repository_index() -> Response:
     _require_admin()
-    return json_response(protocol.repository_index(registry().discover(), registry().current_map()))
+    body = request.get_json(silent=True, force=True)
+    ready_only = isinstance(body, dict) and body.get("ready") is True  # the protocol's {"ready": true}: loaded only
+    return json_response(core().repository_index(ready_only))
 
 
 @bp.post("/repository/models/<name>/load")
 def load(name: str) -> Response:
     _require_admin()
-    loaded = registry().load(name, _load_version_parameter())
+    loaded = core().load(name, _load_version_parameter())
     return json_response(
         {"name": loaded.name, "version": loaded.version, "state": "READY", "provider": loaded.provider}
     )
@@ -158,5 +147,5 @@ def load(name: str) -> Response:
 @bp.post("/repository/models/<name>/unload")
 def unload(name: str) -> Response:
     _require_admin()
-    registry().unload(name)
+    core().unload(name)
     return json_response({"name": name, "state": "UNAVAILABLE"})

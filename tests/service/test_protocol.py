@@ -5,7 +5,7 @@ import orjson
 import pytest
 
 from service.errors import BadRequest
-from service.protocol import encode_infer_response, model_config, model_metadata, parse_infer_request
+from service.protocol import OutputTensor, encode_infer_response, model_config, model_metadata, parse_infer_request
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +49,8 @@ def test_binary_input_and_binary_output_request(mlp):
     request = parse_infer_request(header + raw.tobytes(), str(len(header)), mlp)
     np.testing.assert_array_equal(request.inputs["pixels"], raw)
     assert request.binary_outputs == {"probabilities": True}
-    body, length = encode_infer_response(mlp, request, {"probabilities": np.ones((3, 10), dtype=np.float32)})
+    ones = OutputTensor("probabilities", "FP32", [3, 10], np.ones((3, 10), dtype="<f4"))
+    body, length = encode_infer_response(mlp, request, [ones])
     response = orjson.loads(body[:length])
     assert response["outputs"][0]["parameters"]["binary_data_size"] == 120
     np.testing.assert_array_equal(np.frombuffer(body[length:], dtype=np.float32), np.ones(30))

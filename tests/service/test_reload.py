@@ -133,5 +133,5 @@ def test_retrain_with_reload_url_makes_the_service_serve_the_new_version(tmp_pat
 def test_polling_picks_up_a_new_version(tmp_path, model_dir):
     with running_server(tmp_path, MODEL_DIR=str(model_dir), WORKERS="2", MODEL_POLL_SECONDS="0.5") as server:
         _publish_copy(model_dir, "linear")
-        wait_until(lambda: _predict_version(server.url) == 2, 15, "the new version to be picked up")
+        wait_until(lambda: _predict_version(server.url) == 2, 45, "the new version to be picked up")
         assert {_predict_version(server.url) for _ in range(20)} == {2}
