@@ -56,6 +56,11 @@ class LoopSocket:
             data = memoryview(data)[sent:]
         self.pending += data
 
+    def leave_loop(self) -> None:
+        """Back to an ordinary blocking socket for gunicorn, with nothing left to send (or nothing wanted)."""
+        self.inline = False
+        self.pending.clear()
+
     def flush(self) -> bool:
         """Send what is pending: True once nothing is left. OSError when the client is gone."""
         while self.pending:

@@ -210,6 +210,10 @@ class BalancedThreadWorker(ThreadWorker):
 
     def _stop_reading(self, conn) -> None:
         self._reading.pop(conn, None)
+        self._unwatch(conn)
+
+    def _unwatch(self, conn) -> None:
+        """Out of the poller (it may already be, or its socket closed)."""
         with contextlib.suppress(KeyError, ValueError, OSError):
             self.poller.unregister(conn.sock)
 
@@ -270,23 +274,18 @@ class BalancedThreadWorker(ThreadWorker):
             return
         if done:
             keepalive, _ = self._writing.pop(conn)
-            with contextlib.suppress(KeyError, ValueError, OSError):
-                self.poller.unregister(conn.sock)
+            self._unwatch(conn)
             self._served_inline(conn, keepalive)
 
     def _drop_writing(self, conn) -> None:
         self._writing.pop(conn, None)
-        with contextlib.suppress(KeyError, ValueError, OSError):
-            self.poller.unregister(conn.sock)
-        conn.sock.inline = False
-        conn.sock.pending.clear()
-        self.nr_conns -= 1
-        conn.close()
+        self._unwatch(conn)
+        conn.sock.leave_loop()
+        self._close(conn)
 
     def _served_inline(self, conn, keepalive) -> None:
         """What gthread does when a thread finishes a request: keep the connection alive, or close it."""
-        conn.sock.inline = False
-        conn.sock.pending.clear()
+        conn.sock.leave_loop()
         done: futures.Future = futures.Future()
         done.set_result(keepalive)
         self._inline_depth += 1  # bytes read ahead of the next request are served after this one, not inside
