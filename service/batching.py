@@ -119,7 +119,10 @@ class Batcher:
     def _run(self, batch: list[_Pending]) -> None:
         started = time.perf_counter()
         observability.record_batch(
-            self.model.name, sum(p.rows for p in batch), [started - pending.queued_at for pending in batch]
+            self.model.name,
+            self.model.version,
+            sum(p.rows for p in batch),
+            [started - pending.queued_at for pending in batch],
         )
         try:
             if len(batch) == 1:
@@ -147,5 +150,4 @@ class Batcher:
             offset += pending.rows
         statistics.record_execution(self.model.name, self.model.version, prepared - started, time.perf_counter() - ran)
         for pending in batch:
-            statistics.record_queue(self.model.name, self.model.version, started - pending.queued_at)
             pending.done.set()

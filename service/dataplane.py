@@ -45,19 +45,18 @@ class DataPlane:
     ) -> dict[str, np.ndarray]:
         """Run `inputs` ({input name: batch}) through `model`; returns {output name: batch}, all outputs by default."""
         batch = len(next(iter(inputs.values())))
-        started = time.perf_counter()
+        entered = time.perf_counter()
         try:
-            results = self._infer(model, inputs, outputs, batch)
+            results = self._infer(model, inputs, outputs, batch, entered)
         except Exception:
-            statistics.record(model.name, model.version, batch, time.perf_counter() - started, ok=False)
+            statistics.record(model.name, model.version, batch, time.perf_counter() - entered, ok=False)
             raise
-        statistics.record(model.name, model.version, batch, time.perf_counter() - started, ok=True)
+        statistics.record(model.name, model.version, batch, time.perf_counter() - entered, ok=True)
         return results
 
     def _infer(
-        self, model: ModelVersion, inputs: dict[str, np.ndarray], outputs: list[str] | None, batch: int
+        self, model: ModelVersion, inputs: dict[str, np.ndarray], outputs: list[str] | None, batch: int, entered: float
     ) -> dict[str, np.ndarray]:
-        entered = time.perf_counter()
         if batch > self.max_instances:  # numbers, pixel arrays, images or tensor rows alike
             raise PayloadTooLarge(f"{batch} instances in one request; the limit is {self.max_instances}")
         names = outputs or [spec.name for spec in model.outputs]

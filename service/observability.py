@@ -19,6 +19,7 @@ import orjson
 from flask import Flask, Response, g, has_request_context, request
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
+    REGISTRY,
     CollectorRegistry,
     Counter,
     Gauge,
@@ -58,7 +59,7 @@ BATCH_SIZE = Histogram(
 QUEUE_TIME = Histogram(
     "digit_serve_batch_queue_seconds",
     "Time a request waited in the adaptive batcher's queue",
-    ["model"],
+    ["model", "version"],
     buckets=LATENCY_BUCKETS,
 )
 SHED = Counter("digit_serve_requests_shed_total", "Requests answered 503 at once because a worker was at capacity")
@@ -108,10 +109,11 @@ def record_request(model: str, version: int, instances: int) -> None:
         g.model, g.version, g.instances = model, version, instances
 
 
-def record_batch(model: str, rows: int, queue_seconds: list[float]) -> None:
-    """A batch the adaptive batcher ran: its rows, and how long each request in it waited."""
+def record_batch(model: str, version: int, rows: int, queue_seconds: list[float]) -> None:
+    """A batch the adaptive batcher ran: its rows, and how long each request in it waited (which the per
+    version statistics read too)."""
     BATCH_SIZE.labels(model).observe(rows)
-    queued = QUEUE_TIME.labels(model)
+    queued = QUEUE_TIME.labels(model, str(version))
     for seconds in queue_seconds:
         queued.observe(seconds)
 
@@ -193,13 +195,17 @@ def configure_logging(level: str) -> None:
         access_log.enabled = False
 
 
+def metrics_registry() -> CollectorRegistry:
+    """Every serving process's metrics: the multiprocess files summed, or this process's own registry."""
+    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        return REGISTRY
+    registry = CollectorRegistry()
+    multiprocess.MultiProcessCollector(registry)
+    return registry
+
+
 def render_metrics() -> Response:
-    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        registry = CollectorRegistry()
-        multiprocess.MultiProcessCollector(registry)
-        body = generate_latest(registry)
-    else:
-        body = generate_latest()
+    body = generate_latest(metrics_registry())
     return Response(body, mimetype=CONTENT_TYPE_LATEST.split(";")[0], content_type=CONTENT_TYPE_LATEST)
 
 

@@ -15,13 +15,14 @@ misses are zero.
 
 from __future__ import annotations
 
-import os
 import time
 from collections import defaultdict
 from functools import cache
 from typing import TYPE_CHECKING
 
-from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, multiprocess
+from prometheus_client import Counter, Gauge
+
+from service.observability import metrics_registry
 
 if TYPE_CHECKING:
     from service.registry import ModelRegistry
@@ -48,10 +49,7 @@ COMPUTE = Counter(
     "Time around onnxruntime runs: preparing inputs, splitting outputs",
     ["model", "version", "phase"],
 )
-QUEUED = Counter("digit_serve_model_queued_requests_total", "Requests that waited in the batcher", ["model", "version"])
-QUEUE_SECONDS = Counter(
-    "digit_serve_model_queue_seconds_total", "Time requests waited in the adaptive batcher", ["model", "version"]
-)
+QUEUED = "digit_serve_batch_queue_seconds"  # observability's histogram of the adaptive batcher's queue time
 PHASES = ("input", "output")
 
 
@@ -90,19 +88,9 @@ def record_execution(model: str, version: int, input_s: float, output_s: float) 
     after.inc(output_s)
 
 
-def record_queue(model: str, version: int, seconds: float) -> None:
-    """A request that waited `seconds` in the adaptive batcher's queue."""
-    QUEUED.labels(model, str(version)).inc()
-    QUEUE_SECONDS.labels(model, str(version)).inc(seconds)
-
-
 def _samples() -> dict[tuple[str, str], dict[str, float]]:
     """{(model, version): {what: value}}, summed over every process that serves."""
-    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        registry = CollectorRegistry()
-        multiprocess.MultiProcessCollector(registry)
-    else:
-        registry = REGISTRY
+    registry = metrics_registry()
     found: dict[tuple[str, str], dict[str, float]] = defaultdict(lambda: defaultdict(float))
     for family in registry.collect():
         for sample in family.samples:
@@ -125,9 +113,9 @@ def _samples() -> dict[tuple[str, str], dict[str, float]]:
                 found[key]["infer_seconds"] += sample.value
             elif name == "digit_serve_model_compute_seconds_total":
                 found[key][f"{labels['phase']}_seconds"] += sample.value
-            elif name == "digit_serve_model_queued_requests_total":
+            elif name == f"{QUEUED}_count":
                 found[key]["queued"] += sample.value
-            elif name == "digit_serve_model_queue_seconds_total":
+            elif name == f"{QUEUED}_sum":
                 found[key]["queue_seconds"] += sample.value
     return found
 
