@@ -119,26 +119,28 @@ def _refuse_connections_on_sigterm(server) -> None:
     The gRPC servers stop too (they get the signal from the master, or with it from the process group):
     from now on their exit is the expected end, not a crash to restart.
     """
-    previous = signal.getsignal(signal.SIGTERM)
 
-    def on_sigterm(signum, frame) -> None:
-        _grpc["stopping"] = True
+    def refuse() -> None:
+        _mark_stopping()
         for listener in server.LISTENERS:
             with contextlib.suppress(OSError):
                 listener.sock.shutdown(socket.SHUT_RDWR)
-        if callable(previous):
-            previous(signum, frame)
 
-    signal.signal(signal.SIGTERM, on_sigterm)
+    _before_gunicorn(signal.SIGTERM, refuse)
     for other in (signal.SIGINT, signal.SIGQUIT):  # gunicorn's fast stops: the gRPC servers end with the master
-        _mark_stopping_on(other)
+        _before_gunicorn(other, _mark_stopping)
 
 
-def _mark_stopping_on(signum: int) -> None:
+def _mark_stopping() -> None:
+    _grpc["stopping"] = True
+
+
+def _before_gunicorn(signum: int, action) -> None:
+    """Run `action` when `signum` arrives, then gunicorn's own handler for it."""
     previous = signal.getsignal(signum)
 
     def handler(number, frame) -> None:
-        _grpc["stopping"] = True
+        action()
         if callable(previous):
             previous(number, frame)
 

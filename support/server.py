@@ -134,23 +134,45 @@ def running_server(
 
     `env` is added to this process's environment and the names in `unset` are removed from it.
     """
-    # GRPC_PORT 0: no gRPC server unless a test asks for one (tests/service/test_grpc.py)
+    log_path = tmp_path / f"gunicorn-{time.monotonic_ns()}.log"
+    with _serving(
+        ["-c", "service/gunicorn.conf.py"],
+        {"LOG_LEVEL": "info", **env},
+        int(env.get("WORKERS", "2")),
+        log_path,
+        ready_timeout,
+        ready_path,
+        unset,
+    ) as server:
+        yield server
+
+
+@contextlib.contextmanager
+def _serving(
+    args: list[str],
+    env: dict[str, str],
+    workers: int,
+    log_path: Path,
+    ready_timeout: float,
+    ready_path: str,
+    unset: tuple[str, ...] = (),
+) -> Iterator[Server]:
+    """gunicorn on a fresh loopback socket, ready when `ready_path` answers 200 and every worker is up; stopped
+    afterwards. GRPC_PORT 0: no gRPC server unless the caller asks for one."""
     environ = {
         **os.environ,
         "HOST": "127.0.0.1",
-        "WORKERS": "2",
-        "LOG_LEVEL": "info",
-        "PYTHONUNBUFFERED": "1",
         "GRPC_PORT": "0",
+        "PYTHONUNBUFFERED": "1",
         **env,
+        "WORKERS": str(workers),
     }
     for name in unset:
         environ.pop(name, None)
-    log_path = tmp_path / f"gunicorn-{time.monotonic_ns()}.log"
-    process, url = spawn_gunicorn(["-c", "service/gunicorn.conf.py"], environ, log_path)
+    process, url = spawn_gunicorn(args, environ, log_path)
     server = Server(url, process, log_path)
     try:
-        wait_ready(server, int(environ["WORKERS"]), ready_timeout, path=ready_path)
+        wait_ready(server, workers, ready_timeout, path=ready_path)
         yield server
     finally:
         stop(process)
@@ -178,24 +200,11 @@ def gunicorn(
     ready_path: str = "/readyz",
     log_dir: Path | None = None,
 ) -> Iterator[Server]:
-    """A gunicorn server on a fresh loopback socket, ready when `ready_path` answers 200 and every worker is up."""
-    environ = {
-        **os.environ,
-        "HOST": "127.0.0.1",
-        "GRPC_PORT": "0",
-        "WORKERS": str(workers),
-        "PYTHONUNBUFFERED": "1",
-        **(env or {}),
-    }
+    """A gunicorn server for the benchmarks (`name` names its log), settled for half a second once ready."""
     log_dir = log_dir or Path(tempfile.mkdtemp(prefix="bench-"))
-    process, url = spawn_gunicorn(args, environ, log_dir / f"{name}.log")
-    server = Server(url, process, log_dir / f"{name}.log")
-    try:
-        wait_ready(server, workers, timeout=60, path=ready_path)
+    with _serving(args, env or {}, workers, log_dir / f"{name}.log", 60, ready_path) as server:
         time.sleep(0.5)  # the last worker to fork finishes warming up
         yield server
-    finally:
-        stop(process)
 
 
 def v2_binary_request(batch: np.ndarray) -> tuple[bytes, dict[str, str]]:
