@@ -17,3 +17,35 @@ def encode(image: Image.Image, fmt: str = "PNG", **options) -> bytes:
 def png(array: np.ndarray) -> bytes:
     """A uint8 grayscale array as PNG bytes."""
     return encode(Image.fromarray(array))
+
+
+def tight(digit: np.ndarray) -> np.ndarray:
+    """A digit cropped to its ink, as float32."""
+    rows, cols = np.flatnonzero(digit.any(axis=1)), np.flatnonzero(digit.any(axis=0))
+    return digit[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1].astype(np.float32)
+
+
+def number_ink(glyphs: dict[int, np.ndarray], text: str, gap: float = 0.3, seed: int = 0) -> np.ndarray:
+    """The digits of `text` (from `glyphs`: ink 255 on 0) side by side, `gap` of their height apart."""
+    from training.numberset import compose
+
+    return compose([glyphs[int(c)] for c in text], np.random.default_rng(seed), (gap, gap), 16)
+
+
+def on_white(ink: np.ndarray) -> Image.Image:
+    """Ink 255 on 0 as dark ink on white."""
+    return Image.fromarray(255 - np.clip(ink, 0, 255).astype(np.uint8))
+
+
+def drawn(strokes: list[list[tuple[float, float]]], size: tuple[int, int] = (280, 280), width: int = 16) -> bytes:
+    """Pen strokes in black on white, as PNG bytes."""
+    from PIL import ImageDraw
+
+    image = Image.new("L", size, 255)
+    for stroke in strokes:
+        ImageDraw.Draw(image).line(stroke, fill=0, width=width, joint="curve")
+    return encode(image)
+
+
+# A capital A as a person draws it on a 280x280 canvas: no one reads it as a digit.
+A_LETTER = [[(60, 240), (140, 40), (220, 240)], [(95, 160), (185, 160)]]

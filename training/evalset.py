@@ -24,6 +24,7 @@ import argparse
 import hashlib
 import io
 import math
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -93,13 +94,15 @@ def _typed(
     return canvas
 
 
-def _stroked(rng: np.random.Generator, digit: int, size: int, width: float, margin: float = 0.12) -> Image.Image:
-    """The digit's pen path, jittered, slanted and scaled, drawn in a transparent `size` square (alpha = ink)."""
+def _stroked(
+    rng: np.random.Generator, digit: int, size: int, width: float, margin: float = 0.12, path: list | None = None
+) -> Image.Image:
+    """The digit's pen path (or `path`), jittered, slanted, scaled, drawn in a transparent `size` square."""
     angle, shear = math.radians(rng.uniform(-12, 12)), rng.uniform(-0.25, 0.1)
     scale_x, scale_y = rng.uniform(0.75, 1.1), rng.uniform(0.8, 1.05)
     layer = Image.new("L", (size, size), 0)
     draw = ImageDraw.Draw(layer)
-    for stroke in PATHS[digit]:
+    for stroke in path or PATHS[digit]:
         points = []
         for x, y in stroke:
             x, y = x - 0.5 + rng.normal(0, 0.015), y - 0.5 + rng.normal(0, 0.015)
@@ -178,23 +181,30 @@ def make(subset: str, digit: int, rng: np.random.Generator, font_files: list[Pat
     raise ValueError(subset)
 
 
+def write_set(out: Path, files: Iterable[tuple[str, bytes]]) -> int:
+    """Write each (path relative to `out`, bytes) and MANIFEST.sha256 listing them; returns how many."""
+    lines = []
+    for name, data in files:
+        path = out / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+        lines.append(f"{hashlib.sha256(data).hexdigest()}  {name}")
+    (out / "MANIFEST.sha256").write_text("\n".join(lines) + "\n")
+    return len(lines)
+
+
 def build(out: Path, seed: int = 0) -> int:
     """Write every subset under `out` and its MANIFEST.sha256; returns the number of images."""
     font_files = fonts()
-    lines, count = [], 0
-    for subset_index, subset in enumerate(SUBSETS):
-        folder = out / subset
-        folder.mkdir(parents=True, exist_ok=True)
-        rng = np.random.default_rng([seed, subset_index])
-        for index in range(10 * PER_DIGIT):
-            digit = index % 10
-            data, extension = make(subset, digit, rng, font_files)
-            path = folder / f"{index:04d}_{digit}.{extension}"
-            path.write_bytes(data)
-            lines.append(f"{hashlib.sha256(data).hexdigest()}  {path.relative_to(out)}")
-            count += 1
-    (out / "MANIFEST.sha256").write_text("\n".join(lines) + "\n")
-    return count
+
+    def files() -> Iterator[tuple[str, bytes]]:
+        for subset_index, subset in enumerate(SUBSETS):
+            rng = np.random.default_rng([seed, subset_index])
+            for index in range(10 * PER_DIGIT):
+                data, extension = make(subset, index % 10, rng, font_files)
+                yield f"{subset}/{index:04d}_{index % 10}.{extension}", data
+
+    return write_set(out, files())
 
 
 def load(

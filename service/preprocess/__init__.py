@@ -9,12 +9,13 @@ each, in the order they run:
 2. gray:       any mode -> float32 luminance, transparency flattened; then bright ink on a dark ground.
 3. background: one exact level for a clean image; for a photo, the image with its strokes shaved off.
 4. ink:        the background removed, the grain cleared, the ink scaled to [0, 255];
-   pieces:     which connected pieces of ink are the digit, and its crop.
+   pieces:     which connected pieces of ink are the digit, and its crop;
+   segment:    for reading a number (`marks_from_image`), the marks of the image, one character each.
 5. fit:        longer side to 20 px, strokes at full strength, centred by mass in 28x28.
 pipeline runs them; tuning holds every constant, with why it has its value.
 """
 
 from service.preprocess.decode import IMAGE_MEDIA_TYPES
-from service.preprocess.pipeline import mnist_from_gray, mnist_from_image
+from service.preprocess.pipeline import marks_from_image, mnist_from_gray, mnist_from_image
 
-__all__ = ["IMAGE_MEDIA_TYPES", "mnist_from_gray", "mnist_from_image"]
+__all__ = ["IMAGE_MEDIA_TYPES", "marks_from_image", "mnist_from_gray", "mnist_from_image"]

@@ -26,6 +26,11 @@ REDUCIBLE_MODES = {"L", "LA", "RGB", "RGBA", "I", "F"}
 
 def decode_image(data: bytes, max_pixels: int) -> Image.Image:
     """Decode bytes into an image, refusing oversized ones from their header, before decoding pixels."""
+    return decode_upright(data, max_pixels)[0]
+
+
+def decode_upright(data: bytes, max_pixels: int) -> tuple[Image.Image, tuple[int, int]]:
+    """The decoded image (perhaps reduced while decoding) and the size of the image as sent once upright."""
     if not data:
         raise InvalidInput("the image is empty (0 bytes)")
     try:
@@ -36,6 +41,7 @@ def decode_image(data: bytes, max_pixels: int) -> Image.Image:
             if width * height > max_pixels:
                 raise PayloadTooLarge(f"image is {width}x{height} = {width * height} pixels; the limit is {max_pixels}")
             image.seek(0)  # the first frame of an animation or a multi-page TIFF
+            upright = (height, width) if _exif_orientation(image) in SIDEWAYS else (width, height)
             if image.format == "JPEG" and max(width, height) > WORKING_SIZE:
                 # Let the JPEG decoder scale by 1/2, 1/4 or 1/8 while decoding, keeping the longer side at
                 # least WORKING_SIZE, and decode luma only: most of a phone photo's pixels are never produced.
@@ -50,7 +56,18 @@ def decode_image(data: bytes, max_pixels: int) -> Image.Image:
         raise UnsupportedMedia("cannot decode the image: not a PNG, JPEG, GIF, BMP, WebP or TIFF file") from None
     except (OSError, ValueError, SyntaxError, EOFError, struct.error) as exc:
         raise UnsupportedMedia(f"cannot decode the image: {exc}") from None
-    return image
+    return image, upright
+
+
+# EXIF orientations that turn the image by a quarter (transposed, rotated 90 or 270 degrees, transversed).
+SIDEWAYS = {5, 6, 7, 8}
+
+
+def _exif_orientation(image: Image.Image) -> int:
+    try:
+        return int(image.getexif().get(0x0112, 1))
+    except (OSError, ValueError, SyntaxError, TypeError):
+        return 1
 
 
 def orient(image: Image.Image) -> Image.Image:

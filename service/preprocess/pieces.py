@@ -191,6 +191,18 @@ def digit_extent(strong: np.ndarray, ink: np.ndarray) -> tuple[int, int, int, in
     return found if found is not None else whole
 
 
+def strong_pixels(ink: np.ndarray) -> np.ndarray:
+    """Stroke pixels: above the threshold, with a stroke neighbour (a lone speck of noise has none)."""
+    above = ink > INK_THRESHOLD * 255
+    height, width = above.shape
+    padded = np.pad(above, 1).astype(np.uint8)
+    neighbours = np.zeros((height, width), dtype=np.uint8)
+    for dr in range(3):
+        for dc in range(3):
+            neighbours += padded[dr : dr + height, dc : dc + width]
+    return above & (neighbours > 3)
+
+
 def crop_to_ink(ink: np.ndarray, margin: int = 2) -> np.ndarray:
     """The digit's box: its strokes above a threshold, plus the faint anti-aliased edge beside them.
 
@@ -198,15 +210,7 @@ def crop_to_ink(ink: np.ndarray, margin: int = 2) -> np.ndarray:
     faint edge pixels of a clean digit (as MNIST has) in it. Ink away from the digit's own strokes
     (`digit_extent`) is left out.
     """
-    above = ink > INK_THRESHOLD * 255
-    # A stroke pixel has a stroke neighbour; a lone speck of noise does not.
-    height, width = above.shape
-    padded = np.pad(above, 1).astype(np.uint8)
-    neighbours = np.zeros((height, width), dtype=np.uint8)
-    for dr in range(3):
-        for dc in range(3):
-            neighbours += padded[dr : dr + height, dc : dc + width]
-    strong = above & (neighbours > 3)
+    strong = strong_pixels(ink)
     if not strong.any():
         raise InvalidInput("the image holds no digit: no ink found")
     top, bottom, left, right = digit_extent(strong, ink)

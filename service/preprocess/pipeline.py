@@ -6,11 +6,12 @@ import numpy as np
 
 from service.errors import InvalidInput
 from service.preprocess.background import window_extreme
-from service.preprocess.decode import decode_image, orient, shrink
+from service.preprocess.decode import decode_image, decode_upright, orient, shrink
 from service.preprocess.fit import center_by_mass, fit_box, full_strength
 from service.preprocess.gray import to_grayscale
 from service.preprocess.ink import ink_on_dark
-from service.preprocess.pieces import crop_to_ink, reaching_in_from_the_edge
+from service.preprocess.pieces import crop_to_ink, extent, reaching_in_from_the_edge
+from service.preprocess.segment import Mark, find_marks
 from service.preprocess.tuning import FILLS, INK_THRESHOLD, INKED, OPENING, REACH, RESTORED
 
 
@@ -39,17 +40,27 @@ def find_digit(gray: np.ndarray) -> np.ndarray:
         return _without_sheet_edges(ink, digit)
     if reach <= narrow:
         return digit
+    both = second_look(gray, ink, reach)
+    if both is None:
+        return digit
+    if np.mean(ink > INK_THRESHOLD * 255) < INKED and np.mean(both > INK_THRESHOLD * 255) < RESTORED:
+        return _without_sheet_edges(ink, digit)
+    return crop_to_ink(both)
+
+
+def second_look(gray: np.ndarray, ink: np.ndarray, reach: int) -> np.ndarray | None:
+    """`ink` with the inside of its strokes restored by a look whose window is `reach` wide, near its strokes only.
+
+    None when that look finds nothing (it follows uneven light less closely, and may see no contrast at all).
+    """
     try:
         wide = ink_on_dark(gray, reach)
     except InvalidInput:
-        return digit
-    inked = ink > INK_THRESHOLD * 255
-    both = np.where(
-        window_extreme(inked.astype(np.float32), max(3, narrow), np.maximum) > 0, np.maximum(ink, wide), ink
+        return None
+    near = window_extreme(
+        (ink > INK_THRESHOLD * 255).astype(np.float32), max(3, min(gray.shape) // OPENING), np.maximum
     )
-    if np.mean(inked) < INKED and np.mean(both > INK_THRESHOLD * 255) < RESTORED:
-        return _without_sheet_edges(ink, digit)
-    return crop_to_ink(both)
+    return np.where(near > 0, np.maximum(ink, wide), ink)
 
 
 def _without_sheet_edges(ink: np.ndarray, digit: np.ndarray) -> np.ndarray:
@@ -66,3 +77,41 @@ def mnist_from_gray(gray: np.ndarray) -> np.ndarray:
 def mnist_from_image(data: bytes, max_pixels: int) -> np.ndarray:
     """Encoded image bytes -> 28x28 float32 in [0, 1], ready for the MNIST models."""
     return mnist_from_gray(to_grayscale(shrink(orient(decode_image(data, max_pixels)))))
+
+
+def marks_from_gray(gray: np.ndarray) -> list[Mark]:
+    """The characters of a grayscale image [0, 255], left to right, each a 28x28 digit formatted as MNIST is.
+
+    A single mark is prepared exactly as `/predict` prepares a digit (`mnist_from_gray`): one digit reads the same
+    through both endpoints.
+    """
+    ink = ink_on_dark(gray)
+    found = extent(ink > INK_THRESHOLD * 255)
+    if found is not None and found[1] - found[0] >= FILLS * gray.shape[0]:
+        # Marks as tall as their image (a number cropped tight) may have strokes wider than the first look's window.
+        restored = second_look(gray, ink, round(REACH * gray.shape[0]))
+        ink = ink if restored is None else restored
+    marks = find_marks(ink)
+    if len(marks) == 1:
+        return [Mark(marks[0].box, mnist_from_gray(gray))]
+    return marks
+
+
+def marks_from_image(data: bytes, max_pixels: int) -> list[Mark]:
+    """Encoded image bytes -> its marks, with boxes in pixels of the image as sent (after EXIF orientation)."""
+    image, (width, height) = decode_upright(data, max_pixels)
+    gray = to_grayscale(shrink(orient(image)))
+    scale_x, scale_y = width / gray.shape[1], height / gray.shape[0]
+    return [
+        Mark(
+            (
+                int(left * scale_x),
+                int(top * scale_y),
+                max(1, round((left + w) * scale_x) - int(left * scale_x)),
+                max(1, round((top + h) * scale_y) - int(top * scale_y)),
+            ),
+            mark.digit,
+        )
+        for mark in marks_from_gray(gray)
+        for left, top, w, h in [mark.box]
+    ]

@@ -66,3 +66,26 @@ LINE = 0.04
 STROKE_QUANTILE = 75
 # fit: strokes at least this bright (of 255) are left as they are, so an MNIST digit comes through unchanged.
 FULL = 0.8 * 255
+
+# segment (reading a number): the marks' height is the median height of the pieces with at least this share of
+# the largest piece's area (a 1 has a third of an 8's ink).
+MAIN_PIECE = 0.25
+# segment: a piece with less ink than this share of its box, holding other marks, is a frame around them.
+FRAME_FILL = 0.15
+# segment: a thin piece longer than this many times the marks' height is a line (an underline, a box's side).
+LINE_LENGTH = 1.5
+# segment: two pieces sharing at least this share of the narrower one's width are one character (a 5's flag).
+SAME_COLUMN = 0.5
+# segment: a small piece (under 0.4 of the marks' height) within this share of their height beside a
+# character joins it (a broken stroke)...
+JOIN_GAP = 0.15
+# ...and one further from any, with less than this share of the largest piece's area, is a speck.
+SPECK = 0.1
+# segment: a character wider than SPLIT_WIDTH times the marks' height is digits that touch, each about TOUCHING
+# of the height wide (typed digits 0.5-0.7, handwritten 0.3-1.0; a handwritten 0 can be wider than tall).
+SPLIT_WIDTH = 1.5
+TOUCHING = 0.7
+# segment: so is one wider than this many times their height and 1.6 times the other marks' median width.
+TOUCHING_PAIR = 1.1
+# segment: a reading has at most this many marks (the API reads numbers of up to 10 digits; more is text or noise).
+MAX_MARKS = 24

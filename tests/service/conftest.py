@@ -35,3 +35,18 @@ def app(settings):
 @pytest.fixture
 def client(app):
     return app.test_client()
+
+
+@pytest.fixture(scope="session")
+def glyphs(mnist_sample) -> dict[int, np.ndarray]:
+    """One MNIST test digit per label (the first of each), tightly cropped, ink 255 on 0, enlarged 3x."""
+    from PIL import Image
+
+    from tests.images import tight
+
+    images, labels = mnist_sample
+    first = {int(label): tight(images[i]) for i, label in reversed(list(enumerate(labels)))}
+    return {
+        d: np.asarray(Image.fromarray(g).resize((g.shape[1] * 3, g.shape[0] * 3), Image.Resampling.BICUBIC))
+        for d, g in first.items()
+    }
