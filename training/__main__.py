@@ -1,4 +1,4 @@
-"""python -m training {mlp,cnn,linear,all}: retrain, export, verify and publish the next versions."""
+"""python -m training {mlp,cnn,linear,isdigit,all}: retrain, export, verify and publish the next versions."""
 
 from __future__ import annotations
 
@@ -10,9 +10,17 @@ from pathlib import Path
 
 from training.data import DatasetError, load_mnist
 from training.export import ExportMismatch
-from training.pipeline import GateRefused, RunOptions, request_reload, run_classifier, run_linear, summary_table
+from training.pipeline import (
+    GateRefused,
+    RunOptions,
+    request_reload,
+    run_classifier,
+    run_digit_check,
+    run_linear,
+    summary_table,
+)
 
-MODELS = ("mlp", "cnn", "linear")
+MODELS = ("mlp", "cnn", "linear", "isdigit")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -34,7 +42,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--min-accuracy",
         type=float,
-        help="mlp, cnn: the lowest MNIST test accuracy that may be published (default: mlp 0.989, cnn 0.993)",
+        help="mlp, cnn: the lowest MNIST test accuracy that may be published (default: mlp 0.989, cnn 0.993); "
+        "isdigit: the lowest share of calibration non-digits rejected (default 0.9)",
     )
     parser.add_argument(
         "--max-distance",
@@ -52,7 +61,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.model == "linear" and args.min_accuracy is not None:
         parser.error("--min-accuracy applies to mlp and cnn; the linear model's gate is --max-distance")
-    if args.model in ("mlp", "cnn") and args.max_distance is not None:
+    if args.model in ("mlp", "cnn", "isdigit") and args.max_distance is not None:
         parser.error("--max-distance applies to linear; the classifiers' gate is --min-accuracy")
     return args
 
@@ -73,10 +82,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     outcomes = []
     try:
-        data = load_mnist(args.data_dir) if {"mlp", "cnn"} & set(names) else None
+        data = load_mnist(args.data_dir) if {"mlp", "cnn", "isdigit"} & set(names) else None
         for name in names:
             if name == "linear":
                 outcomes.append(run_linear(options))
+            elif name == "isdigit":
+                assert data is not None
+                outcomes.append(run_digit_check(data, options))
             else:
                 assert data is not None  # loaded above for any classifier
                 outcomes.append(run_classifier(name, data, options))

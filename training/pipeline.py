@@ -25,6 +25,7 @@ PREPROCESSING = {
     "mlp": "grayscale 28x28, ink bright on dark, digit centred by mass; pixels/255 in [0, 1]; flattened to 784",
     "cnn": "grayscale 28x28x1, ink bright on dark, digit centred by mass; pixels/255 in [0, 1]",
     "linear": "none: one float x per instance",
+    "isdigit": "the classifiers' own: grayscale 28x28x1, ink bright on dark, centred by mass; pixels/255 in [0, 1]",
 }
 
 
@@ -117,6 +118,57 @@ def run_classifier(name: str, data: Mnist, options: RunOptions) -> Outcome:
     )
 
 
+def run_digit_check(data: Mnist, options: RunOptions) -> Outcome:
+    """Train the `isdigit` model, calibrate its threshold, and publish it as the next version."""
+    from training import digitcheck
+
+    scale = 1.0 if options.limit is None else min(1.0, options.limit / len(data.x_train))
+    trained = digitcheck.train(data, options.epochs or 6, options.batch_size or 128, options.seed, scale)
+    model, calibration = trained["model"], trained["calibration"]
+    gate = digitcheck.MIN_REJECTION if options.min_accuracy is None else options.min_accuracy
+    log.info(
+        "isdigit: threshold %.4f accepts %.4f of calibration digits, rejects %.4f of non-digits (minimum %.2f)",
+        trained["threshold"], calibration["accepted"], calibration["rejected"], gate,
+    )  # fmt: skip
+    if calibration["rejected"] < gate:
+        raise GateRefused(
+            f"isdigit: rejects {calibration['rejected']:.4f} of the calibration non-digits at the threshold that "
+            f"accepts {calibration['accepted']:.4f} of its digits, under the minimum {gate:.2f}; nothing published"
+        )
+    proto = export.export_keras(model, doc="digit-serve isdigit: is a preprocessed image a digit at all")
+    parity = export.verify_parity(proto, trained["sample"], trained["sample_probabilities"])
+    onnx_bytes = proto.SerializeToString()
+    card = {
+        "name": "isdigit",
+        "task": "classification",
+        "description": "digit or not: whether a preprocessed 28x28 image is a digit at all (is_digit in /predict)",
+        "inputs": [_tensor(export.CLASSIFIER_INPUT, [-1, 28, 28, 1])],
+        "outputs": [_tensor(export.CLASSIFIER_OUTPUT, [-1, 2])],
+        "preprocessing": PREPROCESSING["isdigit"],
+        "labels": digitcheck.LABELS,
+        "threshold": round(trained["threshold"], 6),
+        "parameters": int(model.count_params()),
+        "metrics": {
+            "calibration": calibration,
+            "min_rejection": gate,
+            "onnx_parity_max_abs_diff": parity,
+            "onnx_parity_samples": len(trained["sample"]),
+        },
+        "training": {**trained["settings"], "wall_time_s": round(trained["wall_time_s"], 1)},
+        "data": {"source": data.source, "sha256": data.sha256, "limit": options.limit},
+        "onnx": {"sha256": sha256_bytes(onnx_bytes), "opset": export.OPSET},
+        "created_at": utc_now(),
+        "libraries": package_versions(),
+    }
+    version, path = publish_version(options.model_dir, "isdigit", {"model.onnx": onnx_bytes}, card)
+    if options.save_keras:
+        model.save(path / "model.keras")
+    return Outcome(
+        "isdigit", version, path, "rejection", calibration["rejected"], int(model.count_params()),
+        trained["wall_time_s"],
+    )  # fmt: skip
+
+
 def run_linear(options: RunOptions) -> Outcome:
     """Fit the deck's perceptron on the seeded synthetic set and publish it as the next version."""
     x, y = linear.synthetic_data(seed=options.seed)
@@ -200,7 +252,9 @@ def summary_table(outcomes: list[Outcome]) -> str:
     """A plain-text table: model, version, metric, parameters, wall time, path."""
     rows = [("model", "version", "metric", "params", "train time", "path")]
     for o in outcomes:
-        value = f"acc {o.metric:.4f}" if o.metric_name == "test accuracy" else f"mse {o.metric:.2f}"
+        value = {"test accuracy": f"acc {o.metric:.4f}", "rejection": f"rejects {o.metric:.4f}"}.get(
+            o.metric_name, f"mse {o.metric:.2f}"
+        )
         rows.append((o.name, str(o.version), value, f"{o.parameters:,}", f"{o.wall_time_s:.1f} s", str(o.path)))
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     return "\n".join("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=False)) for row in rows)
