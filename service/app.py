@@ -41,9 +41,9 @@ def create_app(settings: Settings | None = None, registry: ModelRegistry | None 
     app.before_request(registry.sync)  # follow loads and unloads made through another worker
     register_error_handlers(app)
 
-    from service.api import health, meta, page, predict, v2
+    from service.api import health, meta, page, predict, read, v2
 
-    for blueprint in (health.bp, predict.bp, v2.bp, meta.bp, page.bp):
+    for blueprint in (health.bp, predict.bp, read.bp, v2.bp, meta.bp, page.bp):
         app.register_blueprint(blueprint)
     logging.getLogger("service").info(
         "worker %d ready: %s",

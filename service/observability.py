@@ -62,6 +62,10 @@ QUEUE_TIME = Histogram(
     ["model", "version"],
     buckets=LATENCY_BUCKETS,
 )
+DIGIT_CHECKS = Counter("digit_serve_digit_checks_total", "Images is_digit answered, by verdict", ["verdict"])
+READ_MARKS = Histogram(
+    "digit_serve_read_digits", "Digits found per /read answer", buckets=(1, 2, 3, 4, 5, 6, 8, 10, 12, 16, 24)
+)
 SHED = Counter("digit_serve_requests_shed_total", "Requests answered 503 at once because a worker was at capacity")
 IMAGES_DECODED = Counter("digit_serve_images_decoded_total", "Images decoded and preprocessed")
 MODEL_LOADS = Counter("digit_serve_model_loads_total", "Model version loads", ["model", "version", "result"])
@@ -102,11 +106,26 @@ def record_run(model: str, version: int, seconds: float) -> None:
     _inference_latency(model, version).observe(seconds)
 
 
-def record_request(model: str, version: int, instances: int) -> None:
+def record_request(model: str, version: int, instances: int, names_request: bool = True) -> None:
     """The model a request ran and its size; inside an HTTP request, also what its access-log line names."""
     _instances(model).observe(instances)
-    if has_request_context():
+    if names_request and has_request_context():
         g.model, g.version, g.instances = model, version, instances
+
+
+def record_digit_checks(checked: int, rejected: int) -> None:
+    """is_digit answered for `checked` images, `rejected` of them not digits; the access-log line counts them."""
+    DIGIT_CHECKS.labels("digit").inc(checked - rejected)
+    DIGIT_CHECKS.labels("not_digit").inc(rejected)
+    if has_request_context():
+        g.non_digits = g.get("non_digits", 0) + rejected
+
+
+def record_reading(marks: int) -> None:
+    """A /read answered with `marks` digits; its access-log line says how many."""
+    READ_MARKS.observe(marks)
+    if has_request_context():
+        g.marks = marks
 
 
 def record_batch(model: str, version: int, rows: int, queue_seconds: list[float]) -> None:
@@ -253,6 +272,7 @@ def install_request_hooks(app: Flask) -> None:
                     "instances": g.get("instances"),
                     "remote": request.remote_addr,
                     "worker": access_log.worker,
+                    **{key: g.get(key) for key in ("marks", "non_digits") if key in g},
                 }
             )
         return response

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+IMAGE_MEDIA = ("image/png", "image/jpeg", "image/gif", "image/bmp", "image/webp", "image/tiff")
+
 
 def _ref(name: str) -> dict:
     return {"$ref": f"#/components/schemas/{name}"}
@@ -125,6 +127,38 @@ def _schemas(models: list[str], default_model: str) -> dict[str, Any]:
                 "label": {"type": "integer"},
                 "confidence": {"type": "number"},
                 "probabilities": {"type": "array", "items": {"type": "number"}, "minItems": 10, "maxItems": 10},
+                "is_digit": {
+                    "type": "boolean",
+                    "description": "whether the image is a digit at all (the isdigit model); absent without it",
+                },
+            },
+        },
+        "ReadDigit": {
+            "type": "object",
+            "required": ["label", "confidence", "box"],
+            "properties": {
+                "label": {"type": "integer", "minimum": 0, "maximum": 9},
+                "confidence": {"type": "number"},
+                "is_digit": {"type": "boolean"},
+                "box": {
+                    "type": "array",
+                    "items": {"type": "integer"},
+                    "minItems": 4,
+                    "maxItems": 4,
+                    "description": "x, y, width, height in pixels of the image as sent, after EXIF orientation",
+                },
+            },
+        },
+        "ReadResponse": {
+            "type": "object",
+            "required": ["model", "version", "text", "confidence", "digits"],
+            "properties": {
+                "model": {"type": "string"},
+                "version": {"type": "integer"},
+                "text": {"type": "string", "example": "2026"},
+                "confidence": {"type": "number", "description": "the product of the digits' confidences"},
+                "is_number": {"type": "boolean", "description": "every mark is a digit (is_digit); absent without it"},
+                "digits": {"type": "array", "items": _ref("ReadDigit"), "description": "left to right"},
             },
         },
         "PredictResponse": {
@@ -273,21 +307,40 @@ def _service_paths() -> dict[str, Any]:
                                 },
                             }
                         },
-                        **{
-                            media: {"schema": {"type": "string", "format": "binary"}}
-                            for media in (
-                                "image/png",
-                                "image/jpeg",
-                                "image/gif",
-                                "image/bmp",
-                                "image/webp",
-                                "image/tiff",
-                            )
-                        },
+                        **{media: {"schema": {"type": "string", "format": "binary"}} for media in IMAGE_MEDIA},
                     },
                 },
                 "responses": {
                     "200": _json(_ref("PredictResponse"), "Predictions, in the order of the inputs"),
+                    **_errors(400, 404, 413, 415, 422),
+                },
+            }
+        },
+        "/read": {
+            "post": {
+                "summary": "Read a whole number from one image: its digits left to right, each with its box",
+                "parameters": [
+                    {"name": "model", "in": "query", "schema": {"type": "string"}},
+                    {"name": "version", "in": "query", "schema": {"type": "integer"}},
+                ],
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "multipart/form-data": {
+                            "schema": {
+                                "type": "object",
+                                "properties": {
+                                    "image": {"type": "string", "format": "binary"},
+                                    "model": {"type": "string"},
+                                    "version": {"type": "integer"},
+                                },
+                            }
+                        },
+                        **{media: {"schema": {"type": "string", "format": "binary"}} for media in IMAGE_MEDIA},
+                    },
+                },
+                "responses": {
+                    "200": _json(_ref("ReadResponse"), "The number read"),
                     **_errors(400, 404, 413, 415, 422),
                 },
             }

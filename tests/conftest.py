@@ -25,7 +25,7 @@ def committed_versions(name: str) -> list[int]:
 
 
 # What the service serves by default: each model's newest committed version.
-NEWEST = {name: committed_versions(name)[-1] for name in ("mlp", "cnn", "linear")}
+NEWEST = {name: committed_versions(name)[-1] for name in ("mlp", "cnn", "linear", "isdigit")}
 
 
 @pytest.fixture(scope="session")

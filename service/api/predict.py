@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 from flask import Blueprint, Response, request
 
-from service import observability
+from service import observability, reading
 from service.api import dataplane, json_response, registry, settings
 from service.errors import InvalidInput, UnsupportedMedia
 from service.model import ModelVersion
@@ -21,21 +21,8 @@ UNTYPED_MEDIA_TYPES = {"", "application/octet-stream", "application/x-www-form-u
 TRUE_WORDS = {"1", "true", "yes", "on"}
 
 
-def classification_predictions(probabilities: np.ndarray, labels: list[str]) -> list[dict]:
-    """One {label, confidence, probabilities} per row of class probabilities."""
-    winners = probabilities.argmax(axis=1)
-    rounded = np.round(probabilities.astype(np.float64), 6)
-    return [
-        {
-            "label": int(labels[w]) if labels and labels[w].isdigit() else int(w),
-            "confidence": float(rounded[i, w]),
-            "probabilities": rounded[i].tolist(),
-        }
-        for i, w in enumerate(winners)
-    ]
-
-
-def _choose_model(source: dict[str, Any]) -> ModelVersion:
+def choose_model(source: dict[str, Any]) -> ModelVersion:
+    """The version a request names (`model`, `version` in the body or form, else the query), or the default."""
     name = source.get("model") or request.args.get("model") or settings().default_model
     version = source.get("version", request.args.get("version"))
     if not isinstance(name, str):
@@ -55,7 +42,8 @@ def _is_json(mimetype: str, body: bytes) -> bool:
     return mimetype in JSON_MEDIA_TYPES and body.lstrip()[:1] == b"{"
 
 
-def _uploaded_images() -> tuple[list[bytes], dict[str, Any]]:
+def uploaded_images() -> tuple[list[bytes], dict[str, Any]]:
+    """The images of a request (a raw body, or the files of multipart field `image`) and its form fields."""
     mimetype = request.mimetype
     if mimetype == "multipart/form-data":
         files = request.files.getlist("image")
@@ -68,6 +56,11 @@ def _uploaded_images() -> tuple[list[bytes], dict[str, Any]]:
         return [request.get_data(cache=True)], {}
     accepted = "application/json, multipart/form-data (field 'image'), image/png|jpeg|gif|bmp|webp|tiff"
     raise UnsupportedMedia(f"unsupported Content-Type {mimetype or '(none)'}; send {accepted}")
+
+
+def checker() -> ModelVersion | None:
+    """The digit-or-not model that answers is_digit, when the repository has it."""
+    return reading.digit_checker(registry(), settings().digit_check_model)
 
 
 def _run_images(images: list[bytes], model: ModelVersion) -> tuple[np.ndarray, np.ndarray]:
@@ -84,11 +77,12 @@ def predict() -> Response:
     mimetype = request.mimetype
     body = request.get_data(cache=True) if mimetype != "multipart/form-data" else b""
     preprocessed = None
+    pixels: np.ndarray | None
     if _is_json(mimetype, body):
         payload = parse_json(body)
         if not isinstance(payload, dict):
             raise InvalidInput('the JSON body must be an object like {"model": "mlp", "inputs": [...]}')
-        model = _choose_model(payload)
+        model = choose_model(payload)
         if "inputs" not in payload:
             raise InvalidInput('the JSON body needs "inputs": a list of instances')
         if model.task == "regression":
@@ -96,17 +90,19 @@ def predict() -> Response:
         else:
             batch = image_batch(payload["inputs"], model.input.shape)
         outputs = dataplane().infer_one(model, batch)
+        pixels = None  # tensors the client prepared, as for /v2: is_digit is for the images the service decodes
     else:
-        images, payload = _uploaded_images()
-        model = _choose_model(payload)
-        outputs, digits = _run_images(images, model)
+        images, payload = uploaded_images()
+        model = choose_model(payload)
+        outputs, pixels = _run_images(images, model)
         if _wants_preprocessed(payload):
-            preprocessed = np.round(digits.astype(np.float64), 4).tolist()
+            preprocessed = np.round(pixels.astype(np.float64), 4).tolist()
     if model.task == "regression":
         # float32 carries about 7 significant digits; print no more than that.
         predictions: list = [float(f"{value:.7g}") for value in outputs[:, 0].tolist()]
     else:
-        predictions = classification_predictions(outputs, model.labels)
+        verdicts = None if pixels is None else reading.check_digits(dataplane(), checker(), pixels)
+        predictions = reading.predictions(outputs, model.labels, verdicts)
     body_out: dict[str, Any] = {"model": model.name, "version": model.version, "predictions": predictions}
     if preprocessed is not None:
         body_out["preprocessed"] = preprocessed

@@ -1,4 +1,5 @@
 // The drawing pad: strokes on a canvas (Pointer Events), sent as a PNG as drawn; the service does the rest.
+// Two modes: one digit (/predict, every classifier) or a whole number (/read, each digit boxed over the pad).
 "use strict";
 
 (() => {
@@ -10,8 +11,16 @@
   const panelsBox = document.getElementById("panels");
   const template = document.getElementById("panel-template");
   const keyInput = document.getElementById("api-key");
+  const boxes = document.getElementById("boxes");
+  const boxContext = boxes.getContext("2d");
+  const noticeBox = document.getElementById("notice");
+  const readingBox = document.getElementById("reading");
   const DEBOUNCE_MS = 150;
   const DEFAULT_MODELS = ["mlp", "cnn"];
+  const DIGITS = ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9"];
+  const SIZES = { digit: [280, 280], read: [560, 240] };  // canvas pixels per mode
+
+  let mode = "digit";        // "digit": /predict; "read": /read
 
   let strokes = [];          // each stroke: [{x, y}, ...] in canvas pixels
   let current = null;        // the stroke being drawn
@@ -40,7 +49,8 @@
     if (upload && upload.bitmap) {
       const scale = Math.min(canvas.width / upload.bitmap.width, canvas.height / upload.bitmap.height);
       const w = upload.bitmap.width * scale, h = upload.bitmap.height * scale;
-      context.drawImage(upload.bitmap, (canvas.width - w) / 2, (canvas.height - h) / 2, w, h);
+      upload.placement = { scale, x: (canvas.width - w) / 2, y: (canvas.height - h) / 2 };
+      context.drawImage(upload.bitmap, upload.placement.x, upload.placement.y, w, h);
     }
     context.strokeStyle = "#000";
     context.lineWidth = 18;
@@ -64,6 +74,7 @@
     event.preventDefault();
     canvas.setPointerCapture(event.pointerId);
     if (upload) upload.file = null;  // from now on the canvas, as drawn, is the input
+    clearBoxes();
     current = [point(event)];
     strokes.push(current);
     redraw();
@@ -91,6 +102,7 @@
   });
   document.getElementById("undo").addEventListener("click", () => {
     strokes.pop();
+    clearBoxes();
     redraw();
     if (strokes.length || upload) schedule(); else showIdle();
   });
@@ -138,13 +150,23 @@
     try {
       const body = upload && upload.file ? upload.file : await canvasBlob();
       const type = upload && upload.file ? (upload.file.type || "application/octet-stream") : "image/png";
+      if (mode === "read") {
+        const answer = await ask("/read?model=" + encodeURIComponent(readerName()), body, type);
+        renderReading(answer);
+        clearError();
+        return;
+      }
       let shown = false;
+      const doubts = [];
       for (const panel of panels) {  // one after the other: one request in flight at most
         const name = panel.select.value;
         const answer = await predict(name, body, type);
         render(panel, name, answer);
+        if (answer.is_digit === false) doubts.push(name);
         if (!shown && answer.preprocessed) { showPreprocessed(answer.preprocessed); shown = true; }
       }
+      showNotice(doubts.length ? "This does not look like a digit: the answers below are only the models' " +
+        "closest guesses." : "");
       clearError();
     } catch (problem) {
       showError(problem.message);
@@ -155,16 +177,20 @@
   }
 
   async function predict(model, body, type) {
+    const payload = await ask(`/predict?model=${encodeURIComponent(model)}&preprocessed=true`, body, type);
+    return payload.predictions ? Object.assign(payload.predictions[0], payload) : payload;
+  }
+
+  async function ask(path, body, type) {
     let response;
     try {
-      response = await fetch(`/predict?model=${encodeURIComponent(model)}&preprocessed=true`,
-                             { method: "POST", body, headers: headers({ "Content-Type": type }) });
+      response = await fetch(path, { method: "POST", body, headers: headers({ "Content-Type": type }) });
     } catch (_) {
       throw new Error("The service cannot be reached. Is it running? The page will try again on your next stroke.");
     }
     let payload = null;
     try { payload = await response.json(); } catch (_) { /* not JSON: described below */ }
-    if (response.ok) return payload.predictions ? Object.assign(payload.predictions[0], payload) : payload;
+    if (response.ok) return payload;
     const detail = payload && payload.error ? (payload.error.message || payload.error) : response.statusText;
     throw new Error(explain(response.status, detail));
   }
@@ -212,7 +238,91 @@
     seen.putImageData(image, 0, 0);
   }
 
+  // ---- reading a number ------------------------------------------------------------------------------
+  function readerName() {
+    const cnn = classifiers.find((m) => m.name === "cnn");
+    return cnn ? "cnn" : (classifiers[0] ? classifiers[0].name : "cnn");
+  }
+
+  function renderReading(answer) {
+    readingBox.querySelector("[data-testid=reading-text]").textContent = answer.text;
+    readingBox.querySelector("[data-testid=reading-confidence]").textContent =
+      `confidence ${(answer.confidence * 100).toFixed(1)} % (${answer.model}, version ${answer.version})`;
+    const list = readingBox.querySelector("[data-testid=reading-digits]");
+    list.textContent = "";
+    clearBoxes();
+    const rejected = [];
+    answer.digits.forEach((digit, index) => {
+      const item = document.createElement("li");
+      item.textContent = `${digit.label}: ${(digit.confidence * 100).toFixed(1)} %`;
+      if (digit.is_digit === false) {
+        item.className = "not-digit";
+        item.textContent += " (not a digit)";
+        rejected.push(index + 1);
+      }
+      list.append(item);
+      drawBox(digit);
+    });
+    if (rejected.length === answer.digits.length) {
+      showNotice("This does not look like a number: no mark in it reads as a digit.");
+    } else if (rejected.length) {
+      showNotice(`Not every mark is a digit: mark ${rejected.join(", ")} (counting from the left) does not look like one.`);
+    } else {
+      showNotice("");
+    }
+  }
+
+  function drawBox(digit) {
+    // Boxes are in pixels of the image sent: the canvas itself, or an upload as placed on it.
+    const place = upload && upload.file && upload.placement ? upload.placement : { scale: 1, x: 0, y: 0 };
+    const [x, y, w, h] = digit.box;
+    const left = place.x + x * place.scale, top = place.y + y * place.scale;
+    boxContext.lineWidth = 2;
+    boxContext.strokeStyle = digit.is_digit === false ? "#b91c1c" : "#1d4ed8";
+    boxContext.fillStyle = boxContext.strokeStyle;
+    boxContext.setLineDash(digit.is_digit === false ? [6, 4] : []);
+    boxContext.strokeRect(left, top, w * place.scale, h * place.scale);
+    boxContext.font = "bold 16px system-ui, sans-serif";
+    boxContext.fillText(String(digit.label), left, Math.max(14, top - 4));
+  }
+
+  function clearBoxes() {
+    boxContext.clearRect(0, 0, boxes.width, boxes.height);
+  }
+
+  function setMode(chosen) {
+    mode = chosen;
+    const [width, height] = SIZES[mode];
+    canvas.width = boxes.width = width;
+    canvas.height = boxes.height = height;
+    pad.classList.toggle("wide", mode === "read");
+    document.querySelector("main").classList.toggle("reading-mode", mode === "read");
+    document.getElementById("input-noun").textContent = mode === "read" ? "number" : "digit";
+    readingBox.hidden = mode !== "read";
+    document.querySelector(".seen").hidden = mode === "read";
+    document.querySelector(".answers").hidden = mode === "read";
+    canvas.setAttribute("aria-label", `Drawing area: draw a ${mode === "read" ? "number" : "digit"} with a mouse, ` +
+      "finger or pen, or drop an image here");
+    strokes = [];
+    upload = null;
+    redraw();
+    showIdle();
+  }
+  for (const radio of document.querySelectorAll("input[name=mode]")) {
+    radio.addEventListener("change", () => { if (radio.checked) setMode(radio.value); });
+  }
+
+  function showNotice(message) {
+    noticeBox.textContent = message;
+    noticeBox.hidden = !message;
+  }
+
   function showIdle() {
+    clearBoxes();
+    showNotice("");
+    readingBox.querySelector("[data-testid=reading-text]").textContent = "–";
+    readingBox.querySelector("[data-testid=reading-confidence]").textContent = "";
+    readingBox.querySelector("[data-testid=reading-digits]").textContent = "";
     seen.fillStyle = "#000";
     seen.fillRect(0, 0, 28, 28);
     for (const panel of panels) {
@@ -273,7 +383,9 @@
         const payload = await response.json().catch(() => null);
         throw new Error(explain(response.status, payload && payload.error ? payload.error.message : response.statusText));
       }
-      const listed = (await response.json()).models.filter((m) => m.task === "classification");
+      // The digit classifiers (not the isdigit model, whose labels are not digits).
+      const listed = (await response.json()).models.filter((m) => m.task === "classification" &&
+        JSON.stringify(m.labels) === JSON.stringify(DIGITS));
       const changed = JSON.stringify(listed.map((m) => [m.name, m.served_version])) !==
         JSON.stringify(classifiers.map((m) => [m.name, m.served_version]));
       classifiers = listed.map((m) => ({ name: m.name, served_version: m.served_version }));

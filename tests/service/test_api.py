@@ -46,7 +46,7 @@ def test_readiness_is_503_until_models_are_loaded(settings):
 
 def test_models_list_and_describe(client):
     models = {m["name"]: m for m in client.get("/models").get_json()["models"]}
-    assert set(models) == {"cnn", "linear", "mlp"}
+    assert set(models) == {"cnn", "isdigit", "linear", "mlp"}
     mlp = models["mlp"]
     assert mlp["versions"] == committed_versions("mlp")
     assert mlp["served_version"] == NEWEST["mlp"]
@@ -188,7 +188,7 @@ def test_error_400_malformed_json(client):
 
 def test_error_404_unknown_model_and_version(client):
     message = _error(client.post("/predict", json={"model": "resnet", "inputs": [1]}), 404, "model_not_found")
-    assert "available: cnn, linear, mlp" in message
+    assert "available: cnn, isdigit, linear, mlp" in message
     _error(client.post("/predict", json={"model": "mlp", "version": 9, "inputs": [[0] * 784]}), 404, "model_not_found")
     _error(client.post("/predict?version=latest", json={"model": "mlp", "inputs": [[0] * 784]}), 404, "model_not_found")
 

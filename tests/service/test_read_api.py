@@ -1,0 +1,151 @@
+"""POST /read and is_digit: in process, and against the real gunicorn (metrics, access log)."""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+
+import numpy as np
+import pytest
+import requests
+from PIL import Image
+
+from service import create_app
+from service.settings import Settings
+from support.server import running_server
+from tests.images import A_LETTER, drawn, encode, number_ink, on_white
+
+
+@pytest.fixture(scope="module")
+def number_png(glyphs) -> bytes:
+    return encode(on_white(number_ink(glyphs, "2026")))
+
+
+def test_a_number_is_read_with_a_box_and_verdict_per_digit(client, number_png):
+    response = client.post("/read", data=number_png, content_type="image/png")
+    assert response.status_code == 200, response.json
+    body = response.json
+    assert body["model"] == "cnn" and isinstance(body["version"], int)
+    assert body["text"] == "2026"
+    assert [d["label"] for d in body["digits"]] == [2, 0, 2, 6]
+    assert body["is_number"] is True and all(d["is_digit"] is True for d in body["digits"])
+    assert math.isclose(body["confidence"], math.prod(d["confidence"] for d in body["digits"]), rel_tol=1e-4)
+    width, height = Image.open(io.BytesIO(number_png)).size
+    lefts = [d["box"][0] for d in body["digits"]]
+    assert lefts == sorted(lefts)
+    for digit in body["digits"]:
+        x, y, w, h = digit["box"]
+        assert x >= 0 and y >= 0 and w > 0 and h > 0 and x + w <= width and y + h <= height
+        assert set(digit) == {"label", "confidence", "is_digit", "box"}
+
+
+def test_multipart_upload_with_model_and_version_fields(client, number_png):
+    response = client.post(
+        "/read", data={"image": (io.BytesIO(number_png), "n.png"), "model": "mlp"}, content_type="multipart/form-data"
+    )
+    assert response.status_code == 200, response.json
+    assert response.json["model"] == "mlp" and len(response.json["digits"]) == 4
+    assert client.post("/read?model=cnn&version=999", data=number_png, content_type="image/png").status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "status", "words"),
+    [
+        ({"query_string": {"model": "linear"}}, 400, "does not read digits"),
+        ({"query_string": {"model": "isdigit"}}, 400, "does not read digits"),
+        ({"query_string": {"model": "nope"}}, 404, "unknown model"),
+    ],
+)
+def test_a_model_that_does_not_read_digits_is_refused(client, number_png, kwargs, status, words):
+    response = client.post("/read", data=number_png, content_type="image/png", **kwargs)
+    assert response.status_code == status and words in response.json["error"]["message"]
+
+
+def test_bad_inputs_get_clear_4xx_errors(client, number_png):
+    blank = encode(Image.new("L", (300, 100), 255))
+    cases = [
+        (client.post("/read", data=blank, content_type="image/png"), 422, "no digit"),
+        (client.post("/read", data=b"not an image", content_type="image/png"), 415, "cannot decode"),
+        (client.post("/read", json={"inputs": [1]}), 415, "takes an image"),
+        (client.post("/read", data=b"", content_type="image/png"), 422, "empty"),
+        (
+            client.post(
+                "/read",
+                data={"image": [(io.BytesIO(number_png), "a.png"), (io.BytesIO(number_png), "b.png")]},
+                content_type="multipart/form-data",
+            ),
+            400,
+            "one image",
+        ),
+        (client.post("/read", data={"file": (io.BytesIO(number_png), "a.png")}), 422, "field 'image'"),
+        (client.post("/read", data=encode(Image.new("L", (2100, 2100), 255)), content_type="image/png"), 413, "limit"),
+    ]
+    for response, status, words in cases:
+        assert response.status_code == status, (status, response.json)
+        assert words in response.json["error"]["message"], response.json
+
+
+def test_predict_says_whether_an_image_is_a_digit(client, mnist_sample):
+    images, _ = mnist_sample
+    digit = client.post("/predict", data=encode(Image.fromarray(255 - images[0])), content_type="image/png").json
+    letter = client.post("/predict", data=drawn(A_LETTER), content_type="image/png").json
+    assert digit["predictions"][0]["is_digit"] is True
+    assert letter["predictions"][0]["is_digit"] is False
+    # label, confidence and probabilities are as they were: existing clients keep working.
+    assert set(letter["predictions"][0]) == {"label", "confidence", "probabilities", "is_digit"}
+    assert len(letter["predictions"][0]["probabilities"]) == 10
+    # JSON inputs are tensors the client prepared, as over /v2: answered as before, without is_digit.
+    pixels = (images[:3] / 255.0).reshape(3, 784).tolist()
+    answered = client.post("/predict", json={"model": "mlp", "inputs": pixels}).json["predictions"]
+    assert all("is_digit" not in p for p in answered)
+
+
+def test_a_letter_read_as_a_number_is_named_as_no_digit(client):
+    body = client.post("/read", data=drawn(A_LETTER), content_type="image/png").json
+    assert body["is_number"] is False and [d["is_digit"] for d in body["digits"]] == [False]
+
+
+def test_without_the_digit_check_is_digit_is_left_out(models_dir, mnist_sample, number_png):
+    images, _ = mnist_sample
+    app = create_app(Settings.from_env({}, model_dir=models_dir, workers=1, digit_check_model="off"))
+    client = app.test_client()
+    predicted = client.post("/predict", data=encode(Image.fromarray(255 - images[0])), content_type="image/png").json
+    assert "is_digit" not in predicted["predictions"][0]
+    read = client.post("/read", data=number_png, content_type="image/png").json
+    assert "is_number" not in read and all("is_digit" not in d for d in read["digits"])
+
+
+def test_the_openapi_document_describes_read_and_is_digit(client):
+    document = client.get("/openapi.json").json
+    read = document["paths"]["/read"]["post"]
+    assert {"200", "400", "413", "415", "422"} <= set(read["responses"])
+    assert "image/jpeg" in read["requestBody"]["content"]
+    schemas = document["components"]["schemas"]
+    assert {"text", "digits", "confidence"} <= set(schemas["ReadResponse"]["properties"])
+    assert "is_digit" in schemas["Classification"]["properties"] and "box" in schemas["ReadDigit"]["properties"]
+
+
+@pytest.mark.slow
+def test_read_against_the_real_gunicorn_counts_in_metrics_and_the_access_log(tmp_path, models_dir, number_png):
+    with running_server(tmp_path, MODEL_DIR=str(models_dir), WORKERS="2") as server:
+        for _ in range(3):
+            response = requests.post(
+                f"{server.url}/read",
+                data=number_png,
+                headers={"Content-Type": "image/png", "X-Request-ID": "read-1"},
+                timeout=10,
+            )
+            assert response.status_code == 200 and response.json()["text"] == "2026"
+        letter = requests.post(f"{server.url}/predict", data=drawn(A_LETTER), timeout=10).json()
+        assert letter["predictions"][0]["is_digit"] is False
+        metrics = requests.get(f"{server.url}/metrics", timeout=10).text
+        lines = [json.loads(line) for line in server.log().splitlines() if line.startswith("{")]
+    assert "digit_serve_read_digits_count 3.0" in metrics
+    assert "digit_serve_read_digits_sum 12.0" in metrics
+    assert 'digit_serve_digit_checks_total{verdict="not_digit"} 1.0' in metrics
+    assert 'digit_serve_requests_total{endpoint="/read",method="POST",model="cnn",status="200"' in metrics
+    entry = next(line for line in lines if line.get("request_id") == "read-1")
+    assert entry["path"] == "/read" and entry["model"] == "cnn" and entry["marks"] == 4 and entry["non_digits"] == 0
+    assert entry["instances"] == 4
+    assert all(np.isfinite(line["latency_ms"]) for line in lines)
