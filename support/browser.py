@@ -51,6 +51,21 @@ def start_chromium(profile_dir: Path, width: int = 1100, height: int = 900):
     return webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
 
 
+def number_strokes(text: str, height: int = 240, width: int = 560) -> list[list[tuple[float, float]]]:
+    """Pen strokes drawing `text` (digits 0, 1 and 7) side by side across a `width` x `height` canvas."""
+    cell = min(width / len(text), 200.0)
+    left = (width - cell * len(text)) / 2
+    scale = min(cell / 280 * 1.25, (height - 20) / 280)
+    strokes = []
+    for index, digit in enumerate(text):
+        centre_x, centre_y = left + cell * (index + 0.5), height / 2
+        strokes += [
+            [(centre_x + (x - 140) * scale, centre_y + (y - 140) * scale) for x, y in stroke]
+            for stroke in strokes_for(digit)
+        ]
+    return strokes
+
+
 def strokes_for(digit: str) -> list[list[tuple[float, float]]]:
     """Pen strokes (canvas pixels, 280x280) that draw `digit` as a person would."""
     if digit == "1":
@@ -70,12 +85,15 @@ def draw(driver, canvas, strokes: list[list[tuple[float, float]]]) -> None:
     """Real pointer strokes over the canvas (Selenium's pointer actions), in canvas pixel coordinates."""
     from selenium.webdriver.common.action_chains import ActionChains
 
-    box = driver.execute_script("const r = arguments[0].getBoundingClientRect(); return [r.width, r.height];", canvas)
-    scale_x, scale_y = box[0] / 280, box[1] / 280
+    box = driver.execute_script(
+        "const c = arguments[0], r = c.getBoundingClientRect(); return [r.width, r.height, c.width, c.height];", canvas
+    )
+    scale_x, scale_y = box[0] / box[2], box[1] / box[3]
     for stroke in strokes:
         actions = ActionChains(driver, duration=10)
         x0, y0 = stroke[0]
-        actions.move_to_element_with_offset(canvas, (x0 - 140) * scale_x, (y0 - 140) * scale_y).click_and_hold()
+        actions.move_to_element_with_offset(canvas, (x0 - box[2] / 2) * scale_x, (y0 - box[3] / 2) * scale_y)
+        actions.click_and_hold()
         for (xa, ya), (xb, yb) in itertools.pairwise(stroke):
             actions.move_by_offset(round((xb - xa) * scale_x), round((yb - ya) * scale_y))
         actions.release().perform()

@@ -1,4 +1,5 @@
-"""`make screenshot`: docs/page.png, the drawing page with a drawn 7, from a real server and headless Chromium."""
+"""`make screenshot`: docs/page.png, the drawing page with a drawn 7, and docs/page-read.png, its "Read a number"
+mode on examples/number_on_paper.jpg, from a real server and headless Chromium."""
 
 from __future__ import annotations
 
@@ -33,6 +34,15 @@ def main(output: str = "docs/page.png") -> int:
             target.parent.mkdir(parents=True, exist_ok=True)
             driver.save_screenshot(str(target))
             print(f"wrote {target.relative_to(ROOT)}")
+            driver.find_element(By.CSS_SELECTOR, "[data-testid=mode-read]").click()
+            upload = driver.find_element(By.CSS_SELECTOR, "[data-testid=upload]")
+            upload.send_keys(str(ROOT / "examples" / "number_on_paper.jpg"))
+            WebDriverWait(driver, 10).until(
+                lambda d: d.find_element(By.CSS_SELECTOR, "[data-testid=reading-text]").text == "2026"
+            )
+            reading = target.with_name(target.stem + "-read.png")
+            driver.save_screenshot(str(reading))
+            print(f"wrote {reading.relative_to(ROOT)}")
         finally:
             driver.quit()
     return 0

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import pytest
 import requests
 from selenium.webdriver.common.action_chains import ActionChains
@@ -9,7 +11,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import WebDriverWait
 
-from support.browser import draw, strokes_for
+from support.browser import draw, number_strokes, strokes_for
 from support.server import ROOT
 
 pytestmark = pytest.mark.slow
@@ -120,3 +122,64 @@ def test_the_page_has_a_strict_policy_and_works_at_phone_width(browser, page_ser
     draw(browser, canvas, strokes_for("7"))
     assert _answers(browser, "7") == ("7", "7")
     assert _console_errors(browser) == []
+
+
+def _reading(browser, expected: str, timeout: float = 10) -> str:
+    with contextlib.suppress(Exception):  # on a timeout, say what the page showed instead
+        WebDriverWait(browser, timeout).until(lambda d: _text(d, "reading-text") == expected)
+    return _text(browser, "reading-text")
+
+
+def test_read_mode_reads_a_drawn_number_and_boxes_each_digit(browser, page_server):
+    _open(browser, page_server)
+    browser.find_element(By.CSS_SELECTOR, "[data-testid=mode-read]").click()
+    canvas = browser.find_element(By.CSS_SELECTOR, "[data-testid=canvas]")
+    assert browser.execute_script("return [arguments[0].width, arguments[0].height]", canvas) == [560, 240]
+    draw(browser, canvas, number_strokes("170"))
+    assert _reading(browser, "170") == "170"
+    listed = browser.find_elements(By.CSS_SELECTOR, "[data-testid=reading-digits] li")
+    assert [item.text.split(":")[0] for item in listed] == ["1", "7", "0"]
+    assert "confidence" in _text(browser, "reading-confidence")
+    # One box per digit over the drawing: the overlay's lit columns form three separate runs, left to right.
+    columns = browser.execute_script(
+        "const c = arguments[0], d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;"
+        "const lit = new Array(c.width).fill(0);"
+        "for (let i = 3; i < d.length; i += 4) if (d[i] > 0) lit[((i - 3) / 4) % c.width] = 1; return lit;",
+        browser.find_element(By.CSS_SELECTOR, "[data-testid=boxes]"),
+    )
+    runs = sum(1 for i, v in enumerate(columns) if v and (i == 0 or not columns[i - 1]))
+    assert runs == 3
+    assert browser.find_element(By.CSS_SELECTOR, "[data-testid=not-digit]").is_displayed() is False
+    browser.find_element(By.CSS_SELECTOR, "[data-testid=clear]").click()
+    assert _text(browser, "reading-text") == "–"
+    assert _console_errors(browser) == []
+
+
+def _letter(tmp_path, letter: str = "A") -> str:
+    from PIL import Image, ImageDraw
+
+    image = Image.new("L", (280, 280), 255)
+    strokes = {"A": [[(60, 240), (140, 40), (220, 240)], [(95, 160), (185, 160)]]}[letter]
+    for stroke in strokes:
+        ImageDraw.Draw(image).line(stroke, fill=0, width=16, joint="curve")
+    path = tmp_path / f"{letter}.png"
+    image.save(path)
+    return str(path)
+
+
+def test_an_image_that_is_not_a_digit_says_so_plainly(browser, page_server, tmp_path):
+    _open(browser, page_server)
+    browser.find_element(By.CSS_SELECTOR, "[data-testid=upload]").send_keys(_letter(tmp_path))
+    notice = browser.find_element(By.CSS_SELECTOR, "[data-testid=not-digit]")
+    WebDriverWait(browser, 10).until(lambda d: notice.is_displayed())
+    assert "does not look like a digit" in notice.text
+    # A digit afterwards clears it.
+    browser.find_element(By.CSS_SELECTOR, "[data-testid=upload]").send_keys(str(ROOT / "examples" / "seven.png"))
+    assert _answers(browser, "7") == ("7", "7")
+    WebDriverWait(browser, 10).until(lambda d: not notice.is_displayed())
+    # In read mode too: the letter's one mark is boxed and named as no digit.
+    browser.find_element(By.CSS_SELECTOR, "[data-testid=mode-read]").click()
+    browser.find_element(By.CSS_SELECTOR, "[data-testid=upload]").send_keys(_letter(tmp_path))
+    WebDriverWait(browser, 10).until(lambda d: notice.is_displayed())
+    assert "does not look like a number" in notice.text
+    assert "not a digit" in _text(browser, "reading-digits")
