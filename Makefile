@@ -43,9 +43,11 @@ test: lint
 
 # The served classifiers on both yardsticks: the committed synthetic set (eval/real-world) and real handwriting
 # (MNIST's 10,000 test digits in 17 renderings, from MNIST_DIR): accuracy per subset, confusion matrices, and a
-# contact sheet of what they got wrong. About 6 minutes on 2 cores. make test runs a sample of each.
+# contact sheet of what they got wrong; is_digit's acceptance of those digits, its rejection of eval/non-digits,
+# and /read on eval/numbers. About 7 minutes on 2 cores. make test runs a sample of each.
 evaluate: $(VENV)/.installed
-	$(VENV)/bin/python -m training.evaluate --set eval/real-world --handwriting --contact-sheet eval/misclassified.png $(EVALUATE_ARGS)
+	$(VENV)/bin/python -m training.evaluate --set eval/real-world --handwriting --numbers eval/numbers \
+		--non-digits eval/non-digits --contact-sheet eval/misclassified.png $(EVALUATE_ARGS)
 
 # Builds and runs the Docker images with docker-compose (a Docker engine, or ../shared/tools/container-engine).
 test-container: $(VENV)/.installed
@@ -58,7 +60,7 @@ retrain: $(VENV)/.installed
 bench: $(VENV)/.installed wrk perf-analyzer
 	$(VENV)/bin/python -m bench.run $(if $(PEERS),--peers) $(BENCH_ARGS)
 
-# docs/page.png: the drawing page with a drawn digit, from a real server in headless Chromium.
+# docs/page.png and docs/page-read.png: the drawing page with a drawn digit, and reading a number, in headless Chromium.
 screenshot: $(VENV)/.installed
 	$(VENV)/bin/python -m tools.screenshot docs/page.png
 

@@ -1,6 +1,7 @@
 """How the served classifiers do on digits people send: `python -m training.evaluate`.
 
     python -m training.evaluate [--set eval/real-world] [--handwriting] [--development] [--sample N]
+                                [--numbers eval/numbers] [--non-digits eval/non-digits]
                                 [--url http://127.0.0.1:8000] [--model-dir models] [--write-cards]
                                 [--contact-sheet PATH]
 
@@ -13,6 +14,8 @@ Every image goes through the service's own preprocessing (spread over the machin
 version of each classifier, in this process with onnxruntime (or, with --url, over HTTP against a running
 server). An image the preprocessing refuses (no ink found) counts as wrong. --write-cards records the
 figures in each evaluated version's model.json under metrics; --contact-sheet draws misclassified images.
+In process, the share of these real digits the `isdigit` model accepts (is_digit) is reported too; --numbers
+and --non-digits score `/read` and is_digit on sets of their own (training/evaluate_reading.py).
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ from pathlib import Path
 
 import numpy as np
 
-from training import evalset, handwriting
+from training import evalset, evaluate_reading, handwriting
 from training.publish import existing_versions
 
 CLASSIFIERS = ("mlp", "cnn")
@@ -91,13 +94,16 @@ def prepare(items: Sequence[Item]) -> list[np.ndarray | None]:
         return pool.map(_prepare, items, chunksize=64)
 
 
-def predict_in_process(items: Sequence[Item], model_dir: Path) -> dict[str, list[int | None]]:
-    """Each model's digit per image (None where the preprocessing refused the image)."""
+def predict_in_process(items: Sequence[Item], model_dir: Path, with_check: bool = False) -> dict[str, list]:
+    """Each model's digit per image (None where the preprocessing refused the image).
+
+    `with_check`: also "isdigit", each image's is_digit (when the repository has that model).
+    """
     from service.model import load_version
 
     digits = prepare(items)
     usable = [d for d in digits if d is not None]
-    answers: dict[str, list[int | None]] = {}
+    answers: dict[str, list] = {}
     for name in CLASSIFIERS:
         model = load_version(_newest(model_dir, name), ["CPUExecutionProvider"], 1)
         predicted: list[int] = []
@@ -107,6 +113,9 @@ def predict_in_process(items: Sequence[Item], model_dir: Path) -> dict[str, list
             predicted += model.run({model.input.name: batch})[0].argmax(axis=1).tolist()
         found = iter(predicted)
         answers[name] = [next(found) if d is not None else None for d in digits]
+    verdicts = evaluate_reading.check(digits, model_dir) if with_check else None
+    if verdicts is not None:
+        answers[evaluate_reading.CHECKER] = verdicts
     return answers
 
 
@@ -133,6 +142,8 @@ def score(items: Sequence[Item], answers: dict[str, list[int | None]]) -> dict[s
     """Per model: accuracy overall and per subset, the confusion matrix (rows: true digit; column 10: refused)."""
     report = {}
     for name, predicted in answers.items():
+        if name == evaluate_reading.CHECKER:
+            continue  # is_digit verdicts, scored by evaluate_reading.acceptance
         per_subset: dict[str, list[bool]] = defaultdict(list)
         matrix = np.zeros((10, 11), dtype=int)
         for item, guess in zip(items, predicted, strict=True):
@@ -224,9 +235,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--url", help="evaluate a running server over HTTP instead of in process")
     parser.add_argument("--write-cards", action="store_true", help="record the figures in each model.json")
     parser.add_argument("--contact-sheet", help="write the misclassified images to this PNG")
+    parser.add_argument("--numbers", help="score /read on this numbers set (eval/numbers)")
+    parser.add_argument("--non-digits", help="score is_digit's rejection on this set (eval/non-digits)")
     args = parser.parse_args(argv)
     runs: list[tuple[str, str, str, list[Item]]] = []  # (title, card key, source, items)
-    if args.set or not args.handwriting:
+    if args.set or not (args.handwriting or args.numbers or args.non_digits):
         folder = args.set or "eval/real-world"
         runs.append(("Synthetic set: " + folder, "real_world", folder, committed_items(Path(folder), args.sample)))
     if args.handwriting:
@@ -251,15 +264,29 @@ def main(argv: list[str] | None = None) -> int:
         if not items:
             print(f"no images in {source}", file=sys.stderr)
             return 2
-        answers = predict_over_http(items, args.url) if args.url else predict_in_process(items, Path(args.model_dir))
+        answers: dict[str, list] = (
+            predict_over_http(items, args.url) if args.url else predict_in_process(items, Path(args.model_dir), True)
+        )
         report = score(items, answers)
         print(render(report, f"{title} ({len(items)} images)") + "\n")
+        if evaluate_reading.CHECKER in answers:
+            accepted = evaluate_reading.acceptance([i.subset for i in items], answers[evaluate_reading.CHECKER])
+            print(evaluate_reading.render_shares(accepted, f"is_digit on {source}", "real digits accepted") + "\n")
         if args.write_cards and not args.development:
             _record(Path(args.model_dir), report, key, source)
         everything += items
         for name in CLASSIFIERS:
             merged[name] += answers[name]
-    if args.contact_sheet:
+    if args.numbers:
+        numbers = evaluate_reading.read_numbers(Path(args.numbers), Path(args.model_dir), args.sample)
+        print(evaluate_reading.render_numbers(numbers, f"/read on {args.numbers} ({evaluate_reading.READER})") + "\n")
+    if args.non_digits:
+        rejected = evaluate_reading.reject_non_digits(Path(args.non_digits), Path(args.model_dir), args.sample)
+        if rejected is None:
+            print(f"no {evaluate_reading.CHECKER} model in {args.model_dir}: is_digit not evaluated", file=sys.stderr)
+        else:
+            print(evaluate_reading.render_shares(rejected, f"is_digit on {args.non_digits}", "non-digits rejected"))
+    if args.contact_sheet and everything:
         wrong = contact_sheet(everything, merged, Path(args.contact_sheet))
         print(f"{wrong} misclassified images; up to {SHEET_PER_SUBSET} a subset in {args.contact_sheet}")
     return 0
