@@ -10,8 +10,9 @@ from service.preprocess.gray import bright_ink
 from service.preprocess.tuning import CONTRAST, NOISE_FLOOR, SMOOTHING
 
 
-def ink_on_dark(gray: np.ndarray, reach: int | None = None) -> np.ndarray:
-    """Bright ink on a zero background, scaled to [0, 255]; `reach`: the widest a stroke may be, in pixels.
+def ink_on_dark(gray: np.ndarray, reach: int | None = None, light_ground: bool | None = None) -> np.ndarray:
+    """Bright ink on a zero background, scaled to [0, 255]; `reach`: the widest a stroke may be, in pixels;
+    `light_ground`: whether the ink is darker than its ground (None: decided from the border, `bright_ink`).
 
     A clean image loses its one background level and nothing else. A photo loses its estimated background
     (`photo_background`); where the ink is, is then read from a copy averaged over blocks (a small share of
@@ -20,7 +21,7 @@ def ink_on_dark(gray: np.ndarray, reach: int | None = None) -> np.ndarray:
     at least a tenth of the ink's range) are cleared. An image whose brightest ink is within `CONTRAST`
     deviations of the background holds no digit.
     """
-    gray = bright_ink(gray)
+    gray = bright_ink(gray) if light_ground is None else (255.0 - gray if light_ground else gray)
     level = clean_level(gray)
     if level is not None:
         gray = np.clip(gray - level, 0.0, None)

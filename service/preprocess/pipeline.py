@@ -8,7 +8,7 @@ from service.errors import InvalidInput
 from service.preprocess.background import window_extreme
 from service.preprocess.decode import decode_image, decode_upright, orient, shrink
 from service.preprocess.fit import center_by_mass, fit_box, full_strength
-from service.preprocess.gray import to_grayscale
+from service.preprocess.gray import border, to_grayscale
 from service.preprocess.ink import ink_on_dark
 from service.preprocess.pieces import crop_to_ink, extent, reaching_in_from_the_edge
 from service.preprocess.segment import Mark, find_marks
@@ -48,13 +48,13 @@ def find_digit(gray: np.ndarray) -> np.ndarray:
     return crop_to_ink(both)
 
 
-def second_look(gray: np.ndarray, ink: np.ndarray, reach: int) -> np.ndarray | None:
+def second_look(gray: np.ndarray, ink: np.ndarray, reach: int, light_ground: bool | None = None) -> np.ndarray | None:
     """`ink` with the inside of its strokes restored by a look whose window is `reach` wide, near its strokes only.
 
     None when that look finds nothing (it follows uneven light less closely, and may see no contrast at all).
     """
     try:
-        wide = ink_on_dark(gray, reach)
+        wide = ink_on_dark(gray, reach, light_ground)
     except InvalidInput:
         return None
     near = window_extreme(
@@ -85,11 +85,20 @@ def marks_from_gray(gray: np.ndarray) -> list[Mark]:
     A single mark is prepared exactly as `/predict` prepares a digit (`mnist_from_gray`): one digit reads the same
     through both endpoints.
     """
-    ink = ink_on_dark(gray)
+    # A dark border around an image that is mostly light is a light sheet on a dark desk, photographed with the desk
+    # around it: the sheet is the ground (a number's ink is a small share of it), the desk reaching in is not ink.
+    # The other way round (a light border, a mostly dark image) is a number cropped tight in bold ink.
+    dark_border = bool(np.median(border(gray)) <= 127)
+    light_ground = not dark_border or bool(np.median(gray) > 127)
+    ink = ink_on_dark(gray, light_ground=light_ground)
+    if dark_border and light_ground:
+        frame = reaching_in_from_the_edge(ink > INK_THRESHOLD * 255)  # the desk, reaching in from the frame
+        if frame is not None:
+            ink = np.where(frame, np.float32(0.0), ink)
     found = extent(ink > INK_THRESHOLD * 255)
     if found is not None and found[1] - found[0] >= FILLS * gray.shape[0]:
         # Marks as tall as their image (a number cropped tight) may have strokes wider than the first look's window.
-        restored = second_look(gray, ink, round(REACH * gray.shape[0]))
+        restored = second_look(gray, ink, round(REACH * gray.shape[0]), light_ground)
         ink = ink if restored is None else restored
     marks = find_marks(ink)
     if len(marks) == 1:

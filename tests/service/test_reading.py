@@ -114,3 +114,20 @@ def test_light_ink_on_dark_and_a_transparent_canvas_are_read(cnn, glyphs):
 def test_an_image_without_ink_holds_no_digit():
     with pytest.raises(InvalidInput, match="no digit"):
         marks_from_image(encode(Image.new("L", (300, 100), 255)), 25_000_000)
+
+
+@pytest.mark.parametrize("desk", [60, 160])
+def test_a_sheet_photographed_on_a_desk_is_read_without_the_desk(cnn, glyphs, desk):
+    """A light sheet with a number on a dark or a grey desk, the desk all around it: the desk is not a mark."""
+    rng = np.random.default_rng(3)
+    ink = number_ink(glyphs, "4096", gap=0.4)
+    paper = np.full((ink.shape[0] + 80, ink.shape[1] + 120), 215.0) + rng.normal(
+        0, 4, (ink.shape[0] + 80, ink.shape[1] + 120)
+    )
+    paper[40 : 40 + ink.shape[0], 60 : 60 + ink.shape[1]] -= ink * 0.7
+    photo = np.full((paper.shape[0] + 60, paper.shape[1] + 60), float(desk)) + rng.normal(
+        0, 6, (paper.shape[0] + 60, paper.shape[1] + 60)
+    )
+    photo[30 : 30 + paper.shape[0], 30 : 30 + paper.shape[1]] = paper
+    image = Image.fromarray(np.clip(photo, 0, 255).astype(np.uint8)).convert("RGB")
+    assert _text(cnn, encode(image, "JPEG", quality=85)) == "4096"
