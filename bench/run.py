@@ -184,6 +184,55 @@ def batches(args, rows: list[Row], extra: list[str]) -> None:
     )
 
 
+def number_photo(text: str = "2026", size: tuple[int, int] = (1000, 300)) -> bytes:
+    """A phone-style JPEG of `text` written with MNIST test digits on unevenly lit paper, `size` pixels."""
+    from training import handwriting, numberset
+
+    images, labels = _digits()
+    rng = np.random.default_rng(0)
+    glyphs = [np.asarray(Image.fromarray(images[np.flatnonzero(labels == int(c))[0]]).resize((180, 180)), np.float32)
+              for c in text]  # fmt: skip
+    ink = numberset.compose(glyphs, rng, (0.1, 0.2), 0)
+    glyph = Image.fromarray(np.clip(ink, 0, 255).astype(np.uint8))
+    position = ((size[0] - glyph.width) // 2, (size[1] - glyph.height) // 2)
+    photo = handwriting._on_paper(glyph, rng, size, position)
+    buffer = io.BytesIO()
+    photo.save(buffer, "JPEG", quality=88)
+    return buffer.getvalue()
+
+
+def reading(args, rows: list[Row]) -> None:
+    """/read of a 4-digit 1000x300 photo, beside /predict of a 28x28 PNG (which now answers is_digit too)."""
+    photo = number_photo()
+    images, _ = _digits()
+    png = _png(255 - images[0])
+    with service() as served:
+        assert post(served, "/read", photo, {"Content-Type": "image/jpeg"}).json()["text"] == "2026"
+        for connections in (1, 8):
+            rows.append(
+                Row(
+                    f"/read, 4-digit 1000x300 photo, {connections} conn",
+                    "digit-serve",
+                    wrk(served, "/read", photo, {"Content-Type": "image/jpeg"}, args.seconds, connections),
+                )
+            )
+        rows.append(
+            Row(
+                "28x28 PNG to the CNN, 1 conn",
+                "digit-serve /predict (with is_digit)",
+                wrk(served, "/predict", png, {"Content-Type": "image/png"}, args.seconds, 1),
+            )
+        )
+    with service({"DIGIT_CHECK_MODEL": "off"}) as served:
+        rows.append(
+            Row(
+                "28x28 PNG to the CNN, 1 conn",
+                "digit-serve /predict, DIGIT_CHECK_MODEL=off",
+                wrk(served, "/predict", png, {"Content-Type": "image/png"}, args.seconds, 1),
+            )
+        )
+
+
 def batching(args, rows: list[Row]) -> None:
     """Adaptive batching against none, same threads, at concurrency 1, 8, 64 and 256."""
     images, _ = _digits()
@@ -251,10 +300,11 @@ def main() -> None:
     parser.add_argument("--connections", type=lambda v: [int(c) for c in v.split(",")], default=[8, 32])
     parser.add_argument("--starts", type=int, default=3, help="digit-serve starts for the single-instance rows")
     parser.add_argument("--batch", default="32/2", help="the BATCHING policy to compare, rows/ms (default 32/2)")
-    parser.add_argument("--only", help="comma-separated parts: single,batches,batching,grpc,perf,start,peers")
+    parser.add_argument("--only", help="comma-separated parts: single,batches,read,batching,grpc,perf,start,peers")
     parser.add_argument("--peers", action="store_true", help="also KServe's Python server (bench/peers.py)")
     args = parser.parse_args()
-    parts = set(args.only.split(",")) if args.only else {"single", "batches", "batching", "grpc", "perf", "start"}
+    every = {"single", "batches", "read", "batching", "grpc", "perf", "start"}
+    parts = set(args.only.split(",")) if args.only else every
     if args.peers:
         parts.add("peers")
     rows: list[Row] = []
@@ -263,6 +313,8 @@ def main() -> None:
         single_instance(args, rows)
     if "batches" in parts:
         batches(args, rows, extra)
+    if "read" in parts:
+        reading(args, rows)
     if "batching" in parts:
         batching(args, rows)
     if "grpc" in parts:

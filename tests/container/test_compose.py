@@ -177,6 +177,10 @@ def test_compose_up_predict_retrain_and_reload(compose, mnist_sample):
     response = requests.post(f"{url}/predict", data=png(images[0]), headers={"Content-Type": "image/png"}, timeout=30)
     assert response.status_code == 200, response.text
     assert response.json()["predictions"][0]["label"] == labels[0]
+    assert response.json()["predictions"][0]["is_digit"] is True  # the image holds the isdigit model too
+    number = (ROOT / "examples" / "number_on_paper.jpg").read_bytes()
+    response = requests.post(f"{url}/read", data=number, headers={"Content-Type": "image/jpeg"}, timeout=30)
+    assert response.status_code == 200 and response.json()["text"] == "2026", response.text
     pixels = (images[:10] / 255.0).reshape(10, 784).round(4).tolist()
     response = requests.post(f"{url}/predict", json={"model": "mlp", "inputs": pixels}, timeout=30)
     assert [p["label"] for p in response.json()["predictions"]] == labels[:10].tolist()
