@@ -37,6 +37,7 @@ def keyed(models_dir):
 def test_predictions_and_metadata_need_a_key_when_keys_are_set(keyed, headers):
     for method, path in (
         ("post", "/predict"),
+        ("post", "/read"),
         ("get", "/models"),
         ("get", "/models/mlp"),
         ("get", "/v2"),
