@@ -197,6 +197,7 @@ def _schemas(models: list[str], default_model: str) -> dict[str, Any]:
                 "metrics": {"type": "object"},
                 "provider": {"type": "string"},
                 "parameters": {"type": "integer"},
+                "threshold": {"type": "number", "description": "isdigit: the score at which is_digit is true"},
             },
         },
         "InferRequest": {

@@ -45,6 +45,7 @@ def version_description(model: ModelVersion) -> dict:
         "metrics": card.get("metrics", {}),
         "created_at": card.get("created_at"),
         "provider": model.provider,
+        **({"threshold": card["threshold"]} if "threshold" in card else {}),  # isdigit: where is_digit turns true
     }
 
 

@@ -116,6 +116,12 @@ def test_without_the_digit_check_is_digit_is_left_out(models_dir, mnist_sample, 
     assert "is_number" not in read and all("is_digit" not in d for d in read["digits"])
 
 
+def test_the_digit_checks_threshold_is_in_its_description(client):
+    described = client.get("/models/isdigit").json
+    assert described["labels"] == ["not a digit", "digit"] and 0 < described["threshold"] < 1
+    assert "threshold" not in client.get("/models/cnn").json
+
+
 def test_the_openapi_document_describes_read_and_is_digit(client):
     document = client.get("/openapi.json").json
     read = document["paths"]["/read"]["post"]
