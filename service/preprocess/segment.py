@@ -183,7 +183,7 @@ def find_marks(ink: np.ndarray) -> list[Mark]:
     kept = present[~lines]
     reference = _reference_height(pieces, kept)
     groups = _characters(pieces, kept, reference)
-    if len(groups) > MAX_MARKS:
+    if len(groups) > MAX_MARKS:  # before any is fitted: text or texture, not a number
         raise InvalidInput(f"the image holds {len(groups)} marks; a reading has at most {MAX_MARKS}")
     owner = _label_image(strong.shape, rows, starts, ends, labels)
     boxes = [
@@ -225,4 +225,6 @@ def find_marks(ink: np.ndarray) -> list[Mark]:
             marks.append(Mark((left + a + int(c0), top + int(r0), int(c1 - c0), int(r1 - r0)), digit))
     if not marks:
         raise InvalidInput("the image holds no digit: no ink found")
+    if len(marks) > MAX_MARKS:  # counted once touching digits are cut apart
+        raise InvalidInput(f"the image holds {len(marks)} marks; a reading has at most {MAX_MARKS}")
     return marks

@@ -9,6 +9,8 @@ import math
 import numpy as np
 import pytest
 import requests
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from PIL import Image
 
 from service import create_app
@@ -155,3 +157,47 @@ def test_read_against_the_real_gunicorn_counts_in_metrics_and_the_access_log(tmp
     assert entry["path"] == "/read" and entry["model"] == "cnn" and entry["marks"] == 4 and entry["non_digits"] == 0
     assert entry["instances"] == 4
     assert all(np.isfinite(line["latency_ms"]) for line in lines)
+
+
+@pytest.mark.slow
+@settings(max_examples=150, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
+@given(
+    width=st.integers(1, 240),
+    height=st.integers(1, 240),
+    mode=st.sampled_from(["L", "RGB", "RGBA", "1", "P"]),
+    fmt=st.sampled_from(["PNG", "JPEG", "GIF", "BMP"]),
+    pattern=st.sampled_from(["noise", "blobs", "stripes", "flat"]),
+    seed=st.integers(0, 2**16),
+)
+def test_any_image_is_read_or_refused_with_a_4xx_never_a_5xx(client, width, height, mode, fmt, pattern, seed):
+    """Any size, mode, format and content: a reading whose boxes lie inside the image, or a clear 4xx."""
+    rng = np.random.default_rng(seed)
+    if pattern == "noise":
+        pixels = rng.integers(0, 256, (height, width, 3))
+    elif pattern == "blobs":
+        pixels = np.full((height, width, 3), 230)
+        for _ in range(int(rng.integers(1, 12))):
+            y, x = rng.integers(0, height), rng.integers(0, width)
+            pixels[y : y + int(rng.integers(1, 40)), x : x + int(rng.integers(1, 40))] = rng.integers(0, 120)
+    elif pattern == "stripes":
+        pixels = np.where((np.arange(width) // max(1, int(rng.integers(1, 20)))) % 2, 20, 235)[None, :, None]
+        pixels = np.broadcast_to(pixels, (height, width, 3))
+    else:
+        pixels = np.full((height, width, 3), int(rng.integers(0, 256)))
+    image = Image.fromarray(np.ascontiguousarray(pixels, dtype=np.uint8), "RGB").convert(mode)
+    if fmt == "JPEG" and mode not in ("L", "RGB"):
+        image = image.convert("RGB")
+    response = client.post("/read", data=encode(image, fmt), content_type="application/octet-stream")
+    assert response.status_code in (200, 413, 415, 422), (response.status_code, response.get_data()[:300])
+    if response.status_code == 200:
+        body = response.json
+        assert body["text"] == "".join(str(d["label"]) for d in body["digits"]) and body["digits"]
+        for digit in body["digits"]:
+            x, y, w, h = digit["box"]
+            assert x >= 0 and y >= 0 and w >= 1 and h >= 1 and x + w <= width and y + h <= height, (
+                digit,
+                width,
+                height,
+            )
+    else:
+        assert response.json["error"]["message"]

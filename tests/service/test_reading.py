@@ -131,3 +131,11 @@ def test_a_sheet_photographed_on_a_desk_is_read_without_the_desk(cnn, glyphs, de
     photo[30 : 30 + paper.shape[0], 30 : 30 + paper.shape[1]] = paper
     image = Image.fromarray(np.clip(photo, 0, 255).astype(np.uint8)).convert("RGB")
     assert _text(cnn, encode(image, "JPEG", quality=85)) == "4096"
+
+
+def test_more_marks_than_a_reading_holds_is_refused():
+    image = Image.new("L", (1200, 120), 255)
+    for i in range(30):  # thirty 1s in a row: text, or a barcode, not a number
+        ImageDraw.Draw(image).line([(20 + 38 * i, 20), (20 + 38 * i, 100)], fill=0, width=8)
+    with pytest.raises(InvalidInput, match="at most 24"):
+        marks_from_image(encode(image), 25_000_000)
