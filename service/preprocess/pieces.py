@@ -29,7 +29,8 @@ def extent(mask: np.ndarray) -> tuple[int, int, int, int] | None:
     return rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
 
 
-def _dilate(mask: np.ndarray) -> np.ndarray:
+def dilate(mask: np.ndarray) -> np.ndarray:
+    """`mask` grown by one pixel up, down, left and right."""
     grown = mask.copy()
     grown[1:] |= mask[:-1]
     grown[:-1] |= mask[1:]
@@ -63,11 +64,11 @@ def reaching_in_from_the_edge(above: np.ndarray) -> np.ndarray | None:
     region, grown = reduce_blocks(above, scale, np.logical_or), reduce_blocks(seeds, scale, np.logical_or)
     grown &= region
     for _ in range(region.size):  # bounded: each round adds at least one cell or stops
-        wider = _dilate(grown) & region
+        wider = dilate(grown) & region
         if (wider == grown).all():
             break
         grown = wider
-    frame = _dilate(np.repeat(np.repeat(grown, scale, axis=0), scale, axis=1))[:height, :width]
+    frame = dilate(np.repeat(np.repeat(grown, scale, axis=0), scale, axis=1))[:height, :width]
     left = above & ~frame
     return frame if left.sum() >= 0.02 * above.sum() and left.any() else None
 

@@ -21,7 +21,7 @@ import numpy as np
 
 from service.errors import InvalidInput
 from service.preprocess.fit import center_by_mass, fit_box, full_strength
-from service.preprocess.pieces import extent, label_runs, runs, strong_pixels
+from service.preprocess.pieces import dilate, extent, label_runs, runs, strong_pixels
 from service.preprocess.tuning import (
     FRAME_FILL,
     INK_THRESHOLD,
@@ -156,6 +156,42 @@ def _fit(ink: np.ndarray) -> np.ndarray:
     return center_by_mass(full_strength(fit_box(ink))) / 255.0
 
 
+def _measure(rows: np.ndarray, starts: np.ndarray, ends: np.ndarray, labels: np.ndarray, shape) -> _Pieces:
+    """Each piece's box and area (in pixels) from its runs."""
+    count = int(labels.max()) + 1
+    pieces = _Pieces(
+        np.full(count, shape[0]),
+        np.zeros(count, int),
+        np.full(count, shape[1]),
+        np.zeros(count, int),
+        np.bincount(labels, ends - starts, count),
+    )
+    np.minimum.at(pieces.top, labels, rows)
+    np.maximum.at(pieces.bottom, labels, rows + 1)
+    np.minimum.at(pieces.left, labels, starts)
+    np.maximum.at(pieces.right, labels, ends)
+    return pieces
+
+
+def _parts(width: int, height: int, reference: float, digit_width: float | None) -> int:
+    """How many touching digits a character `width` wide is (1: it is one)."""
+    tall = max(height, reference)
+    if width > SPLIT_WIDTH * tall:
+        return max(2, round(width / (digit_width or TOUCHING * tall)))
+    if digit_width and width > TOUCHING_PAIR * tall and width > 1.6 * digit_width:
+        return max(2, round(width / digit_width))
+    return 1
+
+
+def _own_pixels(ink: np.ndarray, owner: np.ndarray, group: list[int], box: tuple[int, int, int, int]) -> np.ndarray:
+    """The character's ink in its box: its pieces and the faint edge beside them, not a neighbour's strokes."""
+    top, bottom, left, right = box
+    window = owner[top:bottom, left:right]
+    own = np.isin(window, group)
+    grown = dilate(dilate(own))  # the faint anti-aliased edge beside the strokes, as crop_to_ink keeps it
+    return np.where(grown & ~((window >= 0) & ~own), ink[top:bottom, left:right], 0.0)
+
+
 def find_marks(ink: np.ndarray) -> list[Mark]:
     """The characters of `ink` (bright on zero, [0, 255]) left to right, each fitted as MNIST is."""
     strong = strong_pixels(ink)
@@ -166,18 +202,7 @@ def find_marks(ink: np.ndarray) -> list[Mark]:
         top, bottom, left, right = extent(strong)  # type: ignore[misc]
         return [Mark((int(left), int(top), int(right - left), int(bottom - top)), _fit(ink[top:bottom, left:right]))]
     labels = label_runs(rows, starts, ends)
-    count = int(labels.max()) + 1
-    pieces = _Pieces(
-        np.full(count, strong.shape[0]),
-        np.zeros(count, int),
-        np.full(count, strong.shape[1]),
-        np.zeros(count, int),
-        np.bincount(labels, ends - starts, count),
-    )
-    np.minimum.at(pieces.top, labels, rows)
-    np.maximum.at(pieces.bottom, labels, rows + 1)
-    np.minimum.at(pieces.left, labels, starts)
-    np.maximum.at(pieces.right, labels, ends)
+    pieces = _measure(rows, starts, ends, labels, strong.shape)
     present = np.flatnonzero(pieces.area)
     lines = _lines_and_frames(_Pieces(*(v[present] for v in vars(pieces).values())))
     kept = present[~lines]
@@ -197,24 +222,9 @@ def find_marks(ink: np.ndarray) -> list[Mark]:
     digit_width = float(np.median(single)) if len(single) >= 2 else None
     marks = []
     for group, (top, bottom, left, right) in zip(groups, boxes, strict=True):
-        window = owner[top:bottom, left:right]
-        own = np.isin(window, group)
-        grown = own.copy()  # the faint anti-aliased edge beside the strokes, as crop_to_ink keeps it
-        for _ in range(2):
-            grown[1:] |= grown[:-1].copy()
-            grown[:-1] |= grown[1:].copy()
-            grown[:, 1:] |= grown[:, :-1].copy()
-            grown[:, :-1] |= grown[:, 1:].copy()
-        neighbour = (window >= 0) & ~own
-        pixels = np.where(grown & ~neighbour, ink[top:bottom, left:right], 0.0)
-        height, width = bottom - top, right - left
-        tall = max(height, reference)
-        parts = 1
-        if width > SPLIT_WIDTH * tall:
-            parts = max(2, round(width / (digit_width or TOUCHING * tall)))
-        elif digit_width and width > TOUCHING_PAIR * tall and width > 1.6 * digit_width:
-            parts = max(2, round(width / digit_width))
-        edges = [0, *(_cuts(pixels.sum(axis=0), parts) if parts > 1 else []), width]
+        pixels = _own_pixels(ink, owner, group, (top, bottom, left, right))
+        parts = _parts(right - left, bottom - top, reference, digit_width)
+        edges = [0, *(_cuts(pixels.sum(axis=0), parts) if parts > 1 else []), right - left]
         for a, b in itertools.pairwise(edges):
             part = pixels[:, a:b]
             box, crop = extent(part > INK_THRESHOLD * 255), extent(part > 0)
