@@ -97,6 +97,11 @@ def _requests(endpoint: str, method: str, status: int | str, model: str, version
 
 
 @cache
+def _digit_checks(verdict: str):
+    return DIGIT_CHECKS.labels(verdict)
+
+
+@cache
 def _request_latency(endpoint: str):
     return REQUEST_LATENCY.labels(endpoint)
 
@@ -115,8 +120,8 @@ def record_request(model: str, version: int, instances: int, names_request: bool
 
 def record_digit_checks(checked: int, rejected: int) -> None:
     """is_digit answered for `checked` images, `rejected` of them not digits; the access-log line counts them."""
-    DIGIT_CHECKS.labels("digit").inc(checked - rejected)
-    DIGIT_CHECKS.labels("not_digit").inc(rejected)
+    _digit_checks("digit").inc(checked - rejected)
+    _digit_checks("not_digit").inc(rejected)
     if has_request_context():
         g.non_digits = g.get("non_digits", 0) + rejected
 

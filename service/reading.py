@@ -22,7 +22,6 @@ from service.preprocess.segment import Mark
 from service.registry import ModelRegistry
 
 OFF = "off"
-MNIST_SIDE = 28
 
 
 def digit_checker(registry: ModelRegistry, name: str) -> ModelVersion | None:
@@ -35,12 +34,20 @@ def digit_checker(registry: ModelRegistry, name: str) -> ModelVersion | None:
         return None
 
 
+def classify(dataplane: DataPlane, model: ModelVersion, digits: np.ndarray, secondary: bool = False) -> np.ndarray:
+    """`model`'s class probabilities for preprocessed 28x28 digits (N x 28 x 28), shaped as its input wants.
+
+    `secondary`: the digit check beside the request's own classifier (DataPlane.infer).
+    """
+    batch: np.ndarray = digits.reshape((len(digits), *model.input.shape[1:])).astype(model.input.dtype)
+    return dataplane.infer_one(model, batch, secondary)
+
+
 def check_digits(dataplane: DataPlane, checker: ModelVersion | None, digits: np.ndarray) -> list[bool] | None:
-    """Whether each 28x28 input (any shape holding N x 784 values in [0, 1]) is a digit; None without a checker."""
-    if checker is None or digits.size != len(digits) * MNIST_SIDE * MNIST_SIDE:
+    """Whether each preprocessed 28x28 digit (N x 28 x 28 in [0, 1]) is a digit at all; None without a checker."""
+    if checker is None:
         return None
-    batch = digits.reshape(len(digits), MNIST_SIDE, MNIST_SIDE, 1).astype(np.float32, copy=False)
-    scores = dataplane.infer_one(checker, batch, secondary=True)[:, -1]
+    scores = classify(dataplane, checker, digits, secondary=True)[:, -1]
     verdicts = (scores >= float(checker.card.get("threshold", 0.5))).tolist()
     observability.record_digit_checks(len(verdicts), verdicts.count(False))
     return verdicts
@@ -74,8 +81,7 @@ def reader(model: ModelVersion) -> ModelVersion:
 def read(dataplane: DataPlane, model: ModelVersion, checker: ModelVersion | None, marks: list[Mark]) -> dict:
     """The reading of an image's marks: its text, confidence and each digit with its box, left to right."""
     digits = np.stack([mark.digit for mark in marks])
-    batch: np.ndarray = digits.reshape((len(digits), *model.input.shape[1:])).astype(model.input.dtype)
-    found = predictions(dataplane.infer_one(model, batch), model.labels, check_digits(dataplane, checker, digits))
+    found = predictions(classify(dataplane, model, digits), model.labels, check_digits(dataplane, checker, digits))
     read_digits = []
     for mark, answer in zip(marks, found, strict=True):
         del answer["probabilities"]  # ten numbers per digit; /predict gives them for one digit

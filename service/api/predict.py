@@ -68,8 +68,7 @@ def _run_images(images: list[bytes], model: ModelVersion) -> tuple[np.ndarray, n
         raise InvalidInput(f'model {model.name!r} takes numbers, not images; send JSON {{"inputs": [x, ...]}}')
     digits = np.stack([mnist_from_image(data, settings().max_image_pixels) for data in images])
     observability.record_images(len(digits))
-    batch: np.ndarray = digits.reshape((len(digits), *model.input.shape[1:])).astype(model.input.dtype)
-    return dataplane().infer_one(model, batch), digits
+    return reading.classify(dataplane(), model, digits), digits
 
 
 @bp.post("/predict")

@@ -63,10 +63,16 @@ def second_look(gray: np.ndarray, ink: np.ndarray, reach: int, light_ground: boo
     return np.where(near > 0, np.maximum(ink, wide), ink)
 
 
+def _frame_removed(ink: np.ndarray) -> np.ndarray | None:
+    """`ink` without what reaches in from the frame (a sheet's edges, the desk), or None when nothing does."""
+    frame = reaching_in_from_the_edge(ink > INK_THRESHOLD * 255)
+    return None if frame is None else np.where(frame, np.float32(0.0), ink)
+
+
 def _without_sheet_edges(ink: np.ndarray, digit: np.ndarray) -> np.ndarray:
     """The crop of a photo without ink reaching in from the frame (`digit`: the crop with it, when there is none)."""
-    frame = reaching_in_from_the_edge(ink > INK_THRESHOLD * 255)
-    return digit if frame is None else crop_to_ink(np.where(frame, 0.0, ink))
+    removed = _frame_removed(ink)
+    return digit if removed is None else crop_to_ink(removed)
 
 
 def mnist_from_gray(gray: np.ndarray) -> np.ndarray:
@@ -92,9 +98,8 @@ def marks_from_gray(gray: np.ndarray) -> list[Mark]:
     light_ground = not dark_border or bool(np.median(gray) > 127)
     ink = ink_on_dark(gray, light_ground=light_ground)
     if dark_border and light_ground:
-        frame = reaching_in_from_the_edge(ink > INK_THRESHOLD * 255)  # the desk, reaching in from the frame
-        if frame is not None:
-            ink = np.where(frame, np.float32(0.0), ink)
+        removed = _frame_removed(ink)  # the desk, reaching in from the frame
+        ink = ink if removed is None else removed
     found = extent(ink > INK_THRESHOLD * 255)
     if found is not None and found[1] - found[0] >= FILLS * gray.shape[0]:
         # Marks as tall as their image (a number cropped tight) may have strokes wider than the first look's window.
@@ -111,16 +116,15 @@ def marks_from_image(data: bytes, max_pixels: int) -> list[Mark]:
     image, (width, height) = decode_upright(data, max_pixels)
     gray = to_grayscale(shrink(orient(image)))
     scale_x, scale_y = width / gray.shape[1], height / gray.shape[0]
-    return [
-        Mark(
-            (
-                int(left * scale_x),
-                int(top * scale_y),
-                max(1, round((left + w) * scale_x) - int(left * scale_x)),
-                max(1, round((top + h) * scale_y) - int(top * scale_y)),
-            ),
-            mark.digit,
-        )
-        for mark in marks_from_gray(gray)
-        for left, top, w, h in [mark.box]
-    ]
+
+    def scaled(start: int, length: int, scale: float) -> tuple[int, int]:
+        """A span of the analysed image in pixels of the image as sent: its first pixel and its length."""
+        first = int(start * scale)
+        return first, max(1, round((start + length) * scale) - first)
+
+    marks = []
+    for mark in marks_from_gray(gray):
+        left, top, box_width, box_height = mark.box
+        (x, w), (y, h) = scaled(left, box_width, scale_x), scaled(top, box_height, scale_y)
+        marks.append(Mark((x, y, w, h), mark.digit))
+    return marks
