@@ -21,8 +21,9 @@ def png(array: np.ndarray) -> bytes:
 
 def tight(digit: np.ndarray) -> np.ndarray:
     """A digit cropped to its ink, as float32."""
-    rows, cols = np.flatnonzero(digit.any(axis=1)), np.flatnonzero(digit.any(axis=0))
-    return digit[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1].astype(np.float32)
+    from training.handwriting import tight as crop
+
+    return crop(digit, 0).astype(np.float32)
 
 
 def number_ink(glyphs: dict[int, np.ndarray], text: str, gap: float = 0.3, seed: int = 0) -> np.ndarray:

@@ -81,27 +81,6 @@ def examples(mnist: Mnist, seed: int, start: int, raw: int, rendered: int, synth
     return x.astype(np.float32), y, kinds
 
 
-def build_model():
-    """Conv 16, MaxPool, Conv 32, MaxPool, Dense 64, Dense 2 softmax (about 55,000 parameters)."""
-    import keras
-    from keras import layers
-
-    return keras.Sequential(
-        [
-            keras.Input(shape=(28, 28, 1), name="pixels"),
-            layers.Conv2D(16, 3, activation="relu", name="conv1"),
-            layers.MaxPooling2D(2, name="pool1"),
-            layers.Conv2D(32, 3, activation="relu", name="conv2"),
-            layers.MaxPooling2D(2, name="pool2"),
-            layers.Flatten(name="flatten"),
-            layers.Dense(64, activation="relu", name="dense"),
-            layers.Dropout(0.2, name="dropout"),
-            layers.Dense(2, activation="softmax", name="probabilities"),
-        ],
-        name="isdigit",
-    )
-
-
 def calibrate(scores: np.ndarray, labels: np.ndarray, accept: float = ACCEPT) -> tuple[float, float, float]:
     """(threshold, share of digits accepted, share of non-digits rejected): the highest threshold accepting `accept`."""
     digits = np.sort(scores[labels == 1])
@@ -112,6 +91,8 @@ def calibrate(scores: np.ndarray, labels: np.ndarray, accept: float = ACCEPT) ->
 def train(mnist: Mnist, epochs: int = 6, batch_size: int = 128, seed: int = 0, scale: float = 1.0) -> dict:
     """Train, calibrate and measure; returns the model, its threshold and the figures for its card."""
     import keras
+
+    from training.models import build_digit_check
 
     def n(count: int) -> int:
         return max(10, round(count * scale))
@@ -125,7 +106,7 @@ def train(mnist: Mnist, epochs: int = 6, batch_size: int = 128, seed: int = 0, s
     order = np.random.default_rng(seed).permutation(len(x))
     x, y = x[order][..., np.newaxis], y[order]
     weights = {0: len(y) / (2 * max(1, int((y == 0).sum()))), 1: len(y) / (2 * max(1, int((y == 1).sum())))}
-    model = build_model()
+    model = build_digit_check()
     model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     fit = model.fit(x, y, epochs=epochs, batch_size=batch_size, class_weight=weights, verbose=2)
     scores = model.predict(cal_x[..., np.newaxis], batch_size=512, verbose=0)[:, 1]

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -21,9 +22,10 @@ from training.publish import existing_versions
 
 READER = "cnn"
 CHECKER = "isdigit"
+CHUNK = 2048  # digits per run of the check
 
 
-def _newest(model_dir: Path, name: str):
+def _load_newest(model_dir: Path, name: str):
     from service.model import load_version
 
     versions = existing_versions(model_dir, name)
@@ -33,16 +35,19 @@ def _newest(model_dir: Path, name: str):
 
 
 def check(digits: Sequence[np.ndarray | None], model_dir: Path) -> list[bool | None] | None:
-    """is_digit for each preprocessed digit (None where the image was refused); None without an isdigit model."""
-    checker = _newest(model_dir, CHECKER)
+    """is_digit for each preprocessed digit (None where the image was refused), as the service decides it
+    (`service.reading.check_digits`); None without an isdigit model."""
+    from service.dataplane import DataPlane
+    from service.reading import check_digits
+
+    checker = _load_newest(model_dir, CHECKER)
     if checker is None:
         return None
     usable = [d for d in digits if d is not None]
-    threshold = float(checker.card["threshold"])
+    plane = DataPlane(CHUNK)
     verdicts: list[bool] = []
-    for start in range(0, len(usable), 2048):
-        batch = np.stack(usable[start : start + 2048]).reshape(-1, 28, 28, 1).astype(np.float32)
-        verdicts += (checker.run({checker.input.name: batch})[0][:, -1] >= threshold).tolist()
+    for start in range(0, len(usable), CHUNK):
+        verdicts += check_digits(plane, checker, np.stack(usable[start : start + CHUNK])) or []
     found = iter(verdicts)
     return [next(found) if d is not None else None for d in digits]
 
@@ -72,7 +77,7 @@ def read_numbers(folder: Path, model_dir: Path, per_subset: int | None = None) -
     from service.preprocess.pipeline import marks_from_image
     from service.reading import read
 
-    model = _newest(model_dir, READER)
+    model = _load_newest(model_dir, READER)
     plane = DataPlane(10_000)
     exact: dict[str, list[bool]] = defaultdict(list)
     digits: dict[str, list[float]] = defaultdict(list)
@@ -92,16 +97,11 @@ def read_numbers(folder: Path, model_dir: Path, per_subset: int | None = None) -
 
 def reject_non_digits(folder: Path, model_dir: Path, per_kind: int | None = None) -> dict[str, float] | None:
     """The share of each kind of non-digit is_digit rejects, and overall; None without an isdigit model."""
-    from service.errors import ServiceError
-    from service.preprocess import mnist_from_image
+    from training.evaluate import Item, prepare
 
     items = nondigits.load(folder, per_kind)
-    digits: list[np.ndarray | None] = []
-    for _, data in items:
-        try:
-            digits.append(mnist_from_image(data, 25_000_000))
-        except ServiceError:
-            digits.append(None)  # refused outright: no digit, which is a rejection too
+    # Refused outright (None: no digit found) is a rejection too.
+    digits = prepare([Item(kind, -1, partial(bytes, data)) for kind, data in items])
     verdicts = check(digits, model_dir)
     if verdicts is None:
         return None

@@ -47,7 +47,7 @@ def _paper_white(digit: np.ndarray) -> Image.Image:
     return Image.fromarray(255 - digit)
 
 
-def _tight(digit: np.ndarray, threshold: int = 30) -> np.ndarray:
+def tight(digit: np.ndarray, threshold: float = 30) -> np.ndarray:
     """Cropped to the pixels above `threshold`, with no margin."""
     rows, cols = np.flatnonzero((digit > threshold).any(axis=1)), np.flatnonzero((digit > threshold).any(axis=0))
     return digit[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
@@ -95,15 +95,15 @@ def as_is(digit, rng):
 
 
 def tight_x1(digit, rng):
-    return _encode(_paper_white(_tight(digit)))
+    return _encode(_paper_white(tight(digit)))
 
 
 def tight_x4(digit, rng):
-    return _encode(scaled(_paper_white(_tight(digit)), 4, Image.Resampling.BILINEAR))
+    return _encode(scaled(_paper_white(tight(digit)), 4, Image.Resampling.BILINEAR))
 
 
 def tight_x10(digit, rng):
-    return _encode(scaled(_paper_white(_tight(digit)), 10, Image.Resampling.BICUBIC))
+    return _encode(scaled(_paper_white(tight(digit)), 10, Image.Resampling.BICUBIC))
 
 
 def scan_8(digit, rng):
@@ -165,18 +165,18 @@ def rotated(digit, rng):
 
 
 def tight_scan(digit, rng):
-    cropped = _paper_white(_tight(digit))
+    cropped = _paper_white(tight(digit))
     small = scaled(cropped, 10 / max(cropped.size), Image.Resampling.BOX)
     return _encode(scaled(small, 6, Image.Resampling.BILINEAR), "JPEG", int(rng.integers(65, 90)))
 
 
 def rotated_bold_tight(digit, rng):
-    big = scaled(_paper_white(_tight(_bold(_rotated(digit, rng)))), 4, Image.Resampling.BILINEAR)
+    big = scaled(_paper_white(tight(_bold(_rotated(digit, rng)))), 4, Image.Resampling.BILINEAR)
     return _encode(big.filter(ImageFilter.GaussianBlur(1.5)))
 
 
 def paper_tight(digit, rng):
-    cropped = _tight(digit)
+    cropped = tight(digit)
     glyph = scaled(Image.fromarray(cropped), 8, Image.Resampling.BICUBIC)
     margin = int(rng.integers(0, 9))
     image = _on_paper(glyph, rng, (glyph.width + 2 * margin, glyph.height + 2 * margin), (margin, margin))

@@ -1,4 +1,4 @@
-"""Build the models: the deck's MLP and CNN, exactly as its model summaries show them."""
+"""Build the models: the deck's MLP and CNN, exactly as its model summaries show them, and the isdigit check."""
 
 from __future__ import annotations
 
@@ -37,6 +37,24 @@ def build_cnn() -> keras.Model:
             layers.Dense(NUM_CLASSES, activation="softmax", name="probabilities"),
         ],
         name="cnn",
+    )
+
+
+def build_digit_check() -> keras.Model:
+    """isdigit: Conv 16, MaxPool, Conv 32, MaxPool, Dense 64, Dense 2 softmax (56,194 parameters)."""
+    return keras.Sequential(
+        [
+            keras.Input(shape=(28, 28, 1), name="pixels"),
+            layers.Conv2D(16, 3, activation="relu", name="conv1"),
+            layers.MaxPooling2D(2, name="pool1"),
+            layers.Conv2D(32, 3, activation="relu", name="conv2"),
+            layers.MaxPooling2D(2, name="pool2"),
+            layers.Flatten(name="flatten"),
+            layers.Dense(64, activation="relu", name="dense"),
+            layers.Dropout(0.2, name="dropout"),
+            layers.Dense(2, activation="softmax", name="probabilities"),
+        ],
+        name="isdigit",
     )
 
 

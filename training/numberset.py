@@ -34,11 +34,6 @@ def digits_text(rng: np.random.Generator) -> str:
     return "".join(str(d) for d in rng.integers(0, 10, count))
 
 
-def _tight(digit: np.ndarray) -> np.ndarray:
-    rows, cols = np.flatnonzero(digit.any(axis=1)), np.flatnonzero(digit.any(axis=0))
-    return digit[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
-
-
 def compose(glyphs: list[np.ndarray], rng: np.random.Generator, gap: tuple[float, float], margin: int) -> np.ndarray:
     """Glyphs (ink 255 on 0, one height scale) side by side on one line, each a little off it; ink 255 on 0."""
     height = max(g.shape[0] for g in glyphs)
@@ -59,7 +54,7 @@ def _mnist_glyphs(text: str, rng: np.random.Generator, mnist: tuple[np.ndarray, 
     glyphs = []
     for char in text:
         choices = np.flatnonzero(labels == int(char))
-        digit = _tight(images[int(rng.choice(choices))])
+        digit = handwriting.tight(images[int(rng.choice(choices))], 0)
         glyph = handwriting.scaled(Image.fromarray(digit), scale, Image.Resampling.BICUBIC)
         glyphs.append(np.asarray(glyph, dtype=np.float32))
     return glyphs
@@ -73,11 +68,6 @@ def _typed(text: str, rng: np.random.Generator, font_files: list[Path], size: in
     ImageDraw.Draw(image).text((margin - left, margin - top), text, font=font, fill=255)
     image = image.rotate(float(rng.uniform(-4, 4)), resample=Image.Resampling.BICUBIC, expand=True)
     return np.asarray(image, dtype=np.float32)
-
-
-def _crop(ink: np.ndarray, threshold: float = 30) -> np.ndarray:
-    rows, cols = np.flatnonzero((ink > threshold).any(axis=1)), np.flatnonzero((ink > threshold).any(axis=0))
-    return ink[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
 
 
 def _gray(ink: np.ndarray) -> Image.Image:
@@ -99,7 +89,7 @@ def make(subset: str, text: str, rng: np.random.Generator, mnist, font_files: li
     if subset == "canvas":
         side, pen = 160, rng.uniform(8, 18)
         glyphs = [np.asarray(evalset._stroked(rng, int(c), side, pen, margin=0.05), dtype=np.float32) for c in text]
-        ink = compose([_crop(g, 0) for g in glyphs], rng, (0.08, 0.4), 20)
+        ink = compose([handwriting.tight(g, 0) for g in glyphs], rng, (0.08, 0.4), 20)
         image = Image.new("RGBA", (ink.shape[1], ink.shape[0]), (0, 0, 0, 0))
         image.putalpha(Image.fromarray(np.clip(ink, 0, 255).astype(np.uint8)))
         return evalset._encode(image, "PNG"), "png"
@@ -115,7 +105,7 @@ def make(subset: str, text: str, rng: np.random.Generator, mnist, font_files: li
             ink = compose(_mnist_glyphs(text, rng, mnist, 3), rng, (0.1, 0.5), 0)
         else:
             ink = _typed(text, rng, font_files, 90)
-        cropped = _gray(_crop(ink))
+        cropped = _gray(handwriting.tight(ink))
         low = int(rng.integers(9, 17))
         small = handwriting.scaled(cropped, low / cropped.height, Image.Resampling.BOX)
         big = handwriting.scaled(small, float(rng.uniform(4, 6)), Image.Resampling.BILINEAR)

@@ -15,6 +15,7 @@ from service.preprocess.gray import to_grayscale
 from service.preprocess.pieces import border_lines, crop_to_ink, digit_extent, label_runs, runs
 from service.preprocess.tuning import WORKING_SIZE
 from tests.images import encode
+from training.handwriting import tight as tight_crop
 
 LIMIT = 4_000_000
 
@@ -366,19 +367,13 @@ def test_a_sheets_edge_broken_into_dashes_does_not_become_the_digit(digit):
     assert _close(edged, _as_mnist(digit)) < 0.08
 
 
-def _tight(digit: np.ndarray) -> np.ndarray:
-    """Cropped to the pixels above 30, with no margin: the digit touches the frame on every side."""
-    rows, cols = np.flatnonzero((digit > 30).any(axis=1)), np.flatnonzero((digit > 30).any(axis=0))
-    return digit[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
-
-
 def _reference(digit: np.ndarray) -> np.ndarray:
     """What the pipeline makes of the clean 28x28 digit itself."""
     return mnist_from_image(encode(Image.fromarray(255 - digit)), LIMIT)
 
 
 def test_a_clean_level_is_read_off_most_of_the_border_and_a_photo_has_none(digit):
-    tight = 255 - _tight(digit).astype(np.float32)
+    tight = 255 - tight_crop(digit).astype(np.float32)
     assert clean_level(tight) == 255.0  # the strokes touch the frame, the rest of the border is paper
     rng = np.random.default_rng(4)
     grainy = np.full((100, 100), 220.0) + rng.normal(0, 4, (100, 100))
@@ -392,7 +387,7 @@ def test_a_digit_cropped_tight_keeps_the_strokes_that_touch_the_frame(mnist_samp
     """A 0 cropped to its ink used to lose the arcs touching the frame and be read as a 1."""
     images, labels = mnist_sample
     digit = images[np.flatnonzero(labels == label)[0]]
-    cropped = Image.fromarray(255 - _tight(digit))
+    cropped = Image.fromarray(255 - tight_crop(digit))
     cropped = cropped.resize((cropped.width * scale, cropped.height * scale), Image.Resampling.BILINEAR)
     out = mnist_from_image(encode(cropped), LIMIT)
     assert _close(out, _reference(digit)) < 0.06
@@ -405,7 +400,7 @@ def test_a_photo_zoomed_onto_the_digit_keeps_its_wide_strokes(mnist_sample, labe
     images, labels = mnist_sample
     digit = images[np.flatnonzero(labels == label)[0]]
     rng = np.random.default_rng(5)
-    bold = np.asarray(Image.fromarray(_tight(digit)).resize((120, 160), Image.Resampling.BICUBIC), dtype=np.float32)
+    bold = np.asarray(Image.fromarray(tight_crop(digit)).resize((120, 160), Image.Resampling.BICUBIC), dtype=np.float32)
     bold = np.asarray(Image.fromarray(bold.astype(np.uint8)).filter(ImageFilter.MaxFilter(9)), dtype=np.float32)
     photo = np.clip(215 - 0.7 * bold + rng.normal(0, 4, bold.shape), 0, 255).astype(np.uint8)
     out = mnist_from_image(encode(Image.fromarray(photo), "JPEG", quality=85), LIMIT)
