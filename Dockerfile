@@ -64,7 +64,7 @@ USER 10001
 EXPOSE 8000 8001
 HEALTHCHECK --interval=10s --timeout=3s --start-period=30s --retries=3 \
     CMD ["curl", "-fsS", "http://127.0.0.1:8000/readyz"]
-CMD ["gunicorn", "-c", "service/gunicorn.conf.py"]
+CMD ["gunicorn", "-c", "service/transport/http/gunicorn.conf.py"]
 
 # ---- CPU serving image (the default target) ----
 FROM ${PYTHON_IMAGE} AS serve
@@ -79,4 +79,4 @@ USER 10001
 EXPOSE 8000 8001
 HEALTHCHECK --interval=10s --timeout=3s --start-period=30s --retries=3 \
     CMD ["python", "-m", "service.healthcheck"]
-CMD ["gunicorn", "-c", "service/gunicorn.conf.py"]
+CMD ["gunicorn", "-c", "service/transport/http/gunicorn.conf.py"]

@@ -27,12 +27,13 @@ $(SERVE_VENV)/.installed: requirements/serve.txt
 	touch $@
 
 serve: $(SERVE_VENV)/.installed
-	$(SERVE_VENV)/bin/gunicorn -c service/gunicorn.conf.py
+	$(SERVE_VENV)/bin/gunicorn -c service/transport/http/gunicorn.conf.py
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports --no-cache
 
 format: $(VENV)/.installed
 	$(VENV)/bin/ruff format .
@@ -91,10 +92,10 @@ pins: $(VENV)/.installed
 	$(COMPILE) requirements/serve.in -c requirements/dev.txt -o requirements/serve.txt
 	$(COMPILE) requirements/train.in -c requirements/dev.txt -o requirements/train.txt
 
-# Regenerate the gRPC modules in service/protos from grpc_predict_v2.proto (committed; grpcio-tools).
+# Regenerate the gRPC modules in service/transport/grpc/protos from grpc_predict_v2.proto (committed; grpcio-tools).
 protos: $(VENV)/.installed
 	$(VENV)/bin/python -m grpc_tools.protoc -I. --python_out=. --grpc_python_out=. --pyi_out=. \
-		service/protos/grpc_predict_v2.proto
+		service/transport/grpc/protos/grpc_predict_v2.proto
 
 clean:
 	rm -rf $(VENV) $(SERVE_VENV) .venv-perf .pytest_cache .ruff_cache .mypy_cache

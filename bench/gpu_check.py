@@ -113,7 +113,7 @@ def main() -> int:
         "THREADS": str(max(2, args.clients // args.workers)),
     }
     with gunicorn(
-        "cpu", ["-c", "service/gunicorn.conf.py"], {**common, "DEVICE": "cpu"}, workers=args.workers
+        "cpu", ["-c", "service/transport/http/gunicorn.conf.py"], {**common, "DEVICE": "cpu"}, workers=args.workers
     ) as server:
         on_cpu = answers(server.url, images)
     results = []
@@ -121,7 +121,7 @@ def main() -> int:
         env = {**common, "DEVICE": args.device, "BATCHING": batching}
         with gunicorn(
             f"{args.device}-{'batching' if batching else 'direct'}",
-            ["-c", "service/gunicorn.conf.py"],
+            ["-c", "service/transport/http/gunicorn.conf.py"],
             env,
             workers=args.workers,
         ) as server:

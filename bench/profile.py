@@ -97,7 +97,7 @@ def main() -> None:
         tempfile.TemporaryDirectory() as tmp,
         gunicorn(
             "digit-serve",
-            ["-c", "service/gunicorn.conf.py"],
+            ["-c", "service/transport/http/gunicorn.conf.py"],
             {"LOG_LEVEL": "info", **env},
             workers=int(env.get("WORKERS", 2)),
             log_dir=Path(tmp),

@@ -66,7 +66,7 @@ def _photo() -> bytes:
 
 def raw_onnxruntime(batch: np.ndarray, threads: int, seconds: float = 3.0) -> float:
     """Samples per second of the MLP in this process, `threads` intra-op threads, on `batch`."""
-    from service.model import load_version
+    from service.core.model import load_version
 
     model = load_version(ROOT / "models" / "mlp" / "1", ["CPUExecutionProvider"], threads)
     feeds = {"pixels": batch}
@@ -82,7 +82,7 @@ def raw_onnxruntime(batch: np.ndarray, threads: int, seconds: float = 3.0) -> fl
 def service(env: dict[str, str] | None = None, log_dir: Path | None = None):
     return gunicorn(
         "digit-serve",
-        ["-c", "service/gunicorn.conf.py"],
+        ["-c", "service/transport/http/gunicorn.conf.py"],
         {"LOG_LEVEL": "info", "THREADS": "2", **(env or {})},
         log_dir=log_dir,
     )

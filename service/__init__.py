@@ -13,16 +13,16 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from flask import Flask
 
-    from service.registry import ModelRegistry
+    from service.core.registry import ModelRegistry
     from service.settings import Settings
 
 __version__ = "0.2.0"
 
 
 def create_app(settings: Settings | None = None, registry: ModelRegistry | None = None) -> Flask:
-    """The app factory (service.app.create_app). Imported lazily, so that importing the package, as
+    """The app factory (service.transport.http.app.create_app). Imported lazily, so that importing the package, as
     gunicorn.conf.py does for the settings, loads neither Flask nor prometheus_client: the metrics' storage
     is chosen when prometheus_client is first imported, after the master has set PROMETHEUS_MULTIPROC_DIR."""
-    from service.app import create_app as factory
+    from service.transport.http.app import create_app as factory
 
     return factory(settings, registry)

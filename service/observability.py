@@ -1,5 +1,7 @@
-"""Metrics (Prometheus, correct across gunicorn workers), request ids, and one JSON log line per request.
+"""Metrics (Prometheus, correct across gunicorn workers) and the JSON access log's writer. No Flask, no grpc.
 
+What a request ran is recorded by its transport (service/transport/http/access.py writes the HTTP access
+line; the gRPC servicer calls `record_grpc`); the runtime below records only what it measures itself.
 Multiprocess mode: gunicorn.conf.py sets PROMETHEUS_MULTIPROC_DIR before anything imports
 prometheus_client, every worker writes its samples there, and /metrics aggregates them.
 Without it (the Flask test client, a single process) the default in-process registry is used.
@@ -10,13 +12,11 @@ from __future__ import annotations
 import logging
 import os
 import random
-import re
 import sys
 import time
 from functools import cache, lru_cache
 
 import orjson
-from flask import Flask, Response, g, has_request_context, request
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     REGISTRY,
@@ -33,7 +33,6 @@ log = logging.getLogger("service.observability")
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 INSTANCE_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)
 HTTP_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"})
-REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
 REQUESTS = Counter(
     "digit_serve_requests_total", "HTTP requests answered", ["endpoint", "method", "status", "model", "version"]
@@ -111,26 +110,20 @@ def record_run(model: str, version: int, seconds: float) -> None:
     _inference_latency(model, version).observe(seconds)
 
 
-def record_request(model: str, version: int, instances: int, names_request: bool = True) -> None:
-    """The model a request ran and its size; inside an HTTP request, also what its access-log line names."""
+def record_instances(model: str, instances: int) -> None:
+    """The size of one run the runtime was asked for (a request's instances, or a digit check's)."""
     _instances(model).observe(instances)
-    if names_request and has_request_context():
-        g.model, g.version, g.instances = model, version, instances
 
 
 def record_digit_checks(checked: int, rejected: int) -> None:
-    """is_digit answered for `checked` images, `rejected` of them not digits; the access-log line counts them."""
+    """is_digit answered for `checked` images, `rejected` of them not digits."""
     _digit_checks("digit").inc(checked - rejected)
     _digit_checks("not_digit").inc(rejected)
-    if has_request_context():
-        g.non_digits = g.get("non_digits", 0) + rejected
 
 
 def record_reading(marks: int) -> None:
-    """A /read answered with `marks` digits; its access-log line says how many."""
+    """A /read answered with `marks` characters."""
     READ_MARKS.observe(marks)
-    if has_request_context():
-        g.marks = marks
 
 
 def record_batch(model: str, version: int, rows: int, queue_seconds: list[float]) -> None:
@@ -142,17 +135,27 @@ def record_batch(model: str, version: int, rows: int, queue_seconds: list[float]
         queued.observe(seconds)
 
 
+def record_request(endpoint: str, method: str, status: int | str, model: str, version: str, seconds: float) -> None:
+    """One request answered, by any transport: its count by outcome and its latency."""
+    _requests(endpoint, method, status, model, version).inc()
+    _request_latency(endpoint).observe(seconds)
+
+
+def new_request_id() -> str:
+    """128 random bits as 32 hex digits, like a uuid4 without its cost; random reseeds in each forked worker."""
+    return f"{random.getrandbits(128):032x}"
+
+
 def record_grpc(method: str, code: str, tags: dict, seconds: float, peer: str) -> None:
     """One gRPC call: the same request metrics (endpoint "/inference.GRPCInferenceService/<Method>") and log line."""
     endpoint = f"/inference.GRPCInferenceService/{method}"
     model, version = tags.get("model", ""), tags.get("version", "")
-    _requests(endpoint, "GRPC", code, model, str(version)).inc()
-    _request_latency(endpoint).observe(seconds)
+    record_request(endpoint, "GRPC", code, model, str(version), seconds)
     if access_log.enabled:
         access_log.write(
             {
-                "ts": _utc_timestamp(time.time()),
-                "request_id": f"{random.getrandbits(128):032x}",
+                "ts": utc_timestamp(time.time()),
+                "request_id": new_request_id(),
                 "method": "GRPC",
                 "path": endpoint,
                 "model": model or None,
@@ -228,9 +231,9 @@ def metrics_registry() -> CollectorRegistry:
     return registry
 
 
-def render_metrics() -> Response:
-    body = generate_latest(metrics_registry())
-    return Response(body, mimetype=CONTENT_TYPE_LATEST.split(";")[0], content_type=CONTENT_TYPE_LATEST)
+def render_metrics() -> tuple[bytes, str]:
+    """Every serving process's metrics in Prometheus' text format, and its content type."""
+    return generate_latest(metrics_registry()), CONTENT_TYPE_LATEST
 
 
 @lru_cache(maxsize=4)
@@ -238,46 +241,7 @@ def _utc_second(second: int) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
 
 
-def _utc_timestamp(now: float) -> str:
+def utc_timestamp(now: float) -> str:
     """ISO 8601 UTC with milliseconds, e.g. 2026-11-29T01:20:11.512Z."""
     millis = int(now * 1000)
     return f"{_utc_second(millis // 1000)}.{millis % 1000:03d}Z"
-
-
-def install_request_hooks(app: Flask) -> None:
-    """Request id in and out, one JSON access-log line and the request metrics for every response."""
-
-    @app.before_request
-    def start_request() -> None:
-        g.started = time.perf_counter()
-        supplied = request.headers.get("X-Request-ID", "")
-        # 128 random bits as 32 hex digits, like a uuid4 without its cost; random reseeds in each forked worker.
-        g.request_id = supplied if REQUEST_ID.match(supplied) else f"{random.getrandbits(128):032x}"
-
-    @app.after_request
-    def finish_request(response: Response) -> Response:
-        elapsed = time.perf_counter() - g.get("started", time.perf_counter())
-        endpoint = request.url_rule.rule if request.url_rule else "unmatched"
-        model, version = g.get("model", ""), g.get("version", "")
-        method = request.method if request.method in HTTP_METHODS else "other"  # label values stay bounded
-        _requests(endpoint, method, response.status_code, model, str(version)).inc()
-        _request_latency(endpoint).observe(elapsed)
-        response.headers["X-Request-ID"] = g.get("request_id", "")
-        if access_log.enabled:
-            access_log.write(
-                {
-                    "ts": _utc_timestamp(time.time()),
-                    "request_id": g.get("request_id"),
-                    "method": request.method,
-                    "path": request.path,
-                    "model": model or None,
-                    "version": version or None,
-                    "status": response.status_code,
-                    "latency_ms": round(elapsed * 1000, 3),
-                    "instances": g.get("instances"),
-                    "remote": request.remote_addr,
-                    "worker": access_log.worker,
-                    **{key: g.get(key) for key in ("marks", "non_digits") if key in g},
-                }
-            )
-        return response

@@ -136,7 +136,7 @@ def running_server(
     """
     log_path = tmp_path / f"gunicorn-{time.monotonic_ns()}.log"
     with _serving(
-        ["-c", "service/gunicorn.conf.py"],
+        ["-c", "service/transport/http/gunicorn.conf.py"],
         {"LOG_LEVEL": "info", **env},
         int(env.get("WORKERS", "2")),
         log_path,

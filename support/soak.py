@@ -89,7 +89,9 @@ def run(seconds: float, clients: int, log_dir: Path | None = None) -> tuple[bool
     kinds = _requests()
     tally = Tally()
     warm_up = max(3.0, seconds / 10)
-    with gunicorn("soak", ["-c", "service/gunicorn.conf.py"], {"LOG_LEVEL": "warning"}, log_dir=log_dir) as server:
+    with gunicorn(
+        "soak", ["-c", "service/transport/http/gunicorn.conf.py"], {"LOG_LEVEL": "warning"}, log_dir=log_dir
+    ) as server:
         port = int(server.url.rsplit(":", 1)[1])
         started = time.monotonic()
         deadline = started + seconds

@@ -7,12 +7,15 @@ import os
 # Before any test module imports onnxruntime; every subprocess the tests start inherits it.
 os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
 
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from training.publish import existing_versions
+from support.server import Server, running_server, unused_port, wait_grpc_ready
 
 ROOT = Path(__file__).resolve().parent.parent
 MODELS = ROOT / "models"
@@ -21,7 +24,7 @@ SAMPLE = ROOT / "tests" / "data" / "mnist_test_1000.npz"
 
 def committed_versions(name: str) -> list[int]:
     """The versions of `name` in the committed model repository, oldest first."""
-    return existing_versions(MODELS, name)
+    return sorted(int(p.name) for p in (MODELS / name).iterdir() if p.name.isdigit() and (p / "model.json").is_file())
 
 
 # What the service serves by default: each model's newest committed version.
@@ -48,3 +51,48 @@ def mnist_dir() -> Path:
         if candidate and (Path(candidate) / "train-images-idx3-ubyte.gz").is_file():
             return Path(candidate)
     pytest.skip("the MNIST IDX files are not present (set MNIST_DIR)")
+
+
+# -- one real server per configuration, shared by the whole session ------------------------------------------
+# Each starts only when a test asks for it and stops at the end of the session. Tests that share one compare
+# counters before and after, find their own log lines by request id, and leave what they load as they found it.
+PROTOCOL_ADMIN_TOKEN = "protocol-admin"
+PROTOCOL_MAX_INSTANCES = 512
+
+
+@dataclass(frozen=True)
+class ProtocolServer:
+    """The real gunicorn with the gRPC server beside it: its HTTP base URL, its gRPC target, the server."""
+
+    url: str
+    grpc_target: str
+    server: Server
+
+
+@pytest.fixture(scope="session")
+def http_server(tmp_path_factory, models_dir) -> Iterator[Server]:
+    """gunicorn as `make serve` runs it (two workers, HTTP only, no keys, no model control)."""
+    with running_server(tmp_path_factory.mktemp("http"), MODEL_DIR=str(models_dir), WORKERS="2") as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def protocol_server(tmp_path_factory, models_dir) -> Iterator[ProtocolServer]:
+    """HTTP and gRPC, model control on (PROTOCOL_ADMIN_TOKEN), MAX_INSTANCES of 512, on a model directory of its
+    own: the open inference protocol's tests, its official clients and perf_analyzer share it."""
+    import tritonclient.grpc as grpcclient
+
+    model_dir = tmp_path_factory.mktemp("protocol-models") / "models"
+    shutil.copytree(models_dir, model_dir)
+    port = unused_port()
+    with running_server(
+        tmp_path_factory.mktemp("protocol"),
+        MODEL_DIR=str(model_dir),
+        GRPC_PORT=str(port),
+        ADMIN_TOKEN=PROTOCOL_ADMIN_TOKEN,
+        MAX_INSTANCES=str(PROTOCOL_MAX_INSTANCES),
+    ) as server:
+        target = f"127.0.0.1:{port}"
+        with grpcclient.InferenceServerClient(target) as client:
+            wait_grpc_ready(client, why=lambda: server.log()[-3000:])
+        yield ProtocolServer(server.url, target, server)

@@ -19,18 +19,34 @@ def png(array: np.ndarray) -> bytes:
     return encode(Image.fromarray(array))
 
 
-def tight(digit: np.ndarray) -> np.ndarray:
-    """A digit cropped to its ink, as float32."""
-    from training.handwriting import tight as crop
+def pixel_batch(images: np.ndarray, layout: str = "mlp") -> np.ndarray:
+    """MNIST's uint8 images as the classifiers take them: float32 in [0, 1], (N, 784) for the MLP or
+    (N, 28, 28, 1) for the CNN."""
+    pixels = (images / 255.0).astype(np.float32)
+    return pixels.reshape(len(images), 784) if layout == "mlp" else pixels.reshape(len(images), 28, 28, 1)
 
-    return crop(digit, 0).astype(np.float32)
+
+def tight(digit: np.ndarray, threshold: float = 0) -> np.ndarray:
+    """A digit cropped to its pixels above `threshold`, with no margin, as float32."""
+    rows, cols = np.flatnonzero((digit > threshold).any(axis=1)), np.flatnonzero((digit > threshold).any(axis=0))
+    return digit[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1].astype(np.float32)
 
 
 def number_ink(glyphs: dict[int, np.ndarray], text: str, gap: float = 0.3, seed: int = 0) -> np.ndarray:
-    """The digits of `text` (from `glyphs`: ink 255 on 0) side by side, `gap` of their height apart."""
-    from training.numberset import compose
-
-    return compose([glyphs[int(c)] for c in text], np.random.default_rng(seed), (gap, gap), 16)
+    """The digits of `text` (from `glyphs`: ink 255 on 0) side by side, `gap` of their height apart, each a little
+    off the line, with a 16 px margin; ink 255 on 0. (training/numberset.py's compose, for the serving-only tests.)"""
+    rng = np.random.default_rng(seed)
+    chosen = [glyphs[int(c)] for c in text]
+    height, margin = max(g.shape[0] for g in chosen), 16
+    gaps = [round(rng.uniform(gap, gap) * height) for _ in chosen[1:]]
+    field = np.zeros((height + 2 * margin + height // 4, sum(g.shape[1] for g in chosen) + sum(gaps) + 2 * margin))
+    x = margin
+    for i, glyph in enumerate(chosen):
+        y = margin + int(rng.integers(0, height // 8 + 1)) + (height - glyph.shape[0]) // 2
+        region = field[y : y + glyph.shape[0], x : x + glyph.shape[1]]
+        np.maximum(region, glyph[: region.shape[0], : region.shape[1]], out=region)
+        x += glyph.shape[1] + (gaps[i] if i < len(gaps) else 0)
+    return field.astype(np.float32)
 
 
 def on_white(ink: np.ndarray) -> Image.Image:

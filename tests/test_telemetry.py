@@ -25,7 +25,7 @@ from tests.images import png
 pytestmark = pytest.mark.slow
 
 TELEMETRY_CACHE = Path(".cache") / "Microsoft" / "DeveloperTools"
-GRACEFUL_TIMEOUT_S = 20  # service/gunicorn.conf.py
+GRACEFUL_TIMEOUT_S = 20  # service/transport/http/gunicorn.conf.py
 
 
 def _clean_env(home: Path) -> dict[str, str]:

@@ -4,7 +4,7 @@ MNIST's digits are clean, centred and 28x28; what the service feeds the models a
 low-resolution scan or a marker's stroke is not. `degrade` renders a training digit with random, continuous
 amounts of what users' images do to a digit: a tight crop (threshold and margin), enlargement, a
 low-resolution round trip, a bolder or thinner pen, blur, a small rotation, JPEG. `degraded_copies` puts
-such renderings through `service.preprocess` and returns what the models would be given.
+such renderings through `service.reading` and returns what the models would be given.
 
 These are not the evaluation's renderings (training/handwriting.py): those are fixed points, these a random
 family around them, drawn from MNIST's training digits only and from a seed of their own.

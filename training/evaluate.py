@@ -73,7 +73,7 @@ def _newest(model_dir: Path, name: str) -> Path:
 
 def _prepare(item: Item) -> np.ndarray | None:
     from service.errors import ServiceError
-    from service.preprocess import mnist_from_image
+    from service.reading import mnist_from_image
 
     try:
         return mnist_from_image(item.make(), 25_000_000)
@@ -99,7 +99,7 @@ def predict_in_process(items: Sequence[Item], model_dir: Path, with_check: bool 
 
     `with_check`: also "isdigit", each image's is_digit (when the repository has that model).
     """
-    from service.model import load_version
+    from service.core.model import load_version
 
     digits = prepare(items)
     usable = [d for d in digits if d is not None]

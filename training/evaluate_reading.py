@@ -26,7 +26,7 @@ CHUNK = 2048  # digits per run of the check
 
 
 def _load_newest(model_dir: Path, name: str):
-    from service.model import load_version
+    from service.core.model import load_version
 
     versions = existing_versions(model_dir, name)
     if not versions:
@@ -36,18 +36,18 @@ def _load_newest(model_dir: Path, name: str):
 
 def check(digits: Sequence[np.ndarray | None], model_dir: Path) -> list[bool | None] | None:
     """is_digit for each preprocessed digit (None where the image was refused), as the service decides it
-    (`service.reading.check_digits`); None without an isdigit model."""
-    from service.dataplane import DataPlane
-    from service.reading import check_digits
+    (`service.core.digits.check_digits`); None without an isdigit model."""
+    from service.core.digits import check_digits
+    from service.core.runner import ModelRunner
 
     checker = _load_newest(model_dir, CHECKER)
     if checker is None:
         return None
     usable = [d for d in digits if d is not None]
-    plane = DataPlane(CHUNK)
+    runner = ModelRunner(CHUNK)
     verdicts: list[bool] = []
     for start in range(0, len(usable), CHUNK):
-        verdicts += check_digits(plane, checker, np.stack(usable[start : start + CHUNK])) or []
+        verdicts += check_digits(runner, checker, np.stack(usable[start : start + CHUNK])) or []
     found = iter(verdicts)
     return [next(found) if d is not None else None for d in digits]
 
@@ -72,18 +72,18 @@ def edit_distance(a: str, b: str) -> int:
 
 def read_numbers(folder: Path, model_dir: Path, per_subset: int | None = None) -> dict[str, dict[str, float]]:
     """Per subset and overall: exact match of the text read and digit accuracy, over the numbers set."""
-    from service.dataplane import DataPlane
+    from service.core.digits import read
+    from service.core.runner import ModelRunner
     from service.errors import ServiceError
-    from service.preprocess.pipeline import marks_from_image
-    from service.reading import read
+    from service.reading import marks_from_image
 
     model = _load_newest(model_dir, READER)
-    plane = DataPlane(10_000)
+    runner = ModelRunner(10_000)
     exact: dict[str, list[bool]] = defaultdict(list)
     digits: dict[str, list[float]] = defaultdict(list)
     for subset, text, data in numberset.load(folder, per_subset):
         try:
-            got = read(plane, model, None, marks_from_image(data, 25_000_000))["text"]
+            got = read(runner, model, None, marks_from_image(data, 25_000_000))["text"]
         except ServiceError:
             got = ""
         exact[subset].append(got == text)

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from support.browser import ensure_chromium, start_chromium
-from support.server import ROOT, running_server
+from support.server import ROOT
 
 ARTIFACTS = ROOT / "tests" / "artifacts"
 
@@ -21,10 +21,9 @@ def chromium_ready() -> None:
         pytest.skip(message)
 
 
-@pytest.fixture(scope="module")
-def page_server(tmp_path_factory, models_dir, chromium_ready):
-    with running_server(tmp_path_factory.mktemp("page"), MODEL_DIR=str(models_dir), WORKERS="2") as server:
-        yield server
+@pytest.fixture
+def page_server(http_server, chromium_ready):
+    return http_server
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ pytestmark = pytest.mark.slow
 
 def _start(model_dir) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "gunicorn", "-c", "service/gunicorn.conf.py"],
+        [sys.executable, "-m", "gunicorn", "-c", "service/transport/http/gunicorn.conf.py"],
         cwd=ROOT,
         env={"PATH": "/usr/bin:/bin", "MODEL_DIR": str(model_dir), "HOST": "127.0.0.1", "PORT": "1", "DEVICE": "cpu"},
         capture_output=True,

@@ -3,7 +3,6 @@ bounded in count and time. Each test prints the figures docs/reliability.md quot
 
 from __future__ import annotations
 
-import contextlib
 import http.client
 import json
 import os
@@ -15,82 +14,23 @@ import time
 import pytest
 import requests
 
+from support.load import BODY, HEADERS, ordinary_requests, p99, trickling_clients
 from support.server import running_server, wait_until
 
 pytestmark = pytest.mark.slow
-BODY = json.dumps({"model": "linear", "inputs": [1.0]})
-HEADERS = {"Content-Type": "application/json"}
-
-
-def _ordinary_requests(port: int, count: int, clients: int, timeout: float = 5.0) -> tuple[list[float], list[str]]:
-    """`clients` threads, each with a keep-alive connection, `count` requests in all; latencies and failures."""
-    latencies: list[float] = []
-    failures: list[str] = []
-    per_client = count // clients
-
-    def client() -> None:
-        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
-        for _ in range(per_client):
-            started = time.perf_counter()
-            try:
-                connection.request("POST", "/predict", BODY, HEADERS)
-                response = connection.getresponse()
-                response.read()
-                if response.status == 200:
-                    latencies.append(time.perf_counter() - started)
-                else:
-                    failures.append(str(response.status))
-            except OSError as exc:
-                failures.append(type(exc).__name__)
-                connection.close()
-        connection.close()
-
-    threads = [threading.Thread(target=client) for _ in range(clients)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(60)
-    return latencies, failures
-
-
-def _p99(values: list[float]) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] if ordered else float("inf")
 
 
 def test_clients_trickling_their_bodies_do_not_starve_ordinary_clients(tmp_path, models_dir):
     """64 connections sending a 1,000-byte body a byte at a time: measured before, 0 of 100 answered."""
-    with running_server(tmp_path, MODEL_DIR=str(models_dir), WORKERS="2", THREADS="2") as server:
-        port = server.port
-        slow = []
-        for _ in range(64):
-            sock = socket.create_connection(("127.0.0.1", port), timeout=5)
-            sock.sendall(
-                b"POST /predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"
-            )
-            slow.append(sock)
-        stop = threading.Event()
-
-        def trickle() -> None:
-            while not stop.wait(0.25):
-                for sock in slow:
-                    with contextlib.suppress(OSError):
-                        sock.send(b" ")
-
-        trickler = threading.Thread(target=trickle)
-        trickler.start()
-        try:
-            time.sleep(0.5)  # every slow request has started and holds its connection
-            latencies, failures = _ordinary_requests(port, count=200, clients=4)
-        finally:
-            stop.set()
-            trickler.join(5)
-            for sock in slow:
-                sock.close()
+    with (
+        running_server(tmp_path, MODEL_DIR=str(models_dir), WORKERS="2", THREADS="2") as server,
+        trickling_clients(server.port, 64),
+    ):
+        latencies, failures = ordinary_requests(server.port, count=200, clients=4)
     answered = len(latencies) / (len(latencies) + len(failures))
-    print(f"\nslow clients: 64 trickling; ordinary: {len(latencies)}/200 answered, p99 {1000 * _p99(latencies):.1f} ms")
+    print(f"\nslow clients: 64 trickling; ordinary: {len(latencies)}/200 answered, p99 {1000 * p99(latencies):.1f} ms")
     assert answered >= 0.99, failures[:5]
-    assert _p99(latencies) < 3.0  # measured ~10 ms; starved clients wait out their 5 s timeout
+    assert p99(latencies) < 3.0  # measured ~10 ms; starved clients wait out their 5 s timeout
 
 
 def test_a_slow_request_is_answered_408_once_its_time_is_up(tmp_path, models_dir):
@@ -141,10 +81,10 @@ def test_overload_is_shed_with_503_and_retry_after_never_a_reset(tmp_path, model
         for thread in threads:
             thread.join(120)
         metrics = requests.get(f"{server.url}/metrics", timeout=10).text
-    print(f"\noverload: 256 clients x 6 requests: {statuses}; answered p99 {1000 * _p99(latencies):.0f} ms")
+    print(f"\noverload: 256 clients x 6 requests: {statuses}; answered p99 {1000 * p99(latencies):.0f} ms")
     assert set(statuses) <= {"200", "503"}, statuses
     assert statuses.get("503", 0) > 0 and statuses.get("200", 0) > 0
-    assert _p99(latencies) < 15.0  # bounded by the queue: unbounded queueing runs into the 20 s timeout
+    assert p99(latencies) < 15.0  # bounded by the queue: unbounded queueing runs into the 20 s timeout
     assert "digit_serve_requests_shed_total" in metrics
 
 

@@ -1,10 +1,8 @@
 """Every endpoint and every error through the Flask test client, on the committed models."""
 
 import gzip
-import hashlib
 import io
 import json
-import shutil
 import zlib
 
 import numpy as np
@@ -12,12 +10,10 @@ import pytest
 from PIL import Image
 
 from service import create_app
-from service.registry import ModelRegistry
+from service.core.registry import ModelRegistry
 from service.settings import Settings
 from tests.conftest import NEWEST, committed_versions
 from tests.images import encode, png
-from training.export import export_linear
-from training.publish import publish_version
 
 
 def _error(response, status: int, code: str) -> str:
@@ -82,33 +78,6 @@ def test_model_and_version_from_query_string(client, mnist_sample):
     body = {"inputs": (images[:1] / 255.0).reshape(1, 784).tolist()}
     response = client.post("/predict?model=mlp&version=1", json=body)
     assert (response.get_json()["model"], response.get_json()["version"]) == ("mlp", 1)
-
-
-@pytest.fixture(scope="module")
-def two_linear_versions(tmp_path_factory, models_dir, settings):
-    """A repository holding the committed linear model as version 1 and y = 2x as version 2."""
-    repository = tmp_path_factory.mktemp("versions")
-    shutil.copytree(models_dir / "linear", repository / "linear")
-    card = json.loads((repository / "linear" / "1" / "model.json").read_text())
-    onnx_bytes = export_linear(2.0, 0.0, doc="y = 2x").SerializeToString()
-    card["onnx"]["sha256"] = hashlib.sha256(onnx_bytes).hexdigest()
-    assert publish_version(repository, "linear", {"model.onnx": onnx_bytes}, card)[0] == 2
-    return create_app(Settings.from_env({}, model_dir=repository, workers=1)).test_client(), card
-
-
-@pytest.mark.parametrize(("where", "version"), [("body", 1), ("query", 1), ("body", 2), ("query", "2"), (None, None)])
-def test_the_requested_version_is_the_one_that_answers(two_linear_versions, models_dir, where, version):
-    client, _ = two_linear_versions
-    v1 = json.loads((models_dir / "linear" / "1" / "model.json").read_text())["coefficients"]
-    body = {"model": "linear", "inputs": [10.0]}
-    if where == "body":
-        body["version"] = version
-    response = client.post("/predict" + (f"?version={version}" if where == "query" else ""), json=body)
-    answered = response.get_json()
-    expected_version = int(version) if version is not None else 2  # the newest serves by default
-    assert answered["version"] == expected_version
-    expected = 10 * v1["w"] + v1["b"] if expected_version == 1 else 20.0
-    assert answered["predictions"] == [pytest.approx(expected, rel=1e-6)]
 
 
 @pytest.mark.parametrize(

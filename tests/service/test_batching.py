@@ -7,24 +7,23 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
-from prometheus_client import REGISTRY
 
-from service import batching, create_app
-from service.dataplane import DataPlane
+from service import create_app
+from service.core import batching
+from service.core.runner import ModelRunner
+from service.core.statistics import model_statistics
 from service.errors import ServiceUnavailable
 from service.settings import BatchPolicy, Settings, SettingsError, parse_batching
-from service.statistics import model_statistics
+from tests.metrics import sample
 
 
 @pytest.fixture(scope="module")
 def mlp(app):
-    return app.extensions["registry"].get("mlp")
+    return app.extensions["runtime"].registry.get("mlp")
 
 
 def _batches(model: str) -> tuple[float, float]:
-    count = REGISTRY.get_sample_value("digit_serve_batch_size_count", {"model": model}) or 0.0
-    rows = REGISTRY.get_sample_value("digit_serve_batch_size_sum", {"model": model}) or 0.0
-    return count, rows
+    return sample("digit_serve_batch_size_count", model=model), sample("digit_serve_batch_size_sum", model=model)
 
 
 def _rows(mnist_sample, count: int) -> np.ndarray:
@@ -33,7 +32,7 @@ def _rows(mnist_sample, count: int) -> np.ndarray:
 
 
 def test_concurrent_callers_share_runs_and_each_gets_its_own_rows(mlp, mnist_sample):
-    plane = DataPlane(1000, {"mlp": BatchPolicy(max_batch_size=16, max_delay_s=0.05)})
+    plane = ModelRunner(1000, {"mlp": BatchPolicy(max_batch_size=16, max_delay_s=0.05)})
     rows = _rows(mnist_sample, 32)
     expected = mlp.run({"pixels": rows})[0]
     before = _batches("mlp")
@@ -61,7 +60,7 @@ def test_concurrent_callers_share_runs_and_each_gets_its_own_rows(mlp, mnist_sam
 
 
 def test_a_request_that_cannot_run_fails_alone(mlp, mnist_sample):
-    plane = DataPlane(1000, {"mlp": BatchPolicy(max_batch_size=8, max_delay_s=0.05)})
+    plane = ModelRunner(1000, {"mlp": BatchPolicy(max_batch_size=8, max_delay_s=0.05)})
     rows = _rows(mnist_sample, 4)
     barrier = threading.Barrier(4)
 
@@ -81,7 +80,7 @@ def test_a_request_that_cannot_run_fails_alone(mlp, mnist_sample):
 
 
 def test_a_caller_that_waits_too_long_gets_a_503_and_its_rows_are_dropped(mlp, mnist_sample):
-    plane = DataPlane(1000, {"mlp": BatchPolicy(max_batch_size=64, max_delay_s=0.3, timeout_s=0.05)})
+    plane = ModelRunner(1000, {"mlp": BatchPolicy(max_batch_size=64, max_delay_s=0.3, timeout_s=0.05)})
     before = _batches("mlp")
     with pytest.raises(ServiceUnavailable, match="overloaded"):
         plane.infer(mlp, {"pixels": _rows(mnist_sample, 1)})
@@ -90,7 +89,7 @@ def test_a_caller_that_waits_too_long_gets_a_503_and_its_rows_are_dropped(mlp, m
 
 
 def test_a_request_as_large_as_a_batch_runs_directly(mlp, mnist_sample):
-    plane = DataPlane(1000, {"mlp": BatchPolicy(max_batch_size=4, max_delay_s=5.0)})
+    plane = ModelRunner(1000, {"mlp": BatchPolicy(max_batch_size=4, max_delay_s=5.0)})
     before = _batches("mlp")
     started = time.perf_counter()
     assert plane.infer(mlp, {"pixels": _rows(mnist_sample, 4)})["probabilities"].shape == (4, 10)
@@ -100,7 +99,7 @@ def test_a_request_as_large_as_a_batch_runs_directly(mlp, mnist_sample):
 
 def test_the_scheduler_thread_ends_when_idle_and_comes_back(mlp, mnist_sample, monkeypatch):
     monkeypatch.setattr(batching, "IDLE_EXIT_S", 0.05)
-    plane = DataPlane(1000, {"mlp": BatchPolicy(max_batch_size=8, max_delay_s=0.001)})
+    plane = ModelRunner(1000, {"mlp": BatchPolicy(max_batch_size=8, max_delay_s=0.001)})
 
     earlier = set(threading.enumerate())  # schedulers of other tests' planes end on their own time
     plane.infer(mlp, {"pixels": _rows(mnist_sample, 1)})

@@ -28,31 +28,17 @@ from tritonclient.grpc import service_pb2 as triton_pb2
 from tritonclient.utils import InferenceServerException
 
 from support.server import ROOT, running_server, unused_port, wait_grpc_ready, wait_until
-from tests.conftest import NEWEST
+from tests.conftest import NEWEST, PROTOCOL_ADMIN_TOKEN, PROTOCOL_MAX_INSTANCES, committed_versions
 
 pytestmark = pytest.mark.slow
-TOKEN = "grpc-admin"
+TOKEN = PROTOCOL_ADMIN_TOKEN
 ADMIN = {"authorization": f"Bearer {TOKEN}"}
 
 
-@pytest.fixture(scope="module")
-def served(tmp_path_factory, models_dir):
-    """(HTTP base URL, gRPC target, server): one server, both protocols, a model directory of its own."""
-    import shutil
-
-    model_dir = tmp_path_factory.mktemp("grpc-models") / "models"
-    shutil.copytree(models_dir, model_dir)
-    port = unused_port()
-    with running_server(
-        tmp_path_factory.mktemp("grpc"),
-        MODEL_DIR=str(model_dir),
-        GRPC_PORT=str(port),
-        ADMIN_TOKEN=TOKEN,
-        MAX_BODY_BYTES=str(2 * 1024 * 1024),
-    ) as server:
-        target = f"127.0.0.1:{port}"
-        wait_grpc_ready(grpcclient.InferenceServerClient(target), why=lambda: server.log()[-3000:])
-        yield server.url, target, server
+@pytest.fixture
+def served(protocol_server):
+    """(HTTP base URL, gRPC target, server): the session's server with both protocols (tests/conftest.py)."""
+    return protocol_server.url, protocol_server.grpc_target, protocol_server.server
 
 
 @pytest.fixture
@@ -84,7 +70,7 @@ def test_the_proto_is_wire_compatible_with_tritons(tmp_path):
             "grpc_tools.protoc",
             f"-I{ROOT}",
             f"--descriptor_set_out={out}",
-            "service/protos/grpc_predict_v2.proto",
+            "service/transport/grpc/protos/grpc_predict_v2.proto",
         ],
         capture_output=True,
         text=True,
@@ -267,11 +253,28 @@ def test_unknown_models_too_large_batches_and_messages(client):
     with pytest.raises(InferenceServerException) as raised:
         client.infer("resnet", [_input("pixels", np.zeros((1, 784), np.float32))])
     assert raised.value.status() == "StatusCode.NOT_FOUND" and "unknown model 'resnet'" in raised.value.message()
-    with pytest.raises(InferenceServerException) as raised:  # 3.2 MB over MAX_BODY_BYTES of 2 MiB
-        client.infer("mlp", [_input("pixels", np.zeros((1024, 784), np.float32))])
+    with pytest.raises(InferenceServerException) as raised:  # 10.7 MB over MAX_BODY_BYTES of 10 MiB
+        client.infer("mlp", [_input("pixels", np.zeros((3400, 784), np.float32))])
     assert raised.value.status() == "StatusCode.RESOURCE_EXHAUSTED"
+    with pytest.raises(InferenceServerException) as raised:  # within it, beyond MAX_INSTANCES
+        client.infer("mlp", [_input("pixels", np.zeros((PROTOCOL_MAX_INSTANCES + 1, 784), np.float32))])
+    assert raised.value.status() == "StatusCode.RESOURCE_EXHAUSTED" and "the limit is 512" in raised.value.message()
 
 
+@pytest.fixture
+def mlp_versions_restored(served):
+    """After the test, every committed version of mlp loaded again, as the other users of the server expect."""
+    yield
+    for version in committed_versions("mlp"):
+        requests.post(
+            f"{served[0]}/v2/repository/models/mlp/load",
+            json={"parameters": {"version": version}},
+            headers={"Authorization": f"Bearer {TOKEN}"},
+            timeout=30,
+        ).raise_for_status()
+
+
+@pytest.mark.usefixtures("mlp_versions_restored")
 def test_load_and_unload_need_the_token_and_reach_both_protocols(client, served):
     url = served[0]
     with pytest.raises(InferenceServerException) as raised:
@@ -337,7 +340,7 @@ def test_sigterm_stops_the_grpc_server_with_the_http_one(models_dir, tmp_path):
         with grpcclient.InferenceServerClient(f"127.0.0.1:{port}") as grpc_client:
             wait_grpc_ready(grpc_client)
         children = subprocess.run(
-            ["pgrep", "-P", str(server.process.pid), "-f", "service.grpc_server"], capture_output=True, text=True
+            ["pgrep", "-P", str(server.process.pid), "-f", "service.transport.grpc"], capture_output=True, text=True
         ).stdout.split()
         assert len(children) == 1
         server.process.send_signal(signal.SIGTERM)
@@ -348,7 +351,7 @@ def test_sigterm_stops_the_grpc_server_with_the_http_one(models_dir, tmp_path):
 
 def _grpc_children(server) -> list[str]:
     found = subprocess.run(
-        ["pgrep", "-P", str(server.process.pid), "-f", "service.grpc_server"], capture_output=True, text=True
+        ["pgrep", "-P", str(server.process.pid), "-f", "service.transport.grpc"], capture_output=True, text=True
     )
     return found.stdout.split()
 

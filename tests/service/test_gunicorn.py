@@ -10,16 +10,15 @@ import onnxruntime as ort
 import pytest
 import requests
 
-from support.server import ROOT, running_server
+from support.server import ROOT
 from tests.images import png
 
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory, models_dir):
-    with running_server(tmp_path_factory.mktemp("gunicorn"), MODEL_DIR=str(models_dir), WORKERS="2") as server:
-        yield server
+@pytest.fixture
+def server(http_server):
+    return http_server
 
 
 def _model_accuracy(models_dir: Path, name: str, images: np.ndarray, labels: np.ndarray) -> float:
@@ -88,7 +87,7 @@ def test_no_serving_process_has_tensorflow_loaded(server):
 def test_device_cuda_without_a_gpu_fails_at_start_with_a_clear_message(models_dir):
     # PORT 1 is never bound: the check must refuse before gunicorn binds anything.
     result = subprocess.run(
-        [sys.executable, "-m", "gunicorn", "-c", "service/gunicorn.conf.py"],
+        [sys.executable, "-m", "gunicorn", "-c", "service/transport/http/gunicorn.conf.py"],
         cwd=ROOT,
         env={"PATH": "/usr/bin:/bin", "DEVICE": "cuda", "MODEL_DIR": str(models_dir), "HOST": "127.0.0.1", "PORT": "1"},
         capture_output=True,
@@ -104,7 +103,7 @@ def test_reading_the_gunicorn_configuration_has_no_effects(tmp_path):
     probe = (
         "import os, runpy, sys\n"
         "before = dict(os.environ)\n"
-        "runpy.run_path('service/gunicorn.conf.py')\n"
+        "runpy.run_path('service/transport/http/gunicorn.conf.py')\n"
         "changed = sorted(k for k in set(before) | set(os.environ) if before.get(k) != os.environ.get(k))\n"
         "loaded = [m for m in ('prometheus_client', 'flask', 'onnxruntime') if m in sys.modules]\n"
         "print(changed, loaded, os.listdir(os.environ['TMPDIR']))\n"

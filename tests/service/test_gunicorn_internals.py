@@ -14,8 +14,8 @@ from gunicorn.http.unreader import SocketUnreader, Unreader
 from gunicorn.workers import gthread
 from packaging.version import Version
 
-from service.sockets import CoalescingResponse, HeldUnreader
-from service.workers import BalancedThreadWorker
+from service.transport.http.worker.sockets import CoalescingResponse, HeldUnreader
+from service.transport.http.worker.workers import BalancedThreadWorker
 
 TESTED = (Version("27.0.1"), Version("28"))  # [lowest run, first not allowed): pyproject.toml says the same
 

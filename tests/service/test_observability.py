@@ -4,24 +4,18 @@ import json
 
 import pytest
 import requests
-from openapi_spec_validator import validate
 
-from support.server import running_server
 from tests.conftest import NEWEST, committed_versions
+from tests.metrics import sample
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory, models_dir):
-    with running_server(tmp_path_factory.mktemp("obs"), MODEL_DIR=str(models_dir), WORKERS="2") as server:
-        yield server
+@pytest.fixture
+def server(http_server):
+    return http_server
 
 
 def _sample(metrics: str, name: str, **labels: str) -> float:
-    total = 0.0
-    for line in metrics.splitlines():
-        if line.startswith(name + "{") and all(f'{k}="{v}"' in line for k, v in labels.items()):
-            total += float(line.rsplit(" ", 1)[1])
-    return total
+    return sample(name, metrics, **labels)
 
 
 def _metrics(server) -> str:
@@ -55,7 +49,7 @@ def test_metrics_add_up_across_workers(server):
         "inferences": 30,
         "latencies": 31,
     }
-    # Set once at start (this server gets no load or unload calls): one per worker, or the latest value.
+    # Set once at start (the shared HTTP server gets no load or unload calls): one per worker, or the latest value.
     assert _sample(text, "digit_serve_served_version", model="cnn") == NEWEST["cnn"]
     assert _sample(text, "digit_serve_model_provider", model="mlp", provider="CPUExecutionProvider") == 1
     # Every committed version is loaded once in each of the two workers.
@@ -87,20 +81,6 @@ def test_request_id_that_is_not_a_safe_token_is_replaced(client):
     assert response.headers["X-Request-ID"] != "<script>alert(1)</script>"
 
 
-def test_openapi_document_is_valid_and_covers_every_route(client, app):
-    document = client.get("/openapi.json").get_json()
-    validate(document)
-    documented = set()
-    for path, item in document["paths"].items():
-        documented |= {(path, method.upper()) for method in item if method != "parameters"}
-    for rule in app.url_map.iter_rules():
-        if rule.endpoint == "static" or rule.rule.startswith("/docs/"):
-            continue
-        path = rule.rule.replace("<", "{").replace(">", "}")
-        for method in rule.methods - {"HEAD", "OPTIONS"}:
-            assert (path, method) in documented, f"{method} {path} is not in the OpenAPI document"
-
-
 def test_docs_page_is_served_with_local_assets(client):
     page = client.get("/docs")
     assert page.status_code == 200
@@ -113,17 +93,3 @@ def test_docs_page_is_served_with_local_assets(client):
         assert len(response.get_data()) > 20
         response.close()
     assert client.get("/docs/assets/../../secret").status_code == 404
-
-
-def test_openapi_names_the_models_the_repository_serves(tmp_path, models_dir):
-    """The model names in the document come from the repository, not from a list written into the code."""
-    import shutil
-
-    from service import create_app
-    from service.settings import Settings
-
-    shutil.copytree(models_dir / "linear", tmp_path / "linear")
-    app = create_app(Settings(model_dir=tmp_path, default_model="linear", workers=1))
-    document = app.test_client().get("/openapi.json").get_json()
-    model = document["components"]["schemas"]["PredictRequest"]["properties"]["model"]
-    assert (model["enum"], model["default"]) == (["linear"], "linear")

@@ -11,27 +11,21 @@ import re
 import pytest
 
 from support import perf_analyzer
-from support.server import running_server, unused_port, wait_grpc_ready
 from tests.conftest import NEWEST
 
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(scope="module")
-def served(tmp_path_factory, models_dir):
+@pytest.fixture
+def served(request):
     try:
         perf_analyzer.install()
     except (Exception, SystemExit) as problem:  # noqa: BLE001 - pip, apt or the binary itself
         message = f"NO PERF_ANALYZER: these tests did NOT run: {problem}"
         print(f"\n{'!' * 20} {message} {'!' * 20}")
         pytest.skip(message)
-    import tritonclient.grpc as grpcclient
-
-    port = unused_port()
-    with running_server(tmp_path_factory.mktemp("perf"), MODEL_DIR=str(models_dir), GRPC_PORT=str(port)) as server:
-        with grpcclient.InferenceServerClient(f"127.0.0.1:{port}") as client:
-            wait_grpc_ready(client, why=lambda: server.log()[-2000:])
-        yield {"http": server.url.removeprefix("http://"), "grpc": f"127.0.0.1:{port}"}, server
+    server = request.getfixturevalue("protocol_server")  # decided to skip before starting anything
+    return {"http": server.url.removeprefix("http://"), "grpc": server.grpc_target}, server.server
 
 
 @pytest.mark.parametrize("protocol", ["http", "grpc"])

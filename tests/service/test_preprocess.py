@@ -7,17 +7,21 @@ import pytest
 from PIL import Image, ImageFilter
 
 from service.errors import InvalidInput, PayloadTooLarge, UnsupportedMedia
-from service.preprocess import mnist_from_gray, mnist_from_image
-from service.preprocess.background import clean_level
-from service.preprocess.decode import decode_image, shrink
-from service.preprocess.fit import center_by_mass, fit_box, full_strength
-from service.preprocess.gray import to_grayscale
-from service.preprocess.pieces import border_lines, crop_to_ink, digit_extent, label_runs, runs
-from service.preprocess.tuning import WORKING_SIZE
-from tests.images import encode
-from training.handwriting import tight as tight_crop
+from service.reading import mnist_from_gray, mnist_from_image
+from service.reading.background import clean_level
+from service.reading.decode import decode_image, shrink
+from service.reading.fit import center_by_mass, fit_box, full_strength
+from service.reading.gray import to_grayscale
+from service.reading.pieces import border_lines, crop_to_ink, digit_extent, label_runs, runs
+from service.reading.tuning import WORKING_SIZE
+from tests.images import encode, tight
 
 LIMIT = 4_000_000
+
+
+def tight_crop(digit: np.ndarray) -> np.ndarray:
+    """An MNIST digit cropped to its pixels above 30, uint8, as training/handwriting.py's tight crop."""
+    return tight(digit, 30).astype(np.uint8)
 
 
 def _as_mnist(digit: np.ndarray) -> np.ndarray:

@@ -4,13 +4,14 @@ import numpy as np
 import orjson
 import pytest
 
+from service.core.tensors import OutputTensor, model_config, model_metadata
 from service.errors import BadRequest
-from service.protocol import OutputTensor, encode_infer_response, model_config, model_metadata, parse_infer_request
+from service.transport.http.v2_codec import encode_infer_response, parse_infer_request
 
 
 @pytest.fixture(scope="module")
 def mlp(app):
-    return app.extensions["registry"].get("mlp")
+    return app.extensions["runtime"].registry.get("mlp")
 
 
 def _json_request(data, shape, datatype="FP32", **extra) -> bytes:
@@ -106,7 +107,7 @@ def test_parameters_that_are_not_objects_are_400(mlp, extra):
 
 
 def test_out_of_range_float_is_refused_without_warnings(app):
-    linear = app.extensions["registry"].get("linear")
+    linear = app.extensions["runtime"].registry.get("linear")
     body = orjson.dumps({"inputs": [{"name": "x", "shape": [1, 1], "datatype": "FP32", "data": [1e39]}]})
     with pytest.raises(BadRequest, match="finite"):
         parse_infer_request(body, None, linear)

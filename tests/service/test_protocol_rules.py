@@ -17,10 +17,11 @@ import pytest
 import requests
 from tritonclient.grpc import service_pb2 as triton_pb2
 
-from support.server import running_server, unused_port, wait_until
+from tests.conftest import PROTOCOL_MAX_INSTANCES
 
 pytestmark = pytest.mark.slow
 HUGE = 1 << 60  # times 784 the element count no longer fits in 64 bits
+LIMIT = PROTOCOL_MAX_INSTANCES
 
 
 @dataclass
@@ -124,37 +125,20 @@ RULES = [
     ),
     Rule(
         "more instances than MAX_INSTANCES",
-        "mlp",
-        [Tensor("pixels", "FP32", [9, 784], np.zeros((9, 784), np.float32))],
+        "linear",
+        [Tensor("x", "FP32", [LIMIT + 1, 1], np.zeros((LIMIT + 1, 1), np.float32))],
         http=413,
         grpc_code=grpc.StatusCode.RESOURCE_EXHAUSTED,
-        message="9 instances in one request; the limit is 8",
+        message=f"{LIMIT + 1} instances in one request; the limit is {LIMIT}",
     ),
 ]
 
 
 @pytest.fixture(scope="module")
-def served(tmp_path_factory, models_dir):
-    port = unused_port()
-    with running_server(
-        tmp_path_factory.mktemp("rules"), MODEL_DIR=str(models_dir), GRPC_PORT=str(port), MAX_INSTANCES="8"
-    ) as server:
-        channel = grpc.insecure_channel(f"127.0.0.1:{port}")
-        ready = channel.unary_unary(
-            "/inference.GRPCInferenceService/ServerReady",
-            request_serializer=triton_pb2.ServerReadyRequest.SerializeToString,
-            response_deserializer=triton_pb2.ServerReadyResponse.FromString,
-        )
-
-        def grpc_ready() -> bool:
-            try:
-                return ready(triton_pb2.ServerReadyRequest(), timeout=2).ready
-            except grpc.RpcError:
-                return False
-
-        wait_until(grpc_ready, 30, lambda: f"the gRPC server: {server.log()[-2000:]}", interval=0.2)
-        yield server.url, channel
-        channel.close()
+def served(protocol_server):
+    channel = grpc.insecure_channel(protocol_server.grpc_target)
+    yield protocol_server.url, channel
+    channel.close()
 
 
 def _path(model: str) -> str:

@@ -15,8 +15,8 @@ from PIL import Image
 
 from service import create_app
 from service.settings import Settings
-from support.server import running_server
 from tests.images import A_LETTER, drawn, encode, number_ink, on_white
+from tests.metrics import sample
 
 
 @pytest.fixture(scope="module")
@@ -135,24 +135,38 @@ def test_the_openapi_document_describes_read_and_is_digit(client):
 
 
 @pytest.mark.slow
-def test_read_against_the_real_gunicorn_counts_in_metrics_and_the_access_log(tmp_path, models_dir, number_png):
-    with running_server(tmp_path, MODEL_DIR=str(models_dir), WORKERS="2") as server:
-        for _ in range(3):
-            response = requests.post(
-                f"{server.url}/read",
-                data=number_png,
-                headers={"Content-Type": "image/png", "X-Request-ID": "read-1"},
-                timeout=10,
-            )
-            assert response.status_code == 200 and response.json()["text"] == "2026"
-        letter = requests.post(f"{server.url}/predict", data=drawn(A_LETTER), timeout=10).json()
-        assert letter["predictions"][0]["is_digit"] is False
-        metrics = requests.get(f"{server.url}/metrics", timeout=10).text
-        lines = [json.loads(line) for line in server.log().splitlines() if line.startswith("{")]
-    assert "digit_serve_read_digits_count 3.0" in metrics
-    assert "digit_serve_read_digits_sum 12.0" in metrics
-    assert 'digit_serve_digit_checks_total{verdict="not_digit"} 1.0' in metrics
-    assert 'digit_serve_requests_total{endpoint="/read",method="POST",model="cnn",status="200"' in metrics
+def test_read_against_the_real_gunicorn_counts_in_metrics_and_the_access_log(http_server, number_png):
+    server = http_server
+    counted = {
+        "reads": ("digit_serve_read_digits_count", {}),
+        "digits": ("digit_serve_read_digits_sum", {}),
+        "not_digits": ("digit_serve_digit_checks_total", {"verdict": "not_digit"}),
+        "answered": ("digit_serve_requests_total", {"endpoint": "/read", "model": "cnn", "status": "200"}),
+    }
+
+    def counts() -> dict[str, float]:
+        text = requests.get(f"{server.url}/metrics", timeout=10).text
+        return {key: sample(name, text, **labels) for key, (name, labels) in counted.items()}
+
+    before = counts()
+    for _ in range(3):
+        response = requests.post(
+            f"{server.url}/read",
+            data=number_png,
+            headers={"Content-Type": "image/png", "X-Request-ID": "read-1"},
+            timeout=10,
+        )
+        assert response.status_code == 200 and response.json()["text"] == "2026"
+    letter = requests.post(f"{server.url}/predict", data=drawn(A_LETTER), timeout=10).json()
+    assert letter["predictions"][0]["is_digit"] is False
+    after = counts()
+    lines = [json.loads(line) for line in server.log().splitlines() if line.startswith("{")]
+    assert {key: after[key] - before[key] for key in counted} == {
+        "reads": 3,
+        "digits": 12,
+        "not_digits": 1,
+        "answered": 3,
+    }
     entry = next(line for line in lines if line.get("request_id") == "read-1")
     assert entry["path"] == "/read" and entry["model"] == "cnn" and entry["marks"] == 4 and entry["non_digits"] == 0
     assert entry["instances"] == 4

@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from service.dataplane import DataPlane
+from service.core.digits import read
+from service.core.model import load_version
+from service.core.runner import ModelRunner
 from service.errors import InvalidInput
-from service.model import load_version
-from service.preprocess.pipeline import marks_from_image, mnist_from_image
-from service.reading import read
+from service.reading.pipeline import marks_from_image, mnist_from_image
 from tests.conftest import MODELS, NEWEST
 from tests.images import encode, number_ink, on_white
 
@@ -21,7 +21,7 @@ def cnn():
 
 
 def _text(cnn, data: bytes) -> str:
-    return read(DataPlane(100), cnn, None, marks_from_image(data, 25_000_000))["text"]
+    return read(ModelRunner(100), cnn, None, marks_from_image(data, 25_000_000))["text"]
 
 
 @pytest.mark.parametrize("text", ["2026", "10", "73", "4815162342"])
@@ -71,7 +71,7 @@ def test_a_digit_in_several_pieces_is_one_digit(cnn, glyphs):
     draw.arc((28, 52, 92, 118), start=-150, end=140, fill=0, width=9)
     draw.line([(190, 20), (150, 85), (215, 85)], fill=0, width=9)  # a 4: one stroke ...
     draw.line([(195, 58), (195, 122)], fill=0, width=9)  # ... and the upright apart from it
-    answer = read(DataPlane(100), cnn, None, marks_from_image(encode(image), 25_000_000))
+    answer = read(ModelRunner(100), cnn, None, marks_from_image(encode(image), 25_000_000))
     assert len(answer["digits"]) == 2
     assert answer["text"] == "54"
 

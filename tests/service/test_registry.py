@@ -1,16 +1,15 @@
 """The registry in process: discovery, broken versions, versions kept, workers agreeing through shared state."""
 
-import json
 import shutil
 
 import pytest
-from prometheus_client import REGISTRY
 
+from service.core.registry import ModelRegistry
+from service.core.serving_state import serving_state
 from service.errors import ModelLoadError, ModelNotFound
-from service.registry import ModelRegistry
-from service.serving_state import serving_state
 from tests.conftest import committed_versions
-from training.publish import publish_version
+from tests.metrics import sample
+from tests.repository import add_version
 
 CPU = ["CPUExecutionProvider"]
 
@@ -20,12 +19,7 @@ def _registry(model_dir, state_dir=None, max_versions: int = 3) -> ModelRegistry
 
 
 def _load_failures(name: str, version: int) -> float:
-    return (
-        REGISTRY.get_sample_value(
-            "digit_serve_model_loads_total", {"model": name, "version": str(version), "result": "failure"}
-        )
-        or 0.0
-    )
+    return sample("digit_serve_model_loads_total", model=name, version=str(version), result="failure")
 
 
 @pytest.fixture
@@ -37,10 +31,7 @@ def model_dir(tmp_path, models_dir):
 
 
 def _publish(model_dir, name="linear", onnx: bytes | None = None) -> int:
-    source = model_dir / name / "1"
-    card = json.loads((source / "model.json").read_text())
-    version, _ = publish_version(model_dir, name, {"model.onnx": onnx or (source / "model.onnx").read_bytes()}, card)
-    return version
+    return add_version(model_dir, name, onnx)
 
 
 def test_discovery_ignores_staging_folders_and_folders_without_a_card(model_dir):

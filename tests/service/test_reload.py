@@ -1,6 +1,5 @@
 """Hot reload with several workers under traffic: publish, load, and every later request gets the new version."""
 
-import json
 import shutil
 import threading
 
@@ -8,8 +7,7 @@ import pytest
 import requests
 
 from support.server import running_server, wait_until
-from training.__main__ import main as retrain
-from training.publish import publish_version
+from tests.repository import add_version, sha256
 
 pytestmark = pytest.mark.slow
 TOKEN = "reload-token"
@@ -24,14 +22,8 @@ def model_dir(tmp_path, models_dir):
 
 
 def _publish_copy(model_dir, name: str, corrupt: bytes | None = None, wrong_sha: bool = False) -> int:
-    """Publish version 1's files again as the next version (through the real publisher)."""
-    source = model_dir / name / "1"
-    card = json.loads((source / "model.json").read_text())
-    onnx_bytes = corrupt if corrupt is not None else (source / "model.onnx").read_bytes()
-    if wrong_sha:
-        card["onnx"]["sha256"] = "0" * 64
-    version, _ = publish_version(model_dir, name, {"model.onnx": onnx_bytes}, card)
-    return version
+    """Version 1's files again as the next version."""
+    return add_version(model_dir, name, corrupt, sha="0" * 64 if wrong_sha else None)
 
 
 def _predict_version(url: str) -> int:
@@ -99,13 +91,8 @@ def test_a_broken_version_is_refused_and_the_current_one_keeps_serving(tmp_path,
 
 def test_a_version_onnxruntime_cannot_load_is_refused(tmp_path, model_dir):
     with running_server(tmp_path, MODEL_DIR=str(model_dir), WORKERS="2", ADMIN_TOKEN=TOKEN) as server:
-        source = model_dir / "linear" / "1"
-        card = json.loads((source / "model.json").read_text())
         garbage = b"\x08\x07garbage that is not a protobuf model"
-        import hashlib
-
-        card["onnx"]["sha256"] = hashlib.sha256(garbage).hexdigest()
-        publish_version(model_dir, "linear", {"model.onnx": garbage}, card)
+        add_version(model_dir, "linear", garbage, sha=sha256(garbage))
         response = requests.post(f"{server.url}/v2/repository/models/linear/load", headers=AUTH, timeout=30)
         assert response.status_code == 400
         assert "onnxruntime cannot load" in response.json()["error"]
@@ -120,14 +107,6 @@ def test_unload_then_load_in_every_worker(tmp_path, model_dir):
         assert requests.post(f"{server.url}/v2/repository/models/mlp/load", headers=AUTH, timeout=30).ok
         for _ in range(20):
             assert requests.get(f"{server.url}/v2/models/mlp/ready", timeout=5).status_code == 200
-
-
-def test_retrain_with_reload_url_makes_the_service_serve_the_new_version(tmp_path, model_dir, monkeypatch, capsys):
-    with running_server(tmp_path, MODEL_DIR=str(model_dir), WORKERS="2", ADMIN_TOKEN=TOKEN) as server:
-        monkeypatch.setenv("ADMIN_TOKEN", TOKEN)
-        assert retrain(["linear", "--model-dir", str(model_dir), "--seed", "3", "--reload-url", server.url]) == 0
-        assert "/v2/repository/models/linear/load: 200" in capsys.readouterr().out
-        assert {_predict_version(server.url) for _ in range(20)} == {2}
 
 
 def test_polling_picks_up_a_new_version(tmp_path, model_dir):

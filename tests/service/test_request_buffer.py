@@ -2,7 +2,7 @@
 
 import pytest
 
-from service.request_buffer import MAX_HEADER_BYTES, RequestBuffer
+from service.transport.http.worker.request_buffer import MAX_HEADER_BYTES, RequestBuffer
 
 HEAD = b"POST /predict HTTP/1.1\r\nHost: x\r\n"
 

@@ -3,7 +3,7 @@
 import threading
 import time
 
-from service.serving_state import LocalServingState, SharedServingState
+from service.core.serving_state import LocalServingState, SharedServingState
 
 
 def test_local_state_starts_empty_records_changes_and_never_reports_outside_changes():
@@ -34,18 +34,17 @@ def test_shared_state_reports_a_change_made_by_another_process_until_it_is_marke
 
 def test_a_thread_arriving_while_another_follows_a_change_waits_for_it(tmp_path, models_dir):
     """The race behind a reload test failure: the generation was marked seen before the new version was held."""
-    import json
     import shutil
 
-    from service.registry import ModelRegistry
-    from service.serving_state import serving_state
-    from training.publish import publish_version
+    from service.core.registry import ModelRegistry
+    from service.core.serving_state import serving_state
+    from tests.repository import add_version
 
     shutil.copytree(models_dir / "linear", tmp_path / "models" / "linear")
     slow_loads = threading.Event()
 
     def loader(path):
-        from service.model import load_version
+        from service.core.model import load_version
 
         if slow_loads.is_set():
             time.sleep(0.3)  # a version that takes a while to load and warm up
@@ -55,13 +54,7 @@ def test_a_thread_arriving_while_another_follows_a_change_waits_for_it(tmp_path,
     second = ModelRegistry(tmp_path / "models", loader, serving_state(tmp_path / "state"))
     first.load_all()
     second.load_all()
-    card = json.loads((tmp_path / "models" / "linear" / "1" / "model.json").read_text())
-    publish_version(
-        tmp_path / "models",
-        "linear",
-        {"model.onnx": (tmp_path / "models" / "linear" / "1" / "model.onnx").read_bytes()},
-        card,
-    )
+    add_version(tmp_path / "models", "linear")
     first.load("linear", 2)
     slow_loads.set()
     follower = threading.Thread(target=second.sync)

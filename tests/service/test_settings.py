@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from service.model import choose_providers
+from service.core.model import choose_providers
 from service.settings import Settings, SettingsError, cgroup_cpu_limit
 
 CPU = ["CPUExecutionProvider"]
@@ -98,8 +98,8 @@ def test_container_cpu_quota_is_read_from_cgroup_v2_and_v1(tmp_path):
 
 def test_device_cuda_refuses_a_session_that_onnxruntime_put_on_the_cpu(models_dir):
     """This machine has no GPU: onnxruntime accepts the CUDA provider list and quietly runs on the CPU."""
+    from service.core.model import load_version
     from service.errors import ModelLoadError
-    from service.model import load_version
 
     with pytest.raises(ModelLoadError, match="DEVICE=cuda but onnxruntime runs this model on CPUExecutionProvider"):
         load_version(models_dir / "mlp" / "1", GPU, 1, require_gpu=True)

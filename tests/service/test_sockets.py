@@ -6,7 +6,7 @@ import pytest
 from gunicorn.config import Config
 from gunicorn.http.parser import RequestParser
 
-from service.sockets import HeldUnreader, LoopSocket
+from service.transport.http.worker.sockets import HeldUnreader, LoopSocket
 
 
 def test_a_loop_socket_keeps_what_the_kernel_does_not_take_until_it_is_flushed():

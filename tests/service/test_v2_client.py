@@ -6,19 +6,15 @@ import requests
 import tritonclient.http as httpclient
 from tritonclient.utils import InferenceServerException
 
-from support.server import running_server
-from tests.conftest import NEWEST, committed_versions
+from tests.conftest import NEWEST, PROTOCOL_ADMIN_TOKEN, PROTOCOL_MAX_INSTANCES, committed_versions
 
 pytestmark = pytest.mark.slow
-TOKEN = "test-admin-token"
+TOKEN = PROTOCOL_ADMIN_TOKEN
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory, models_dir):
-    with running_server(
-        tmp_path_factory.mktemp("v2"), MODEL_DIR=str(models_dir), WORKERS="2", ADMIN_TOKEN=TOKEN, MAX_INSTANCES="512"
-    ) as server:
-        yield server
+def server(protocol_server):
+    return protocol_server.server
 
 
 @pytest.fixture(scope="module")
@@ -53,7 +49,7 @@ def test_model_metadata_and_config(client):
     assert client.get_model_metadata("cnn", "1")["versions"] == [str(v) for v in committed_versions("cnn")]
     config = client.get_model_config("linear")
     assert config["input"] == [{"name": "x", "data_type": "TYPE_FP32", "dims": [1]}]
-    assert config["max_batch_size"] == 512
+    assert config["max_batch_size"] == PROTOCOL_MAX_INSTANCES
 
 
 def _classifier_inputs(images: np.ndarray, name: str, binary: bool) -> httpclient.InferInput:
@@ -160,11 +156,10 @@ def test_model_control_needs_the_admin_token(client, server):
     assert requests.post(f"{server.url}/v2/repository/index", timeout=5).status_code == 401
 
 
-def test_model_control_disabled_without_a_token(tmp_path, models_dir):
-    with running_server(tmp_path, MODEL_DIR=str(models_dir), WORKERS="1") as server:
-        response = requests.post(f"{server.url}/v2/repository/models/mlp/load", timeout=10)
-        assert response.status_code == 403
-        assert "ADMIN_TOKEN" in response.json()["error"]
+def test_model_control_disabled_without_a_token(http_server):
+    response = requests.post(f"{http_server.url}/v2/repository/models/mlp/load", timeout=10)
+    assert response.status_code == 403
+    assert "ADMIN_TOKEN" in response.json()["error"]
 
 
 def test_inference_statistics_count_what_was_served(client, server):

@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
+from service.core.validation import image_batch, number_batch, parse_json, parse_version
 from service.errors import BadRequest, InvalidInput
-from service.validation import image_batch, number_batch, parse_json, parse_version
 
 MLP = (-1, 784)
 CNN = (-1, 28, 28, 1)

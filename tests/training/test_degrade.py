@@ -6,7 +6,7 @@ import numpy as np
 from PIL import Image
 
 from service.errors import InvalidInput
-from service.preprocess import mnist_from_image
+from service.reading import mnist_from_image
 from training import degrade
 
 

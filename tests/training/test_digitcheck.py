@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from service.model import load_version
+from service.core.model import load_version
 from training.__main__ import main
 from training.digitcheck import calibrate
 

@@ -1,0 +1,130 @@
+"""The stages in order: encoded bytes -> 28x28 float32 in [0, 1], formatted as MNIST is."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from service.errors import InvalidInput
+from service.reading.background import window_extreme
+from service.reading.decode import decode_image, decode_upright, orient, shrink
+from service.reading.fit import center_by_mass, fit_box, full_strength
+from service.reading.gray import border, to_grayscale
+from service.reading.ink import ink_on_dark
+from service.reading.pieces import crop_to_ink, extent, reaching_in_from_the_edge
+from service.reading.segment import Mark, find_marks
+from service.reading.tuning import FILLS, INK_THRESHOLD, INKED, OPENING, REACH, RESTORED
+
+
+def find_digit(gray: np.ndarray) -> np.ndarray:
+    """The digit's ink, cropped to its box, from a grayscale image [0, 255] of any size.
+
+    The first look reads a photo's background with a window a fifth of the image wide. A digit that fills its
+    image (cropped tight, zoomed onto: its crop spans the image and its ink covers a good share of it, where a
+    photo whose sheet's edges widen the crop is mostly paper) can have strokes that wide, which that window
+    takes for background and hollows out. It gets a second look with a window as wide as its strokes can be,
+    whose ink is taken only near the strokes the first look found: it may restore a stroke's inside, never add
+    ink elsewhere (the uneven light it follows less closely). A digit that does not fill its image is in a
+    photo, where ink reaching in from a long stretch of the frame is a sheet's edge or the desk: left out.
+    """
+    narrow = min(gray.shape) // OPENING
+    try:
+        ink = ink_on_dark(gray)
+        digit = crop_to_ink(ink)
+    except InvalidInput:
+        # No ink, or none above the noise: the first look may have taken a digit that is the whole image (a 1
+        # cropped tight) for background. Blank paper and grain are refused by the second look too.
+        return crop_to_ink(ink_on_dark(gray, round(REACH * max(gray.shape))))
+    reach = round(REACH * max(digit.shape))
+    spans = digit.shape[0] >= FILLS * gray.shape[0] or digit.shape[1] >= FILLS * gray.shape[1]
+    if not spans:
+        return _without_sheet_edges(ink, digit)
+    if reach <= narrow:
+        return digit
+    both = second_look(gray, ink, reach)
+    if both is None:
+        return digit
+    if np.mean(ink > INK_THRESHOLD * 255) < INKED and np.mean(both > INK_THRESHOLD * 255) < RESTORED:
+        return _without_sheet_edges(ink, digit)
+    return crop_to_ink(both)
+
+
+def second_look(gray: np.ndarray, ink: np.ndarray, reach: int, light_ground: bool | None = None) -> np.ndarray | None:
+    """`ink` with the inside of its strokes restored by a look whose window is `reach` wide, near its strokes only.
+
+    None when that look finds nothing (it follows uneven light less closely, and may see no contrast at all).
+    """
+    try:
+        wide = ink_on_dark(gray, reach, light_ground)
+    except InvalidInput:
+        return None
+    near = window_extreme(
+        (ink > INK_THRESHOLD * 255).astype(np.float32), max(3, min(gray.shape) // OPENING), np.maximum
+    )
+    return np.where(near > 0, np.maximum(ink, wide), ink)
+
+
+def _frame_removed(ink: np.ndarray) -> np.ndarray | None:
+    """`ink` without what reaches in from the frame (a sheet's edges, the desk), or None when nothing does."""
+    frame = reaching_in_from_the_edge(ink > INK_THRESHOLD * 255)
+    return None if frame is None else np.where(frame, np.float32(0.0), ink)
+
+
+def _without_sheet_edges(ink: np.ndarray, digit: np.ndarray) -> np.ndarray:
+    """The crop of a photo without ink reaching in from the frame (`digit`: the crop with it, when there is none)."""
+    removed = _frame_removed(ink)
+    return digit if removed is None else crop_to_ink(removed)
+
+
+def mnist_from_gray(gray: np.ndarray) -> np.ndarray:
+    """Grayscale [0, 255] of any size -> 28x28 float32 in [0, 1], formatted as MNIST is."""
+    return center_by_mass(full_strength(fit_box(find_digit(gray)))) / 255.0
+
+
+def mnist_from_image(data: bytes, max_pixels: int) -> np.ndarray:
+    """Encoded image bytes -> 28x28 float32 in [0, 1], ready for the MNIST models."""
+    return mnist_from_gray(to_grayscale(shrink(orient(decode_image(data, max_pixels)))))
+
+
+def marks_from_gray(gray: np.ndarray) -> list[Mark]:
+    """The characters of a grayscale image [0, 255], left to right, each a 28x28 digit formatted as MNIST is.
+
+    A single mark is prepared exactly as `/predict` prepares a digit (`mnist_from_gray`): one digit reads the same
+    through both endpoints.
+    """
+    # A dark border around an image that is mostly light is a light sheet on a dark desk, photographed with the desk
+    # around it: the sheet is the ground (a number's ink is a small share of it), the desk reaching in is not ink.
+    # The other way round (a light border, a mostly dark image) is a number cropped tight in bold ink.
+    dark_border = bool(np.median(border(gray)) <= 127)
+    light_ground = not dark_border or bool(np.median(gray) > 127)
+    ink = ink_on_dark(gray, light_ground=light_ground)
+    if dark_border and light_ground:
+        removed = _frame_removed(ink)  # the desk, reaching in from the frame
+        ink = ink if removed is None else removed
+    found = extent(ink > INK_THRESHOLD * 255)
+    if found is not None and found[1] - found[0] >= FILLS * gray.shape[0]:
+        # Marks as tall as their image (a number cropped tight) may have strokes wider than the first look's window.
+        restored = second_look(gray, ink, round(REACH * gray.shape[0]), light_ground)
+        ink = ink if restored is None else restored
+    marks = find_marks(ink)
+    if len(marks) == 1:
+        return [Mark(marks[0].box, mnist_from_gray(gray))]
+    return marks
+
+
+def marks_from_image(data: bytes, max_pixels: int) -> list[Mark]:
+    """Encoded image bytes -> its marks, with boxes in pixels of the image as sent (after EXIF orientation)."""
+    image, (width, height) = decode_upright(data, max_pixels)
+    gray = to_grayscale(shrink(orient(image)))
+    scale_x, scale_y = width / gray.shape[1], height / gray.shape[0]
+
+    def scaled(start: int, length: int, scale: float) -> tuple[int, int]:
+        """A span of the analysed image in pixels of the image as sent: its first pixel and its length."""
+        first = int(start * scale)
+        return first, max(1, round((start + length) * scale) - first)
+
+    marks = []
+    for mark in marks_from_gray(gray):
+        left, top, box_width, box_height = mark.box
+        (x, w), (y, h) = scaled(left, box_width, scale_x), scaled(top, box_height, scale_y)
+        marks.append(Mark((x, y, w, h), mark.digit))
+    return marks
