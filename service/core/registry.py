@@ -119,15 +119,14 @@ class ModelRegistry:
         return sorted(numbers)[-self.max_versions :]
 
     def load_all(self) -> None:
-        """Load what the serving state records, else the newest versions on disk; skip a broken one."""
+        """Load what the serving state records, else the newest versions on disk (recorded, so that every process
+        serves the same ones even when a version is published while they start); skip a broken one."""
         with self._lock:
             recorded, generation = self.state.read()
-            wanted = (
-                recorded
-                if recorded is not None
-                else {name: self._keep_newest(numbers) for name, numbers in self.discover().items()}
-            )
-            self.start_failures = self._follow(wanted)
+            if recorded is None:  # the first process to start: what it finds on disk is what the server serves
+                on_disk = {name: self._keep_newest(numbers) for name, numbers in self.discover().items()}
+                recorded, generation = self.state.record(lambda models: None, on_disk)
+            self.start_failures = self._follow(recorded)
             self.state.mark_seen(generation)
         if not self._versions:
             reasons = "; ".join(f"{key}: {why}" for key, why in self.start_failures.items()) or "none found"

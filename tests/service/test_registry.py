@@ -96,6 +96,22 @@ def test_two_workers_agree_through_the_shared_state(model_dir, tmp_path):
     assert third.versions("linear") == [1, 2]
 
 
+def test_workers_that_start_on_either_side_of_a_publish_serve_the_same_versions(model_dir, tmp_path):
+    """The first worker to start records what it found on disk; one starting after a publish serves that too,
+    until a load (a poll, model control) moves them all. (Found as a flaky hot-reload test: the later worker
+    served the new version at once, the earlier one only after its next poll.)"""
+    state = tmp_path / "state"
+    first = _registry(model_dir, state)
+    first.load_all()
+    _publish(model_dir)
+    second = _registry(model_dir, state)
+    second.load_all()
+    assert (first.get("linear").version, second.get("linear").version) == (1, 1)
+    assert second.poll_once() == [("linear", 2)]
+    first.sync()
+    assert (first.get("linear").version, second.get("linear").version) == (2, 2)
+
+
 def test_poll_once_loads_new_versions_once_and_remembers_failures(model_dir):
     registry = _registry(model_dir)
     registry.load_all()
