@@ -250,6 +250,38 @@ def batching(args, rows: list[Row]) -> None:
                 )
 
 
+def workers(args, rows: list[Row], extra: list[str]) -> None:
+    """The service's own gunicorn worker against stock gthread (WORKER_CLASS=gthread), same settings: CPU per
+    request and evenness under wrk, and ordinary clients beside 64 that trickle their bodies."""
+    from support.load import ordinary_requests, p99, trickling_clients
+
+    images, _ = _digits()
+    body = json.dumps({"model": "mlp", "inputs": [np.round(images[0] / 255.0, 4).reshape(784).tolist()]}).encode()
+    png = _png(255 - images[0])
+    for worker_class in ("balanced", "gthread"):
+        for start in range(1, args.starts + 1):
+            tag = f"WORKER_CLASS={worker_class}, start {start}"
+            with service({"WORKER_CLASS": worker_class}) as served:
+                rows.append(
+                    Row("MLP JSON, 1 instance, 8 conn", tag, wrk(served, "/predict", body, JSON, args.seconds, 8))
+                )
+                rows.append(
+                    Row(
+                        "28x28 PNG to the CNN, 8 conn",
+                        tag,
+                        wrk(served, "/predict", png, {"Content-Type": "image/png"}, args.seconds, 8),
+                    )
+                )
+                if start == 1:
+                    with trickling_clients(served.port, 64):
+                        latencies, failures = ordinary_requests(served.port, count=200, clients=4)
+                    extra.append(
+                        f"{worker_class}: beside 64 clients trickling their bodies, ordinary clients got "
+                        f"{len(latencies)}/200 answers, p99 {1000 * p99(latencies):.1f} ms"
+                        + (f", failures {sorted(set(failures))}" if failures else "")
+                    )
+
+
 def start_and_memory(args, extra: list[str]) -> None:
     images, _ = _digits()
     body = json.dumps({"model": "mlp", "inputs": [np.round(images[0] / 255.0, 4).reshape(784).tolist()]}).encode()
@@ -300,10 +332,12 @@ def main() -> None:
     parser.add_argument("--connections", type=lambda v: [int(c) for c in v.split(",")], default=[8, 32])
     parser.add_argument("--starts", type=int, default=3, help="digit-serve starts for the single-instance rows")
     parser.add_argument("--batch", default="32/2", help="the BATCHING policy to compare, rows/ms (default 32/2)")
-    parser.add_argument("--only", help="comma-separated parts: single,batches,read,batching,grpc,perf,start,peers")
+    parser.add_argument(
+        "--only", help="comma-separated parts: single,batches,read,batching,grpc,perf,start,workers,peers"
+    )
     parser.add_argument("--peers", action="store_true", help="also KServe's Python server (bench/peers.py)")
     args = parser.parse_args()
-    every = {"single", "batches", "read", "batching", "grpc", "perf", "start"}
+    every = {"single", "batches", "read", "batching", "grpc", "perf", "start", "workers"}
     parts = set(args.only.split(",")) if args.only else every
     if args.peers:
         parts.add("peers")
@@ -327,6 +361,8 @@ def main() -> None:
         rows.extend(Row(*row) for row in perf_rows(args, service))
     if "start" in parts:
         start_and_memory(args, extra)
+    if "workers" in parts:
+        workers(args, rows, extra)
     if "peers" in parts:
         from bench.peers import kserve_rows
 

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any, get_type_hints
 
 DEVICES = ("auto", "cpu", "cuda")
+WORKER_CLASSES = ("balanced", "gthread")
 DRAIN_FILE_NAME = (
     "draining"  # in STATE_DIR: readiness answers 503 while it exists (python -m service.healthcheck --drain)
 )
@@ -79,6 +80,9 @@ class Settings:
     model_dir: Path = Path("models")
     workers: int = field(default_factory=lambda: max(1, _cores()))
     threads: int = 2
+    # balanced: the service's own gunicorn worker (service/transport/http/worker); gthread: stock gunicorn, the
+    # escape hatch for a gunicorn release that breaks it (docs/performance.md: the worker decision)
+    worker_class: str = "balanced"
     device: str = "auto"
     ort_threads: int = 0  # onnxruntime intra-op threads per session; 0: cores / workers, at least 1
     default_model: str = "cnn"
@@ -102,6 +106,8 @@ class Settings:
     def __post_init__(self) -> None:
         if self.device not in DEVICES:
             raise SettingsError(f"DEVICE must be one of {', '.join(DEVICES)}, got {self.device!r}")
+        if self.worker_class not in WORKER_CLASSES:
+            raise SettingsError(f"WORKER_CLASS must be one of {', '.join(WORKER_CLASSES)}, got {self.worker_class!r}")
         for name in (
             "port",
             "workers",

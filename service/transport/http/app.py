@@ -14,6 +14,7 @@ from service.observability import configure_logging
 from service.settings import Settings
 from service.transport.http.access import install_request_hooks
 from service.transport.http.errors import register_error_handlers
+from service.transport.http.limit import ConcurrencyLimit
 from service.transport.http.security import install_security
 
 
@@ -40,6 +41,10 @@ def create_app(settings: Settings | None = None, registry: ModelRegistry | None 
 
     for blueprint in (health.bp, predict.bp, read.bp, v2.bp, meta.bp, page.bp):
         app.register_blueprint(blueprint)
+    if settings.worker_class == "gthread":  # stock gunicorn: the limit the service's own worker keeps (limit.py)
+        app.wsgi_app = ConcurrencyLimit(  # type: ignore[method-assign]
+            app.wsgi_app, settings.threads, settings.max_queue, settings.max_body_bytes
+        )
     registry = runtime.registry
     logging.getLogger("service").info(
         "worker %d ready: %s",

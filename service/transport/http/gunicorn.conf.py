@@ -32,9 +32,17 @@ _runtime: dict = {"created_state_dir": False, "connection_table": None}  # what 
 wsgi_app = "service:create_app()"
 bind = [f"[{settings.host}]:{settings.port}" if ":" in settings.host else f"{settings.host}:{settings.port}"]
 workers = settings.workers
-threads = settings.threads
-# gthread that spreads keep-alive connections evenly over the workers (docs/performance.md).
-worker_class = "service.transport.http.worker.workers.BalancedThreadWorker"
+BALANCED = settings.worker_class == "balanced"
+if BALANCED:
+    # gthread that spreads keep-alive connections evenly over the workers and reads requests in its event loop
+    # (docs/performance.md), shedding what is beyond THREADS running and MAX_QUEUE waiting.
+    worker_class = "service.transport.http.worker.workers.BalancedThreadWorker"
+    threads = settings.threads
+else:
+    # Stock gthread (WORKER_CLASS=gthread): a thread for every request the app admits (THREADS running, MAX_QUEUE
+    # waiting for a turn) and one more, to answer what is beyond them with a 503 (service/transport/http/limit.py).
+    worker_class = "gthread"
+    threads = settings.threads + settings.max_queue + 1
 timeout = settings.request_timeout
 graceful_timeout = 20
 keepalive = 5
@@ -64,7 +72,8 @@ def on_starting(server) -> None:
     (state_dir / "serving.json").unlink(missing_ok=True)  # a fresh server starts from disk
     (state_dir / "draining").unlink(missing_ok=True)  # and is not draining
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
-    _runtime["connection_table"] = ConnectionTable()  # in the master, so that every forked worker shares it
+    if BALANCED:
+        _runtime["connection_table"] = ConnectionTable()  # in the master, so that every forked worker shares it
 
     from service.core.model import choose_providers
     from service.core.registry import repository_problem
@@ -83,6 +92,8 @@ def on_starting(server) -> None:
 def pre_fork(server, worker) -> None:
     """In the master, before each fork: the worker's slot in the shared connection table."""
     table = _runtime["connection_table"]
+    if table is None:  # stock gthread
+        return
     worker.table = table
     worker.slot = table.claim()
     worker.read_timeout = settings.read_timeout
@@ -95,7 +106,8 @@ def child_exit(server, worker) -> None:
     from prometheus_client import multiprocess
 
     multiprocess.mark_process_dead(worker.pid)
-    _runtime["connection_table"].release(worker.slot)
+    if _runtime["connection_table"] is not None:
+        _runtime["connection_table"].release(worker.slot)
 
 
 _grpc: dict = {"processes": {}, "stopping": False}  # the gRPC server processes by slot, and whether we are exiting
