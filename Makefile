@@ -12,7 +12,7 @@ PIP_FLAGS ?= -q --disable-pip-version-check
 # uv pip compile: the lock files in requirements/*.txt from the top-level requirements in requirements/*.in.
 COMPILE = $(VENV)/bin/uv pip compile -q --python-version 3.11 --python-platform x86_64-manylinux_2_28
 
-.PHONY: serve test lint format retrain evaluate test-container bench profile soak audit screenshot wrk perf-analyzer pins protos clean
+.PHONY: serve test lint format retrain evaluate peers test-container bench profile soak audit screenshot wrk perf-analyzer pins protos clean
 
 # A change to any pin or to pyproject.toml reinstalls.
 $(VENV)/.installed: requirements/dev.txt requirements/train.txt requirements/serve.txt pyproject.toml
@@ -45,10 +45,16 @@ test: lint
 # The served classifiers on both yardsticks: the committed synthetic set (eval/real-world) and real handwriting
 # (MNIST's 10,000 test digits in 17 renderings, from MNIST_DIR): accuracy per subset, confusion matrices, and a
 # contact sheet of what they got wrong; is_digit's acceptance of those digits, its rejection of eval/non-digits,
-# and /read on eval/numbers. About 7 minutes on 2 cores. make test runs a sample of each.
-evaluate: $(VENV)/.installed
+# and /read on eval/numbers, eval/amounts and eval/lines. About 10 minutes on 2 cores. make test runs a sample.
+# PEERS=1 puts Tesseract and RapidOCR beside /read on the same sets (make peers sets them up; tools/peers).
+evaluate: $(VENV)/.installed $(if $(PEERS),peers)
 	$(VENV)/bin/python -m training.evaluate --set eval/real-world --handwriting --numbers eval/numbers \
-		--non-digits eval/non-digits --contact-sheet eval/misclassified.png $(EVALUATE_ARGS)
+		--non-digits eval/non-digits --reading eval/numbers eval/amounts eval/lines $(if $(PEERS),--peers) \
+		--contact-sheet eval/misclassified.png $(EVALUATE_ARGS)
+
+# The OCR peers, each in an environment of its own and run without a network (tools/peers/README.md).
+peers:
+	bash tools/peers/setup.sh
 
 # Builds and runs the Docker images with docker-compose (a Docker engine, or ../shared/tools/container-engine).
 test-container: $(VENV)/.installed

@@ -107,8 +107,8 @@ def wait_ready(server: Server, workers: int, timeout: float, path: str = "/ready
                 and len(server.worker_pids()) >= workers
             ):
                 return
-        except requests.ConnectionError:
-            pass
+        except (requests.ConnectionError, requests.Timeout):
+            pass  # not listening yet, or a worker still loading its models on a busy machine: ask again
         if time.monotonic() > deadline:
             raise TimeoutError(f"gunicorn not ready in {timeout} s:\n{server.log()}")
         time.sleep(0.1)

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from service.settings import Settings
 from support.server import Server, running_server, unused_port, wait_grpc_ready
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -29,6 +30,8 @@ def committed_versions(name: str) -> list[int]:
 
 # What the service serves by default: each model's newest committed version.
 NEWEST = {name: committed_versions(name)[-1] for name in ("mlp", "cnn", "linear", "isdigit")}
+# What a server loads of each: the newest MAX_VERSIONS (default 3) of its committed versions.
+LOADED = {name: committed_versions(name)[-Settings.max_versions :] for name in NEWEST}
 
 
 @pytest.fixture(scope="session")

@@ -237,9 +237,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--contact-sheet", help="write the misclassified images to this PNG")
     parser.add_argument("--numbers", help="score /read on this numbers set (eval/numbers)")
     parser.add_argument("--non-digits", help="score is_digit's rejection on this set (eval/non-digits)")
+    parser.add_argument(
+        "--reading",
+        nargs="+",
+        default=[],
+        help="score /read on these labelled sets (eval/numbers eval/amounts eval/lines, or a development set)",
+    )
+    parser.add_argument("--peers", action="store_true", help="with --reading: Tesseract and RapidOCR beside /read")
     args = parser.parse_args(argv)
     runs: list[tuple[str, str, str, list[Item]]] = []  # (title, card key, source, items)
-    if args.set or not (args.handwriting or args.numbers or args.non_digits):
+    if args.set or not (args.handwriting or args.numbers or args.non_digits or args.reading):
         folder = args.set or "eval/real-world"
         runs.append(("Synthetic set: " + folder, "real_world", folder, committed_items(Path(folder), args.sample)))
     if args.handwriting:
@@ -286,6 +293,17 @@ def main(argv: list[str] | None = None) -> int:
             print(f"no {evaluate_reading.CHECKER} model in {args.model_dir}: is_digit not evaluated", file=sys.stderr)
         else:
             print(evaluate_reading.render_shares(rejected, f"is_digit on {args.non_digits}", "non-digits rejected"))
+    for folder in map(Path, args.reading):
+        pages = evaluate_reading.written(folder, args.sample)
+        readings = evaluate_reading.read_written(pages, Path(args.model_dir))
+        reports = {"digit-serve": evaluate_reading.score_readings(readings)}
+        print(evaluate_reading.render_readings(reports["digit-serve"], f"/read on {folder}") + "\n")
+        if args.peers:
+            several = any("\n" in page.text for page in pages)
+            for peer in evaluate_reading.PEER_NAMES:
+                found = evaluate_reading.peer_readings(pages, peer, several)
+                reports[peer] = evaluate_reading.score_readings(found)
+            print(evaluate_reading.render_side_by_side(reports, f"/read and the OCR peers on {folder}") + "\n")
     if args.contact_sheet and everything:
         wrong = contact_sheet(everything, merged, Path(args.contact_sheet))
         print(f"{wrong} misclassified images; up to {SHEET_PER_SUBSET} a subset in {args.contact_sheet}")

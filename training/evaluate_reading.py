@@ -10,8 +10,11 @@
 
 from __future__ import annotations
 
+import json
+import time
 from collections import defaultdict
 from collections.abc import Sequence
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
@@ -72,22 +75,13 @@ def edit_distance(a: str, b: str) -> int:
 
 def read_numbers(folder: Path, model_dir: Path, per_subset: int | None = None) -> dict[str, dict[str, float]]:
     """Per subset and overall: exact match of the text read and digit accuracy, over the numbers set."""
-    from service.core.digits import read
-    from service.core.runner import ModelRunner
-    from service.errors import ServiceError
-    from service.reading import marks_from_image
-
-    model = _load_newest(model_dir, READER)
-    runner = ModelRunner(10_000)
+    readings = read_written(written(folder, per_subset), model_dir)
     exact: dict[str, list[bool]] = defaultdict(list)
     digits: dict[str, list[float]] = defaultdict(list)
-    for subset, text, data in numberset.load(folder, per_subset):
-        try:
-            got = read(runner, model, None, marks_from_image(data, 25_000_000))["text"]
-        except ServiceError:
-            got = ""
-        exact[subset].append(got == text)
-        digits[subset].append(max(0.0, 1 - edit_distance(got, text) / len(text)))
+    for reading in readings:
+        got, text = reading.text or "", reading.item.text
+        exact[reading.item.subset].append(got == text)
+        digits[reading.item.subset].append(max(0.0, 1 - edit_distance(got, text) / len(text)))
     report = {s: {"exact": float(np.mean(exact[s])), "digits": float(np.mean(digits[s]))} for s in exact}
     every_exact = [v for vs in exact.values() for v in vs]
     every_digit = [v for vs in digits.values() for v in vs]
@@ -125,4 +119,183 @@ def render_shares(shares: dict[str, float], title: str, what: str) -> str:
     lines = [f"## {title}", "", f"| subset | {what} |", "|---|---|"]
     for subset, share in shares.items():
         lines.append(f"| {'**overall**' if subset == 'overall' else subset} | {share:.3f} |")
+    return "\n".join(lines)
+
+
+# -- reading what is written: any labelled set (labels.json, or the numbers set's file names) ---------------------
+# The characters a number can hold; an expected text with any other (a $, a letter) or none at all is a
+# foreign or blank image, which is read right when the service says it is not a number.
+NUMBER_CHARS = frozenset("0123456789.,-/:\n")
+
+
+def is_number_text(text: str) -> bool:
+    return bool(text) and set(text) <= NUMBER_CHARS
+
+
+@dataclass(frozen=True)
+class Written:
+    """One image of a labelled reading set: its subset, what is written on it, its bytes and its file name."""
+
+    subset: str
+    text: str
+    data: bytes
+    name: str
+
+
+def written(folder: Path, per_subset: int | None = None) -> list[Written]:
+    """A reading set: labels.json ({"<subset>/<file>": text}) where there is one, else the numbers set's
+    `<subset>/<index>_<text>.<ext>` names; `per_subset` takes the first that many of each subset."""
+    labels_file = folder / "labels.json"
+    if not labels_file.is_file():
+        return [
+            Written(subset, text, data, f"{subset}/{i}")
+            for i, (subset, text, data) in enumerate(numberset.load(folder, per_subset))
+        ]
+    labels: dict[str, str] = json.loads(labels_file.read_text(encoding="utf-8"))
+    by_subset: dict[str, list[str]] = defaultdict(list)
+    for name in sorted(labels):
+        by_subset[name.split("/", 1)[0]].append(name)
+    return [
+        Written(subset, labels[name], (folder / name).read_bytes(), name)
+        for subset, names in by_subset.items()
+        for name in names[:per_subset]
+    ]
+
+
+@dataclass(frozen=True)
+class Reading:
+    """What the reader answered for one image: its text and is_number, or None for both when it refused it."""
+
+    item: Written
+    text: str | None
+    is_number: bool | None
+    seconds: float
+
+    @property
+    def right(self) -> bool:
+        """A number read exactly (every character, every line), or a foreign or blank image called no number."""
+        if is_number_text(self.item.text):
+            return self.text == self.item.text
+        return self.is_number is not True
+
+    @property
+    def confidently_wrong(self) -> bool:
+        """The worst answer: a number that is not what is written, with is_number true."""
+        return self.is_number is True and not self.right
+
+
+def read_written(items: Sequence[Written], model_dir: Path) -> list[Reading]:
+    """Each image read in this process exactly as `POST /read` reads it (the runtime's own Digits.read)."""
+    from service.bootstrap import build_runtime
+    from service.errors import ServiceError
+    from service.settings import Settings
+
+    runtime = build_runtime(Settings(model_dir=model_dir, workers=1, max_instances=10_000, ort_threads=1))
+    model = runtime.digits.model(READER, None)
+    readings = []
+    for item in items:
+        started = time.perf_counter()
+        try:
+            body = runtime.digits.read(model, item.data).body
+            text, is_number = body["text"], body.get("is_number")
+        except ServiceError:
+            text, is_number = None, None
+        readings.append(Reading(item, text, is_number, time.perf_counter() - started))
+    return readings
+
+
+def score_readings(readings: Sequence[Reading]) -> dict[str, dict[str, float]]:
+    """Per subset and overall: the share read right, of numbers the exact-match share, of foreign or blank images
+    the share called no number, and the share answered confidently wrong; with the counts."""
+    groups: dict[str, list[Reading]] = defaultdict(list)
+    for reading in readings:
+        groups[reading.item.subset].append(reading)
+    groups["overall"] = list(readings)
+    report = {}
+    for subset, found in groups.items():
+        numbers = [r for r in found if is_number_text(r.item.text)]
+        foreign = [r for r in found if not is_number_text(r.item.text)]
+        report[subset] = {
+            "images": len(found),
+            "right": round(float(np.mean([r.right for r in found])), 4),
+            "numbers": len(numbers),
+            "exact": round(float(np.mean([r.right for r in numbers])), 4) if numbers else float("nan"),
+            "foreign": len(foreign),
+            "refused": round(float(np.mean([r.right for r in foreign])), 4) if foreign else float("nan"),
+            "confidently_wrong": round(float(np.mean([r.confidently_wrong for r in found])), 4),
+            "p50_ms": round(1000 * float(np.median([r.seconds for r in found])), 2),
+        }
+    return report
+
+
+def render_readings(report: dict[str, dict[str, float]], title: str) -> str:
+    def share(value: float) -> str:
+        return "" if np.isnan(value) else f"{value:.3f}"
+
+    lines = [
+        f"## {title}",
+        "",
+        "| subset | images | exact match (numbers) | said not a number (foreign, blank) | confidently wrong | p50 ms |",
+        "|---|---|---|---|---|---|",
+    ]
+    for subset in (*(s for s in report if s != "overall"), "overall"):
+        f = report[subset]
+        name = "**overall**" if subset == "overall" else subset
+        lines.append(
+            f"| {name} | {f['images']} | {share(f['exact'])} ({f['numbers']}) | {share(f['refused'])} ({f['foreign']}) "
+            f"| {f['confidently_wrong']:.3f} | {f['p50_ms']:.1f} |"
+        )
+    return "\n".join(lines)
+
+
+def wrong_readings(readings: Sequence[Reading]) -> list[str]:
+    """One line per image read wrong: its name, what is written and what was read."""
+    return [f"{r.item.name}: {r.item.text!r} -> {r.text!r} (is_number {r.is_number})" for r in readings if not r.right]
+
+
+# -- the OCR peers beside the service (make evaluate PEERS=1; tools/peers) -----------------------------------------
+PEER_NAMES = ("tesseract", "rapidocr")
+
+
+def peer_readings(items: Sequence[Written], peer: str, several_lines: bool) -> list[Reading]:
+    """What `peer` reads in each image, run as tools/peers runs it: its own environment, no network, configured as
+    its users configure it for numbers (a whitelist of the digits and separators; one line, or a block of lines).
+    A peer cannot abstain: an empty answer is its refusal, anything else it offers as a number."""
+    import tempfile
+
+    from tools.peers.run import DIGITS, SEPARATORS, run_peer
+
+    charset = DIGITS + SEPARATORS
+    with tempfile.TemporaryDirectory() as tmp:
+        paths = []
+        for i, item in enumerate(items):
+            path = Path(tmp) / f"{i:05d}{Path(item.name).suffix or '.png'}"
+            path.write_bytes(item.data)
+            paths.append(path)
+        results = run_peer(peer, paths, "lines" if several_lines else "line", charset)
+    readings = []
+    for item, path in zip(items, paths, strict=True):
+        found = results.get(str(path), {})
+        text = (found.get("text") or "").strip()
+        readings.append(Reading(item, text or None, bool(text), float(found.get("seconds") or 0.0)))
+    return readings
+
+
+def render_side_by_side(reports: dict[str, dict[str, dict[str, float]]], title: str) -> str:
+    """Per subset, each reader's share read right (numbers exactly; foreign and blank images refused) and p50."""
+    names = list(reports)
+    subsets = [s for s in next(iter(reports.values())) if s != "overall"] + ["overall"]
+    lines = [
+        f"## {title}",
+        "",
+        "| subset | " + " | ".join(f"{n}: right / confidently wrong / p50 ms" for n in names) + " |",
+        "|---|" + "---|" * len(names),
+    ]
+    for subset in subsets:
+        cells = []
+        for name in names:
+            f = reports[name].get(subset)
+            cells.append("" if f is None else f"{f['right']:.3f} / {f['confidently_wrong']:.3f} / {f['p50_ms']:.0f}")
+        label = "**overall**" if subset == "overall" else subset
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
     return "\n".join(lines)

@@ -17,7 +17,7 @@ MNIST files nor the fonts; making it again needs both (MNIST_DIR).
 from __future__ import annotations
 
 import argparse
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -137,18 +137,21 @@ def load(folder: Path, per_subset: int | None = None) -> list[tuple[str, str, by
     return items
 
 
-def main() -> None:
+def command_line(prog: str, doc: str | None, default_out: str, build: Callable[..., int]) -> None:
+    """The command line of a committed reading set: `python -m PROG [--out DIR] [--seed N] [--data-dir DIR]`."""
     from training.data import load_mnist
 
-    parser = argparse.ArgumentParser(
-        prog="python -m training.numberset", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--out", default="eval/numbers", help="where to write the set (default eval/numbers)")
+    parser = argparse.ArgumentParser(prog=prog, description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--out", default=default_out, help=f"where to write the set (default {default_out})")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--data-dir", help="the MNIST IDX files (default $MNIST_DIR)")
     args = parser.parse_args()
     mnist = load_mnist(args.data_dir)
     print(f"{build(Path(args.out), (mnist.x_test, mnist.y_test), args.seed)} images in {args.out}")
+
+
+def main() -> None:
+    command_line("python -m training.numberset", __doc__, "eval/numbers", build)
 
 
 if __name__ == "__main__":

@@ -123,13 +123,16 @@ def run_digit_check(data: Mnist, options: RunOptions) -> Outcome:
     from training import digitcheck
 
     scale = 1.0 if options.limit is None else min(1.0, options.limit / len(data.x_train))
-    trained = digitcheck.train(data, options.epochs or 6, options.batch_size or 128, options.seed, scale)
+    trained = digitcheck.train(
+        data, options.epochs or digitcheck.EPOCHS, options.batch_size or 128, options.seed, scale
+    )
     model, calibration = trained["model"], trained["calibration"]
     gate = digitcheck.MIN_REJECTION if options.min_accuracy is None else options.min_accuracy
     log.info(
         "isdigit: threshold %.4f accepts %.4f of calibration digits, rejects %.4f of non-digits (minimum %.2f)",
         trained["threshold"], calibration["accepted"], calibration["rejected"], gate,
     )  # fmt: skip
+    log.info("isdigit: right at that threshold, per kind: %s", calibration["correct_per_kind"])
     if calibration["rejected"] < gate:
         raise GateRefused(
             f"isdigit: rejects {calibration['rejected']:.4f} of the calibration non-digits at the threshold that "

@@ -10,13 +10,25 @@ each, in the order they run:
 3. background: one exact level for a clean image; for a photo, the image with its strokes shaved off.
 4. ink:        the background removed, the grain cleared, the ink scaled to [0, 255];
    pieces:     which connected pieces of ink are the digit, and its crop;
-   segment:    for reading a number (`marks_from_image`), the marks of the image, one character each.
+   segment:    for reading what is written (`read_image`), the glyphs of the image, one character each;
+   layout:     the glyphs as lines of characters: digit candidates and separators.
 5. fit:        longer side to 20 px, strokes at full strength, centred by mass in 28x28.
-pipeline runs them; tuning holds every constant, with why it has its value.
+pipeline runs them; imageops holds the generic image operations; tuning every constant, with why it has its value.
 """
 
 from service.reading.decode import IMAGE_MEDIA_TYPES
-from service.reading.pipeline import marks_from_image, mnist_from_gray, mnist_from_image
-from service.reading.segment import Mark
+from service.reading.layout import DIGIT, SEPARATORS, Character, Line, Part
+from service.reading.pipeline import Page, mnist_from_gray, mnist_from_image, read_image
 
-__all__ = ["IMAGE_MEDIA_TYPES", "Mark", "marks_from_image", "mnist_from_gray", "mnist_from_image"]
+__all__ = [
+    "DIGIT",
+    "IMAGE_MEDIA_TYPES",
+    "SEPARATORS",
+    "Character",
+    "Line",
+    "Page",
+    "Part",
+    "mnist_from_gray",
+    "mnist_from_image",
+    "read_image",
+]

@@ -2,21 +2,18 @@
 
 A clean image (a render, a canvas, a cleanly scanned or cropped digit) has one exact level, read off its
 border: `clean_level`. A photo has grain, uneven light, shadows and a sheet's edges: there the background
-is the image with every stroke shaved off (`opening`), taken on block means so that the grain does not pull
-it down. The median over blocks is Pillow's `MedianFilter`; the opening's minimum and maximum are numpy,
-because `running` costs the same whatever the window (van Herk / Gil-Werman) where Pillow's rank filters
-grow with the window's area, and scipy.ndimage would add 114 MB (scipy 1.17.1, installed) to a serving
-image that is 197 MB above its base, for a few functions.
+is the image with every stroke shaved off (`imageops.opening`), taken on block means so that the grain does
+not pull it down. The median over blocks is Pillow's `MedianFilter`; the opening is imageops' running extremes,
+which cost the same whatever the window, where Pillow's rank filters grow with the window's area.
 """
 
 from __future__ import annotations
-
-from typing import Literal
 
 import numpy as np
 from PIL import Image, ImageFilter
 
 from service.reading.gray import border
+from service.reading.imageops import opening
 from service.reading.tuning import CLEAN_BORDER, CLEAN_IMAGE, OPENING
 
 
@@ -31,63 +28,6 @@ def clean_level(gray: np.ndarray) -> float | None:
     if counts.max() >= CLEAN_BORDER * counts.sum() and np.mean(np.round(gray) == level) >= CLEAN_IMAGE:
         return level
     return None
-
-
-def reduce_blocks(
-    values: np.ndarray, size: int, combine: np.ufunc, mode: Literal["constant", "edge"] = "constant"
-) -> np.ndarray:
-    """`combine` (np.add, np.logical_or...) over size x size blocks; one axis at a time, which is fast.
-
-    The last row and column of blocks are padded with zeros (`mode` "constant") or the edge ("edge").
-    """
-    if size == 1:
-        return values
-    height, width = values.shape
-    padded = np.pad(values, ((0, -height % size), (0, -width % size)), mode=mode)
-    rows = combine.reduce(padded.reshape(-1, size, padded.shape[1]), axis=1)
-    return combine.reduce(rows.reshape(rows.shape[0], -1, size), axis=2)
-
-
-def block_means(values: np.ndarray, size: int) -> np.ndarray:
-    """The mean of every size x size block (the last row and column of blocks repeat the edge)."""
-    return reduce_blocks(values.astype(np.float32, copy=False), size, np.add, "edge") / np.float32(size * size)
-
-
-def stretch(small: np.ndarray, size: int, shape: tuple[int, int]) -> np.ndarray:
-    """Blocks of `size` back to a full image of `shape`, interpolated between the blocks' centres."""
-    rows, cols = small.shape
-    image = Image.fromarray(small.astype(np.float32), mode="F").resize(
-        (cols * size, rows * size), Image.Resampling.BILINEAR
-    )
-    return np.asarray(image, dtype=np.float32)[: shape[0], : shape[1]]
-
-
-def running(values: np.ndarray, size: int, axis: int, accumulate: np.ufunc) -> np.ndarray:
-    """The minimum or maximum (`accumulate`: np.minimum or np.maximum) over a window of `size` along `axis`.
-
-    Centred, with the edges repeated. Van Herk / Gil-Werman: prefix and suffix extremes within blocks of
-    `size` give every window's extreme from two values, so the cost does not grow with the window.
-    """
-    values = np.moveaxis(values, axis, -1)
-    length = values.shape[-1]
-    before, after = size // 2, size - 1 - size // 2
-    extra = -(length + size - 1) % size
-    padded = np.pad(values, [(0, 0)] * (values.ndim - 1) + [(before, after + extra)], mode="edge")
-    blocks = padded.reshape(*padded.shape[:-1], -1, size)
-    prefix = accumulate.accumulate(blocks, axis=-1).reshape(padded.shape)
-    suffix = accumulate.accumulate(blocks[..., ::-1], axis=-1)[..., ::-1].reshape(padded.shape)
-    result = accumulate(suffix[..., :length], prefix[..., size - 1 : size - 1 + length])
-    return np.moveaxis(result, -1, axis)
-
-
-def window_extreme(values: np.ndarray, size: int, accumulate: np.ufunc) -> np.ndarray:
-    """The minimum or maximum over a size x size window around every pixel (`running` along both axes)."""
-    return running(running(values, size, 0, accumulate), size, 1, accumulate)
-
-
-def opening(small: np.ndarray, size: int) -> np.ndarray:
-    """What is left when everything narrower than `size` is shaved off: strokes go; steps and ramps stay."""
-    return window_extreme(window_extreme(small, size, np.minimum), size, np.maximum)
 
 
 def local_background(gray: np.ndarray, shape: tuple[int, int]) -> np.ndarray:

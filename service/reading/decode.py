@@ -29,8 +29,11 @@ def decode_image(data: bytes, max_pixels: int) -> Image.Image:
     return decode_upright(data, max_pixels)[0]
 
 
-def decode_upright(data: bytes, max_pixels: int) -> tuple[Image.Image, tuple[int, int]]:
-    """The decoded image (perhaps reduced while decoding) and the size of the image as sent once upright."""
+def decode_upright(
+    data: bytes, max_pixels: int, working_size: int = WORKING_SIZE
+) -> tuple[Image.Image, tuple[int, int]]:
+    """The decoded image (perhaps reduced while decoding, its longer side kept at least `working_size`) and the size
+    of the image as sent once upright."""
     if not data:
         raise InvalidInput("the image is empty (0 bytes)")
     try:
@@ -42,10 +45,10 @@ def decode_upright(data: bytes, max_pixels: int) -> tuple[Image.Image, tuple[int
                 raise PayloadTooLarge(f"image is {width}x{height} = {width * height} pixels; the limit is {max_pixels}")
             image.seek(0)  # the first frame of an animation or a multi-page TIFF
             upright = (height, width) if _exif_orientation(image) in SIDEWAYS else (width, height)
-            if image.format == "JPEG" and max(width, height) > WORKING_SIZE:
+            if image.format == "JPEG" and max(width, height) > working_size:
                 # Let the JPEG decoder scale by 1/2, 1/4 or 1/8 while decoding, keeping the longer side at
                 # least WORKING_SIZE, and decode luma only: most of a phone photo's pixels are never produced.
-                scale = WORKING_SIZE / max(width, height)
+                scale = working_size / max(width, height)
                 image.draft("L", (round(width * scale), round(height * scale)))
             image.load()
     except (PayloadTooLarge, InvalidInput):

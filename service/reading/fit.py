@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 
+from service.reading.imageops import center_of_mass
 from service.reading.tuning import BOX, FULL, INK_THRESHOLD, SIZE, STROKE_QUANTILE
 
 
@@ -39,10 +40,7 @@ def full_strength(digit: np.ndarray) -> np.ndarray:
 def center_by_mass(digit: np.ndarray, size: int = SIZE) -> np.ndarray:
     """Paste into a size x size field so the centre of mass lands on the centre pixel."""
     height, width = digit.shape
-    total = float(digit.sum())
-    rows, cols = np.indices(digit.shape)
-    com_row = float((rows * digit).sum() / total) if total else (height - 1) / 2
-    com_col = float((cols * digit).sum() / total) if total else (width - 1) / 2
+    com_row, com_col = center_of_mass(digit)
     # MNIST puts the centre of mass at (14, 14) in pixel-index coordinates.
     top = round(size / 2 - com_row)
     left = round(size / 2 - com_col)

@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 
 from service.errors import InvalidInput
-from service.reading.background import block_means, clean_level, grain, photo_background, stretch, window_extreme
+from service.reading.background import clean_level, grain, photo_background
 from service.reading.gray import bright_ink
+from service.reading.imageops import block_means, stretch, window_extreme
 from service.reading.tuning import CONTRAST, NOISE_FLOOR, SMOOTHING
 
 

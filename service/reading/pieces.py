@@ -13,30 +13,13 @@ from __future__ import annotations
 import numpy as np
 
 from service.errors import InvalidInput
-from service.reading.background import reduce_blocks
+from service.reading.imageops import Box, dilate, extent, label_runs, piece_boxes, reconstruct, reduce_blocks, runs
 from service.reading.tuning import BORDER, EDGE_SHARE, GAP, INK_THRESHOLD, LINE, MASK_CELLS, MAX_RUNS, SMALL
 
 
 def mask_scale(shape: tuple[int, ...]) -> int:
     """The block side that reduces a mask of `shape` to about MASK_CELLS cells along its longer side."""
     return max(1, max(shape) // MASK_CELLS)
-
-
-def extent(mask: np.ndarray) -> tuple[int, int, int, int] | None:
-    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
-    if rows.size == 0:
-        return None
-    return rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
-
-
-def dilate(mask: np.ndarray) -> np.ndarray:
-    """`mask` grown by one pixel up, down, left and right."""
-    grown = mask.copy()
-    grown[1:] |= mask[:-1]
-    grown[:-1] |= mask[1:]
-    grown[:, 1:] |= mask[:, :-1]
-    grown[:, :-1] |= mask[:, 1:]
-    return grown
 
 
 def reaching_in_from_the_edge(above: np.ndarray) -> np.ndarray | None:
@@ -61,54 +44,10 @@ def reaching_in_from_the_edge(above: np.ndarray) -> np.ndarray | None:
     if not seeds.any():
         return None
     scale = mask_scale(above.shape)
-    region, grown = reduce_blocks(above, scale, np.logical_or), reduce_blocks(seeds, scale, np.logical_or)
-    grown &= region
-    for _ in range(region.size):  # bounded: each round adds at least one cell or stops
-        wider = dilate(grown) & region
-        if (wider == grown).all():
-            break
-        grown = wider
+    grown = reconstruct(reduce_blocks(seeds, scale, np.logical_or), reduce_blocks(above, scale, np.logical_or))
     frame = dilate(np.repeat(np.repeat(grown, scale, axis=0), scale, axis=1))[:height, :width]
     left = above & ~frame
     return frame if left.sum() >= 0.02 * above.sum() and left.any() else None
-
-
-def runs(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Each row's stretches of True: their row, first column and one past their last column (row-major order)."""
-    edges = np.diff(np.pad(mask, ((0, 0), (1, 1))).astype(np.int8), axis=1)
-    rows, starts = np.nonzero(edges == 1)
-    _, ends = np.nonzero(edges == -1)
-    return rows, starts, ends
-
-
-def label_runs(rows: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
-    """A component number per run: runs on neighbouring rows that touch, corners included, share a number.
-
-    Union-find over runs rather than pixels, so a digit costs a few hundred steps whatever its resolution.
-    """
-    parent = list(range(len(rows)))
-
-    def root(i: int) -> int:
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
-
-    start, end = starts.tolist(), ends.tolist()
-    bounds = np.searchsorted(rows, np.arange(int(rows[-1]) + 2)).tolist() if len(rows) else [0]
-    for row in range(1, len(bounds) - 1):
-        i, i_stop = bounds[row - 1], bounds[row]  # the runs of the row above
-        j, j_stop = bounds[row], bounds[row + 1]
-        while i < i_stop and j < j_stop:
-            if start[i] <= end[j] and start[j] <= end[i]:  # ends are exclusive, so diagonal neighbours touch
-                a, b = root(i), root(j)
-                if a != b:
-                    parent[max(a, b)] = min(a, b)
-            if end[i] < end[j]:
-                i += 1
-            else:
-                j += 1
-    return np.array([root(i) for i in range(len(parent))], dtype=np.int64)
 
 
 def border_lines(box: list[np.ndarray], area: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
@@ -138,7 +77,7 @@ def border_lines(box: list[np.ndarray], area: np.ndarray, shape: tuple[int, int]
     return lines
 
 
-def digit_extent(strong: np.ndarray, ink: np.ndarray) -> tuple[int, int, int, int]:
+def digit_extent(strong: np.ndarray, ink: np.ndarray) -> Box:
     """The box of the digit among the ink: its heaviest connected piece (darkest and largest) and the pieces near it.
 
     What else an image holds (a smudge, a shadow, a photographed corner, a second character) stays out of
@@ -162,13 +101,10 @@ def digit_extent(strong: np.ndarray, ink: np.ndarray) -> tuple[int, int, int, in
     summed = np.concatenate([np.zeros((mask.shape[0], 1)), np.cumsum(mass, axis=1)], axis=1)
     run_mass = summed[rows, ends] - summed[rows, starts]
     weight = np.bincount(labels, run_mass, count)
-    box = [np.full(count, mask.shape[0]), np.zeros(count, int), np.full(count, mask.shape[1]), np.zeros(count, int)]
-    np.minimum.at(box[0], labels, rows)
-    np.maximum.at(box[1], labels, rows + 1)
-    np.minimum.at(box[2], labels, starts)
-    np.maximum.at(box[3], labels, ends)
+    measured = piece_boxes(rows, starts, ends, labels, mask.shape)
+    box = [measured.top, measured.bottom, measured.left, measured.right]
     pieces = np.flatnonzero(weight)
-    lines = border_lines(box, np.bincount(labels, ends - starts, count), mask.shape)
+    lines = border_lines(box, measured.area, mask.shape)
     if not lines[pieces].all():
         pieces = pieces[~lines[pieces]]
     chosen = {int(pieces[np.argmax(weight[pieces])])}
@@ -214,10 +150,8 @@ def crop_to_ink(ink: np.ndarray, margin: int = 2) -> np.ndarray:
     strong = strong_pixels(ink)
     if not strong.any():
         raise InvalidInput("the image holds no digit: no ink found")
-    top, bottom, left, right = digit_extent(strong, ink)
-    top, left = max(top - margin, 0), max(left - margin, 0)
-    window = ink[top : bottom + margin, left : right + margin]
-    inner = extent(window > 0)
+    found = digit_extent(strong, ink)
+    window = Box(max(found.top - margin, 0), found.bottom + margin, max(found.left - margin, 0), found.right + margin)
+    inner = extent(window.of(ink) > 0)
     assert inner is not None  # the window holds the strong pixels, which are above 0
-    inner_top, inner_bottom, inner_left, inner_right = inner
-    return window[inner_top:inner_bottom, inner_left:inner_right]
+    return inner.of(window.of(ink))

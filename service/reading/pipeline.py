@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from service.errors import InvalidInput
-from service.reading.background import window_extreme
 from service.reading.decode import decode_image, decode_upright, orient, shrink
 from service.reading.fit import center_by_mass, fit_box, full_strength
 from service.reading.gray import border, to_grayscale
+from service.reading.imageops import Box, extent, window_extreme
 from service.reading.ink import ink_on_dark
-from service.reading.pieces import crop_to_ink, extent, reaching_in_from_the_edge
-from service.reading.segment import Mark, find_marks
-from service.reading.tuning import FILLS, INK_THRESHOLD, INKED, OPENING, REACH, RESTORED
+from service.reading.layout import DIGIT, Line, Part, Segment, lay_out
+from service.reading.pieces import crop_to_ink, reaching_in_from_the_edge
+from service.reading.segment import check_count, find_glyphs
+from service.reading.tuning import FILLS, INK_THRESHOLD, INKED, OPENING, REACH, READ_FILLS, READ_WORKING_SIZE, RESTORED
 
 
 def find_digit(gray: np.ndarray) -> np.ndarray:
@@ -85,12 +88,27 @@ def mnist_from_image(data: bytes, max_pixels: int) -> np.ndarray:
     return mnist_from_gray(to_grayscale(shrink(orient(decode_image(data, max_pixels)))))
 
 
-def marks_from_gray(gray: np.ndarray) -> list[Mark]:
-    """The characters of a grayscale image [0, 255], left to right, each a 28x28 digit formatted as MNIST is.
+@dataclass(frozen=True)
+class Page:
+    """What an image says, as lines of characters, and how its analysed pixels map to the image as sent."""
 
-    A single mark is prepared exactly as `/predict` prepares a digit (`mnist_from_gray`): one digit reads the same
-    through both endpoints.
-    """
+    lines: list[Line]
+    scale_x: float = 1.0
+    scale_y: float = 1.0
+
+    def as_sent(self, box: Box) -> tuple[int, int, int, int]:
+        """A box of the analysed image as (x, y, width, height) in pixels of the image as sent (EXIF applied)."""
+
+        def scaled(start: int, length: int, scale: float) -> tuple[int, int]:
+            first = int(start * scale)
+            return first, max(1, round((start + length) * scale) - first)
+
+        (x, w), (y, h) = scaled(box.left, box.width, self.scale_x), scaled(box.top, box.height, self.scale_y)
+        return x, y, w, h
+
+
+def _reading_ink(gray: np.ndarray) -> np.ndarray:
+    """The ink of an image to read: as for one digit, with a light sheet's dark desk taken out."""
     # A dark border around an image that is mostly light is a light sheet on a dark desk, photographed with the desk
     # around it: the sheet is the ground (a number's ink is a small share of it), the desk reaching in is not ink.
     # The other way round (a light border, a mostly dark image) is a number cropped tight in bold ink.
@@ -101,30 +119,31 @@ def marks_from_gray(gray: np.ndarray) -> list[Mark]:
         removed = _frame_removed(ink)  # the desk, reaching in from the frame
         ink = ink if removed is None else removed
     found = extent(ink > INK_THRESHOLD * 255)
-    if found is not None and found[1] - found[0] >= FILLS * gray.shape[0]:
+    if found is not None and found.height >= READ_FILLS * gray.shape[0]:
         # Marks as tall as their image (a number cropped tight) may have strokes wider than the first look's window.
         restored = second_look(gray, ink, round(REACH * gray.shape[0]), light_ground)
         ink = ink if restored is None else restored
-    marks = find_marks(ink)
-    if len(marks) == 1:
-        return [Mark(marks[0].box, mnist_from_gray(gray))]
-    return marks
+    return ink
 
 
-def marks_from_image(data: bytes, max_pixels: int) -> list[Mark]:
-    """Encoded image bytes -> its marks, with boxes in pixels of the image as sent (after EXIF orientation)."""
-    image, (width, height) = decode_upright(data, max_pixels)
-    gray = to_grayscale(shrink(orient(image)))
-    scale_x, scale_y = width / gray.shape[1], height / gray.shape[0]
+def lines_from_gray(gray: np.ndarray) -> list[Line]:
+    """The lines of characters of a grayscale image [0, 255], top to bottom, each left to right.
 
-    def scaled(start: int, length: int, scale: float) -> tuple[int, int]:
-        """A span of the analysed image in pixels of the image as sent: its first pixel and its length."""
-        first = int(start * scale)
-        return first, max(1, round((start + length) * scale) - first)
+    A single mark is prepared exactly as `/predict` prepares a digit (`mnist_from_gray`): one digit reads the same
+    through both endpoints.
+    """
+    lines = lay_out(find_glyphs(_reading_ink(gray)))
+    characters = [c for line in lines for c in line.characters]
+    check_count(len(characters))
+    if len(characters) == 1 and characters[0].kind == DIGIT and characters[0].last == 1:
+        only = characters[0]
+        whole = only.segments[0]
+        only.segments[0] = Segment(0, 1, Part(whole.part.box, mnist_from_gray(gray)), whole.width)
+    return lines
 
-    marks = []
-    for mark in marks_from_gray(gray):
-        left, top, box_width, box_height = mark.box
-        (x, w), (y, h) = scaled(left, box_width, scale_x), scaled(top, box_height, scale_y)
-        marks.append(Mark((x, y, w, h), mark.digit))
-    return marks
+
+def read_image(data: bytes, max_pixels: int) -> Page:
+    """Encoded image bytes -> what it says, with boxes mapped to pixels of the image as sent (EXIF applied)."""
+    image, (width, height) = decode_upright(data, max_pixels, READ_WORKING_SIZE)
+    gray = to_grayscale(shrink(orient(image), READ_WORKING_SIZE))
+    return Page(lines_from_gray(gray), width / gray.shape[1], height / gray.shape[0])

@@ -1,37 +1,42 @@
-"""Stage 4c, for reading a number: the image's marks, one character each, left to right.
+"""Stage 4c, for reading a number: the image's glyphs, each the ink of one character, with its own pixels.
 
 The ink is found as for one digit (`ink_on_dark`, a photographed sheet's edges taken out) and its strong
-pixels are cut into connected pieces at the working resolution (`runs`, `label_runs`). The pieces become
-characters by rules on their boxes, measured against the marks' own height (the median of the large pieces):
+pixels are cut into connected pieces at the working resolution (imageops' `runs`, `label_runs`). The pieces
+become glyphs by rules on their boxes, measured against the marks' own height (the median of the large pieces):
 - a frame (a thin box line around a form field: little ink for its box, other marks inside) is dropped, and
   so is a line longer than the marks are tall (an underline, a box's side);
-- pieces that share most of their width and are close above each other are one character (a 5's flag, a
-  broken stroke); a small piece beside a character within reach joins it, and specks far from one are dropped;
-- a character much wider than the marks are tall is digits that touch: it is cut at its emptiest columns
-  near equal shares of its width.
-Each character's own pixels (not a neighbour's stroke reaching into its box) are fitted as MNIST is.
+- pieces that share most of their width and are close above each other are one glyph (a 5's flag, a broken
+  stroke, a colon's two dots);
+- a small piece beside a glyph is a glyph of its own here: whether it is a decimal point, a comma, a minus, a
+  broken stroke to join or a speck to drop is decided on its line (service/reading/layout.py).
+Each glyph keeps its own pixels (not a neighbour's stroke reaching into its box) for the fit.
 """
 
 from __future__ import annotations
 
-import itertools
 from dataclasses import dataclass
 
 import numpy as np
 
 from service.errors import InvalidInput
 from service.reading.fit import center_by_mass, fit_box, full_strength
-from service.reading.pieces import dilate, extent, label_runs, runs, strong_pixels
+from service.reading.imageops import Box, Pieces, dilate, extent, label_image, label_runs, piece_boxes, runs
+from service.reading.pieces import strong_pixels
 from service.reading.tuning import (
+    BACKGROUND,
+    BACKGROUND_AREA,
+    BASELINE,
+    BLOB_PENS,
+    CHARACTER_HEIGHT,
     FRAME_FILL,
-    INK_THRESHOLD,
-    JOIN_GAP,
     LINE_LENGTH,
+    LINE_MARK,
     MAIN_PIECE,
     MAX_MARKS,
     MAX_RUNS,
     SAME_COLUMN,
-    SPECK,
+    SEPARATOR_HEIGHT,
+    SPECK_AREA,
     SPLIT_WIDTH,
     TOUCHING,
     TOUCHING_PAIR,
@@ -39,47 +44,38 @@ from service.reading.tuning import (
 
 
 @dataclass(frozen=True)
-class Mark:
-    """One character of a reading: its box (left, top, width, height) in the analysed image, and its 28x28 digit."""
+class Glyph:
+    """The ink of one character: its box in the analysed image, its own pixels in that box (a neighbour's strokes
+    left out), the boxes of its pieces, and its strong pixels' count."""
 
-    box: tuple[int, int, int, int]
-    digit: np.ndarray
-
-
-@dataclass
-class _Pieces:
-    top: np.ndarray
-    bottom: np.ndarray
-    left: np.ndarray
-    right: np.ndarray
-    area: np.ndarray
-
-    @property
-    def height(self) -> np.ndarray:
-        return self.bottom - self.top
-
-    @property
-    def width(self) -> np.ndarray:
-        return self.right - self.left
+    box: Box
+    pixels: np.ndarray
+    pieces: tuple[Box, ...]
+    area: int
 
 
-def _label_image(shape: tuple[int, int], rows, starts, ends, labels) -> np.ndarray:
-    """Each pixel's piece number (-1: no ink), from the runs and their labels."""
-    image = np.full(shape[0] * shape[1], -1, dtype=np.int64)
-    lengths = ends - starts
-    offsets = np.repeat(rows * shape[1] + starts - np.cumsum(lengths) + lengths, lengths)
-    image[offsets + np.arange(int(lengths.sum()))] = np.repeat(labels, lengths)
-    return image.reshape(shape)
+@dataclass(frozen=True)
+class Glyphs:
+    """An image's glyphs left to right, the marks' height (`reference`) and the pen's width (`stroke`), in pixels."""
+
+    glyphs: list[Glyph]
+    reference: float
+    stroke: float
 
 
-def _reference_height(pieces: _Pieces, candidates: np.ndarray) -> float:
+def fit(ink: np.ndarray) -> np.ndarray:
+    """A character's ink (bright on zero, [0, 255]) fitted as MNIST is: 28x28 float32 in [0, 1]."""
+    return center_by_mass(full_strength(fit_box(ink))) / 255.0
+
+
+def _reference_height(pieces: Pieces, candidates: np.ndarray) -> float:
     """The marks' height: the median height of the large pieces among `candidates`."""
     area = pieces.area[candidates]
     large = candidates[area >= MAIN_PIECE * area.max()]
     return float(np.median(pieces.height[large]))
 
 
-def _lines_and_frames(pieces: _Pieces) -> np.ndarray:
+def _lines_and_frames(pieces: Pieces) -> np.ndarray:
     """Which pieces are box lines: frames holding other marks, lines longer than the marks are tall."""
     count = len(pieces.area)
     fill = pieces.area / np.maximum(pieces.width * pieces.height, 1)
@@ -100,18 +96,22 @@ def _lines_and_frames(pieces: _Pieces) -> np.ndarray:
     if rest.size == 0:
         return frames
     reference = _reference_height(pieces, rest)
-    across = (pieces.width >= LINE_LENGTH * reference) & (pieces.width >= 4 * pieces.height)
+    # Thin, too: digits that touch in a long row are as wide as a line but as tall as the marks.
+    across = (
+        (pieces.width >= LINE_LENGTH * reference)
+        & (pieces.width >= 4 * pieces.height)
+        & (pieces.height < 0.5 * reference)
+    )
     upright = (pieces.height >= LINE_LENGTH * reference) & (pieces.height >= 8 * pieces.width)
     lines = frames | across | upright
     return lines if not lines.all() else frames
 
 
-def _characters(pieces: _Pieces, kept: np.ndarray, reference: float) -> list[list[int]]:
-    """The kept pieces grouped into characters, left to right."""
+def _characters(pieces: Pieces, kept: np.ndarray, reference: float) -> list[list[int]]:
+    """The kept pieces grouped into glyphs, left to right: pieces sharing most of a column, close above each other."""
     order = kept[np.argsort(pieces.left[kept], kind="stable")].tolist()
     groups: list[list[int]] = []
     boxes: list[list[int]] = []  # top, bottom, left, right of each group
-    large = pieces.height >= 0.4 * reference
     for i in sorted(order, key=lambda p: -int(pieces.area[p])):  # large pieces first, the small ones join them
         top, bottom, left, right = (int(v[i]) for v in (pieces.top, pieces.bottom, pieces.left, pieces.right))
         best, best_gap = None, None
@@ -121,13 +121,18 @@ def _characters(pieces: _Pieces, kept: np.ndarray, reference: float) -> list[lis
             if vertical_gap > 0.5 * reference:
                 continue
             same_column = overlap >= SAME_COLUMN * min(right - left, g_right - g_left)
-            gap = max(left - g_right, g_left - right, 0)
-            joins = same_column or (not large[i] and gap <= JOIN_GAP * reference)
-            if joins and (best_gap is None or gap < best_gap):
-                best, best_gap = g, gap
+            # One character stays within a line: joining must not make a glyph much taller than the marks are
+            # (two lines written close would chain into one), and a small piece low beside a tall glyph's foot may
+            # be a decimal point or a comma: the line decides (service/reading/layout.py).
+            joined_height = max(bottom, g_bottom) - min(top, g_top)
+            too_tall = joined_height > max(CHARACTER_HEIGHT * reference, bottom - top, g_bottom - g_top)
+            small = bottom - top < SEPARATOR_HEIGHT * reference and g_bottom - g_top >= LINE_MARK * reference
+            low = small and top >= g_top + BASELINE * (g_bottom - g_top)
+            # Above a glyph, only a flag joins it (a 5's, wider than tall): a dot there belongs to the line above.
+            high = small and bottom <= g_top + 0.15 * (g_bottom - g_top) and right - left < 1.5 * (bottom - top)
+            if same_column and not (too_tall or low or high) and (best_gap is None or vertical_gap < best_gap):
+                best, best_gap = g, vertical_gap
         if best is None:
-            if not large[i] and pieces.area[i] < SPECK * pieces.area[kept].max():
-                continue  # a speck near nothing
             groups.append([i])
             boxes.append([top, bottom, left, right])
         else:
@@ -138,8 +143,9 @@ def _characters(pieces: _Pieces, kept: np.ndarray, reference: float) -> list[lis
     return [groups[g] for g in ordered]
 
 
-def _cuts(profile: np.ndarray, parts: int) -> list[int]:
-    """Where to cut a run of touching digits: the emptiest column near each equal share of its width."""
+def cut_columns(pixels: np.ndarray, parts: int) -> list[int]:
+    """Where to cut a glyph of `parts` touching digits: the emptiest column near each equal share of its width."""
+    profile = pixels.sum(axis=0)
     width = len(profile)
     share = width / parts
     cuts = []
@@ -152,29 +158,8 @@ def _cuts(profile: np.ndarray, parts: int) -> list[int]:
     return cuts
 
 
-def _fit(ink: np.ndarray) -> np.ndarray:
-    return center_by_mass(full_strength(fit_box(ink))) / 255.0
-
-
-def _measure(rows: np.ndarray, starts: np.ndarray, ends: np.ndarray, labels: np.ndarray, shape) -> _Pieces:
-    """Each piece's box and area (in pixels) from its runs."""
-    count = int(labels.max()) + 1
-    pieces = _Pieces(
-        np.full(count, shape[0]),
-        np.zeros(count, int),
-        np.full(count, shape[1]),
-        np.zeros(count, int),
-        np.bincount(labels, ends - starts, count),
-    )
-    np.minimum.at(pieces.top, labels, rows)
-    np.maximum.at(pieces.bottom, labels, rows + 1)
-    np.minimum.at(pieces.left, labels, starts)
-    np.maximum.at(pieces.right, labels, ends)
-    return pieces
-
-
-def _parts(width: int, height: int, reference: float, digit_width: float | None) -> int:
-    """How many touching digits a character `width` wide is (1: it is one)."""
+def parts_guess(width: int, height: int, reference: float, digit_width: float | None) -> int:
+    """How many touching digits a glyph `width` wide is, by its size alone (1: it is one)."""
     tall = max(height, reference)
     if width > SPLIT_WIDTH * tall:
         return max(2, round(width / (digit_width or TOUCHING * tall)))
@@ -183,58 +168,90 @@ def _parts(width: int, height: int, reference: float, digit_width: float | None)
     return 1
 
 
-def _own_pixels(ink: np.ndarray, owner: np.ndarray, group: list[int], box: tuple[int, int, int, int]) -> np.ndarray:
+def _own_pixels(ink: np.ndarray, owner: np.ndarray, group: list[int], box: Box) -> np.ndarray:
     """The character's ink in its box: its pieces and the faint edge beside them, not a neighbour's strokes."""
-    top, bottom, left, right = box
-    window = owner[top:bottom, left:right]
+    window = box.of(owner)
     own = np.isin(window, group)
     grown = dilate(dilate(own))  # the faint anti-aliased edge beside the strokes, as crop_to_ink keeps it
-    return np.where(grown & ~((window >= 0) & ~own), ink[top:bottom, left:right], 0.0)
+    return np.where(grown & ~((window >= 0) & ~own), box.of(ink), 0.0)
 
 
-def find_marks(ink: np.ndarray) -> list[Mark]:
-    """The characters of `ink` (bright on zero, [0, 255]) left to right, each fitted as MNIST is."""
+def _stroke_width(starts: np.ndarray, ends: np.ndarray, labels: np.ndarray, large: np.ndarray) -> float:
+    """The pen's width: the median length of the large pieces' horizontal runs (most of them cross a stroke)."""
+    lengths = (ends - starts)[np.isin(labels, large)]
+    return float(np.median(lengths)) if lengths.size else 1.0
+
+
+def _piece_runs(starts: np.ndarray, ends: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """Each piece's median run length: how wide its strokes are across (a blob's runs are as wide as it is)."""
+    lengths = ends - starts
+    order = np.lexsort((lengths, labels))
+    bounds = np.searchsorted(labels[order], np.arange(int(labels.max()) + 2))
+    middle = np.minimum(bounds[:-1] + (bounds[1:] - bounds[:-1]) // 2, len(order) - 1)
+    return lengths[order][middle]
+
+
+def _background(pieces: Pieces, widths: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """Which pieces are a photo's background rather than writing: a desk, a shadow or a sheet's edge reaching in
+    from the frame, far larger than the pieces that do not touch it; or a blob whose "strokes" are many pens wide.
+    Measured against the pieces' median (most pieces are characters, or their strokes), so a number cropped tight,
+    all of its digits touching the frame, loses none; nor is every piece ever dropped."""
+    height, width = shape
+    touching = (pieces.top == 0) | (pieces.left == 0) | (pieces.bottom >= height) | (pieces.right >= width)
+    # The medians leave out grain (pieces under SPECK_AREA of the image): a JPEG's specks outnumber the digits, and
+    # measured by them every digit's stroke would be "many pens wide".
+    counted = pieces.area >= SPECK_AREA * height * width
+    counted = counted if counted.any() else np.ones(len(pieces.area), dtype=bool)
+    typical = float(np.median(pieces.area[counted]))
+    # The pen: the stroke width of the median ink pixel, so that a few specks do not make every stroke look wide.
+    order = np.argsort(widths)
+    weight = np.cumsum(pieces.area[order])
+    pen = float(widths[order][np.searchsorted(weight, weight[-1] / 2)])
+    large = pieces.area >= BACKGROUND_AREA * typical
+    tall = (pieces.height >= BACKGROUND * height) & (pieces.height >= 2.5 * np.median(pieces.height))
+    wide = (pieces.width >= BACKGROUND * width) & (pieces.width >= 4 * np.median(pieces.width))
+    background = (touching & (tall | wide | large)) | (large & (widths >= BLOB_PENS * pen))
+    return background if not background.all() else np.zeros(len(pieces.area), dtype=bool)
+
+
+def find_glyphs(ink: np.ndarray) -> Glyphs:
+    """The glyphs of `ink` (bright on zero, [0, 255]) left to right, with the marks' height and the pen's width."""
     strong = strong_pixels(ink)
     if not strong.any():
         raise InvalidInput("the image holds no digit: no ink found")
     rows, starts, ends = runs(strong)
-    if len(rows) > MAX_RUNS:  # texture or noise, not strokes: one mark, which is_digit will judge
-        top, bottom, left, right = extent(strong)  # type: ignore[misc]
-        return [Mark((int(left), int(top), int(right - left), int(bottom - top)), _fit(ink[top:bottom, left:right]))]
+    if len(rows) > MAX_RUNS:  # texture or noise, not strokes: one glyph, which is_digit will judge
+        whole = extent(strong)
+        assert whole is not None
+        glyph = Glyph(whole, whole.of(ink), (whole,), int(strong.sum()))
+        return Glyphs([glyph], float(whole.height), 1.0)
     labels = label_runs(rows, starts, ends)
-    pieces = _measure(rows, starts, ends, labels, strong.shape)
+    pieces = piece_boxes(rows, starts, ends, labels, strong.shape)
     present = np.flatnonzero(pieces.area)
-    lines = _lines_and_frames(_Pieces(*(v[present] for v in vars(pieces).values())))
+    present = present[~_background(pieces.subset(present), _piece_runs(starts, ends, labels)[present], strong.shape)]
+    lines = _lines_and_frames(pieces.subset(present))
     kept = present[~lines]
     reference = _reference_height(pieces, kept)
     groups = _characters(pieces, kept, reference)
-    if len(groups) > MAX_MARKS:  # before any is fitted: text or texture, not a number
-        raise InvalidInput(f"the image holds {len(groups)} marks; a reading has at most {MAX_MARKS}")
-    owner = _label_image(strong.shape, rows, starts, ends, labels)
-    boxes = [
-        (int(pieces.top[g].min()), int(pieces.bottom[g].max()), int(pieces.left[g].min()), int(pieces.right[g].max()))
-        for g in groups
-    ]
-    widths = np.array([right - left for _, _, left, right in boxes])
-    heights = np.array([bottom - top for top, bottom, _, _ in boxes])
-    # A digit's width, from the marks that are neither 1s nor wider than tall (at least two of them).
-    single = widths[(widths >= 0.4 * reference) & (widths <= heights)]
-    digit_width = float(np.median(single)) if len(single) >= 2 else None
-    marks = []
-    for group, (top, bottom, left, right) in zip(groups, boxes, strict=True):
-        pixels = _own_pixels(ink, owner, group, (top, bottom, left, right))
-        parts = _parts(right - left, bottom - top, reference, digit_width)
-        edges = [0, *(_cuts(pixels.sum(axis=0), parts) if parts > 1 else []), right - left]
-        for a, b in itertools.pairwise(edges):
-            part = pixels[:, a:b]
-            box, crop = extent(part > INK_THRESHOLD * 255), extent(part > 0)
-            if box is None or crop is None:
-                continue
-            r0, r1, c0, c1 = box
-            digit = _fit(part[crop[0] : crop[1], crop[2] : crop[3]])
-            marks.append(Mark((left + a + int(c0), top + int(r0), int(c1 - c0), int(r1 - r0)), digit))
-    if not marks:
-        raise InvalidInput("the image holds no digit: no ink found")
-    if len(marks) > MAX_MARKS:  # counted once touching digits are cut apart
-        raise InvalidInput(f"the image holds {len(marks)} marks; a reading has at most {MAX_MARKS}")
-    return marks
+    large = kept[pieces.height[kept] >= 0.4 * reference]
+    owner = label_image(strong.shape, rows, starts, ends, labels)
+    glyphs = []
+    for group in groups:
+        box = pieces.box(group[0])
+        for piece in group[1:]:
+            box = box.union(pieces.box(piece))
+        glyphs.append(
+            Glyph(
+                box,
+                _own_pixels(ink, owner, group, box),
+                tuple(pieces.box(piece) for piece in group),
+                int(pieces.area[group].sum()),
+            )
+        )
+    return Glyphs(glyphs, reference, _stroke_width(starts, ends, labels, large))
+
+
+def check_count(count: int) -> None:
+    """A reading has at most MAX_MARKS characters: more is text or texture, not a number."""
+    if count > MAX_MARKS:
+        raise InvalidInput(f"the image holds {count} marks; a reading has at most {MAX_MARKS}")

@@ -14,6 +14,9 @@ BOX = 20
 # scales while decoding). A digit that ends up 20 px tall loses nothing; a 12-megapixel photo costs
 # milliseconds instead of a second.
 WORKING_SIZE = 400
+# decode, for reading what is written (`/read`): the same. Measured on the reading development set: 640 and 900
+# read its photographed paper no better (0.447 and 0.413 exact against 0.453) at 1.6 and 2.3 times the time.
+READ_WORKING_SIZE = 400
 
 # background: an image is clean (a render, a canvas, a scan with a white background) when at least this share
 # of its border is exactly one level...
@@ -29,6 +32,9 @@ SMOOTHING = 64
 OPENING = 5
 # background, photos: a digit that spans at least this share of its image's height or width fills it...
 FILLS = 0.8
+# reading: marks at least this share of their image tall get the second look too (a number cropped loosely, in
+# strokes wider than the first look's window; the second look only restores ink near the strokes found).
+READ_FILLS = 0.8
 # ...when its ink also covers at least this share of the image: cropped digits cover 18-60 % (10th to 90th
 # percentile, development set), faint photos whose sheet's edges widen the crop 6-12 %...
 INKED = 0.15
@@ -74,8 +80,10 @@ MAIN_PIECE = 0.25
 FRAME_FILL = 0.15
 # segment: a thin piece longer than this many times the marks' height is a line (an underline, a box's side).
 LINE_LENGTH = 1.5
-# segment: two pieces sharing at least this share of the narrower one's width are one character (a 5's flag).
+# segment: two pieces sharing at least this share of the narrower one's width are one character (a 5's flag)...
 SAME_COLUMN = 0.5
+# ...unless together they would be taller than this many times the marks' height (two lines written close).
+CHARACTER_HEIGHT = 1.35
 # segment: a small piece (under 0.4 of the marks' height) within this share of their height beside a
 # character joins it (a broken stroke)...
 JOIN_GAP = 0.15
@@ -89,3 +97,55 @@ TOUCHING = 0.7
 TOUCHING_PAIR = 1.1
 # segment: a reading has at most this many marks (the API reads numbers of up to 10 digits; more is text or noise).
 MAX_MARKS = 24
+
+# layout (reading what is written): a glyph at least this share of the marks' height tall stands on a line of its
+# own right; smaller ones (a decimal point, a comma, a minus, a colon's dot, a speck) are placed on a line after.
+LINE_MARK = 0.55
+# layout: two tall glyphs side by side are on one line when their heights overlap by this share of the shorter
+# (a line turned by 10 degrees still overlaps its neighbours by most of their height).
+SAME_LINE = 0.4
+# layout: a separator is at most this share of its line's height tall...
+SEPARATOR_HEIGHT = 0.5
+# ...and a decimal point or a comma at most this share of it wide, and at least this share of the pen's width
+# across (grain and specks are finer than the pen that wrote the digits).
+DOT_WIDTH = 0.42
+DOT_PEN = 0.6
+# layout: a decimal point's or a comma's bottom lies below this share of its line's height (from the line's top)...
+BASELINE = 0.8
+# ...and a comma's descends at least this far below the line's bottom (a share of its height) where a point's does not.
+DESCENT = 0.07
+# ...or, round as a point but this far below the line's bottom, a comma all the same (a pen's comma is often a
+# blob with a short tail; on the development set the commas descend 0.15-0.28 and the points under 0.11).
+COMMA_DESCENT = 0.13
+# layout: a minus is at least this many times as wide as it is tall, and its middle between these shares of the line.
+MINUS_ASPECT = 1.8
+MINUS_MIDDLE = (0.25, 0.75)
+# layout: a glyph under this share of its line's height whose top is well below the line's (a lowercase letter, a
+# unit) is no digit: the digits of one line are of one height.
+UNDERSIZED = 0.62
+# layout: a slash is a thin stroke (its ink's minor axis under this share of its major axis)...
+SLASH_THIN = 0.16
+# ...leaning at least this many degrees from upright, and taller than the line's digits by this share of them (an
+# MNIST 1 leans as much as a slash often does; a slash written between digits is taller than they are).
+SLASH_LEAN = 12
+SLASH_TALLER = 1.03
+# layout: a glyph this wide (a share of its line's height) may be digits that touch: it gets cut points at least
+# CUT_SPACING of the height apart, a candidate digit between every two of them PART_WIDTH of the height wide (the
+# whole glyph too), and the path through them whose digits the models believe most wins (service/core/digits.py).
+MAYBE_TOUCHING = 0.85
+CUT_SPACING = 0.12
+PART_WIDTH = (0.15, 1.3)
+# layout: a digit's width, as a share of its line's height, where the line has too few digits to measure it.
+TYPICAL_WIDTH = 0.6
+
+# segment, photos: a piece touching the frame at least this share of the image tall or wide (and far taller or wider
+# than the pieces that do not touch it), or with this many times their median area, is the desk, a shadow or a
+# sheet's edge reaching in...
+BACKGROUND = 0.3
+BACKGROUND_AREA = 8
+# segment: pieces smaller than this share of the image are grain to the medians that the background is judged by.
+SPECK_AREA = 2e-4
+# ...and so is a piece of that size whose runs are this many times the others' median run (a blob, not strokes).
+BLOB_PENS = 3.5
+# layout: a small piece sharing this much of its columns with a tall glyph is part of that glyph (a serif, a corner).
+INSIDE = 0.8

@@ -12,7 +12,7 @@ from PIL import Image
 from service import create_app
 from service.core.registry import ModelRegistry
 from service.settings import Settings
-from tests.conftest import NEWEST, committed_versions
+from tests.conftest import LOADED, NEWEST, committed_versions
 from tests.images import encode, png
 
 
@@ -51,7 +51,7 @@ def test_models_list_and_describe(client):
     assert mlp["metrics"]["test_accuracy"] >= 0.983
     assert mlp["provider"] == "CPUExecutionProvider"
     assert client.get("/models/cnn").get_json()["parameters"] == 93_322
-    assert client.get("/models/cnn/versions/1").get_json()["version"] == 1
+    assert client.get(f"/models/cnn/versions/{LOADED['cnn'][0]}").get_json()["version"] == LOADED["cnn"][0]
     _error(client.get("/models/resnet"), 404, "model_not_found")
     _error(client.get("/models/cnn/versions/7"), 404, "model_not_found")
 

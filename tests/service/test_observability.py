@@ -5,7 +5,7 @@ import json
 import pytest
 import requests
 
-from tests.conftest import NEWEST, committed_versions
+from tests.conftest import LOADED, NEWEST
 from tests.metrics import sample
 
 
@@ -52,8 +52,8 @@ def test_metrics_add_up_across_workers(server):
     # Set once at start (the shared HTTP server gets no load or unload calls): one per worker, or the latest value.
     assert _sample(text, "digit_serve_served_version", model="cnn") == NEWEST["cnn"]
     assert _sample(text, "digit_serve_model_provider", model="mlp", provider="CPUExecutionProvider") == 1
-    # Every committed version is loaded once in each of the two workers.
-    cnn_loads = 2 * len(committed_versions("cnn"))
+    # Every version it serves (the newest MAX_VERSIONS committed) is loaded once in each of the two workers.
+    cnn_loads = 2 * len(LOADED["cnn"])
     assert _sample(text, "digit_serve_model_loads_total", model="cnn", result="success") == cnn_loads
 
 

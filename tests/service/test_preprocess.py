@@ -12,6 +12,7 @@ from service.reading.background import clean_level
 from service.reading.decode import decode_image, shrink
 from service.reading.fit import center_by_mass, fit_box, full_strength
 from service.reading.gray import to_grayscale
+from service.reading.imageops import Box
 from service.reading.pieces import border_lines, crop_to_ink, digit_extent, label_runs, runs
 from service.reading.tuning import WORKING_SIZE
 from tests.images import encode, tight
@@ -286,7 +287,7 @@ def test_the_digit_is_its_heaviest_piece_and_a_smudge_far_from_it_is_left_out():
     ink = np.zeros((200, 200), dtype=np.float32)
     ink[60:140, 90:100] = 255.0  # the digit: a stroke 80 px tall
     ink[5:20, 170:190] = 120.0  # a smudge in the corner, far from it
-    assert digit_extent(_strong(ink), ink) == (60, 140, 90, 100)
+    assert digit_extent(_strong(ink), ink) == Box(60, 140, 90, 100)
 
 
 def test_pieces_close_to_the_digit_are_part_of_it():
@@ -296,7 +297,7 @@ def test_pieces_close_to_the_digit_are_part_of_it():
     ink[60:66, 106:130] = 255.0  # the flag, 6 px away
     for top in range(150, 190, 10):  # a dashed tail, each dash 4 px from the next
         ink[top : top + 6, 90:96] = 200.0
-    assert digit_extent(_strong(ink), ink) == (60, 186, 90, 130)
+    assert digit_extent(_strong(ink), ink) == Box(60, 186, 90, 130)
 
 
 def test_a_photo_of_a_digit_beside_a_dark_smudge_crops_the_digit(digit):

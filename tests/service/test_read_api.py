@@ -205,8 +205,10 @@ def test_any_image_is_read_or_refused_with_a_4xx_never_a_5xx(client, width, heig
     assert response.status_code in (200, 413, 415, 422), (response.status_code, response.get_data()[:300])
     if response.status_code == 200:
         body = response.json
-        assert body["text"] == "".join(str(d["label"]) for d in body["digits"]) and body["digits"]
-        for digit in body["digits"]:
+        lines = ["".join(c["label"] for c in body["characters"] if c["line"] == i) for i in range(len(body["lines"]))]
+        assert body["text"] == "\n".join(lines) == "\n".join(line["text"] for line in body["lines"])
+        assert body["characters"]
+        for digit in body["characters"] + body["lines"]:
             x, y, w, h = digit["box"]
             assert x >= 0 and y >= 0 and w >= 1 and h >= 1 and x + w <= width and y + h <= height, (
                 digit,

@@ -6,7 +6,7 @@ import requests
 import tritonclient.http as httpclient
 from tritonclient.utils import InferenceServerException
 
-from tests.conftest import NEWEST, PROTOCOL_ADMIN_TOKEN, PROTOCOL_MAX_INSTANCES, committed_versions
+from tests.conftest import LOADED, NEWEST, PROTOCOL_ADMIN_TOKEN, PROTOCOL_MAX_INSTANCES, committed_versions
 
 pytestmark = pytest.mark.slow
 TOKEN = PROTOCOL_ADMIN_TOKEN
@@ -31,7 +31,7 @@ def test_server_and_model_health(client):
     assert client.is_server_ready()
     for name in ("mlp", "cnn", "linear"):
         assert client.is_model_ready(name)
-        assert client.is_model_ready(name, "1")
+        assert client.is_model_ready(name, str(LOADED[name][0]))
     assert not client.is_model_ready("resnet")
     assert not client.is_model_ready("mlp", "9")
 
@@ -46,7 +46,7 @@ def test_model_metadata_and_config(client):
     metadata = client.get_model_metadata("cnn")
     assert metadata["platform"] == "onnxruntime_onnx"
     assert metadata["inputs"] == [{"name": "pixels", "datatype": "FP32", "shape": [-1, 28, 28, 1]}]
-    assert client.get_model_metadata("cnn", "1")["versions"] == [str(v) for v in committed_versions("cnn")]
+    assert client.get_model_metadata("cnn", str(LOADED["cnn"][0]))["versions"] == [str(v) for v in LOADED["cnn"]]
     config = client.get_model_config("linear")
     assert config["input"] == [{"name": "x", "data_type": "TYPE_FP32", "dims": [1]}]
     assert config["max_batch_size"] == PROTOCOL_MAX_INSTANCES

@@ -252,21 +252,29 @@
     list.textContent = "";
     clearBoxes();
     const rejected = [];
-    answer.digits.forEach((digit, index) => {
+    const marks = answer.characters || answer.digits;
+    marks.forEach((mark, index) => {
       const item = document.createElement("li");
-      item.textContent = `${digit.label}: ${(digit.confidence * 100).toFixed(1)} %`;
-      if (digit.is_digit === false) {
+      if (mark.kind === "separator") {
+        item.textContent = `${mark.label} (separator)`;
+      } else {
+        item.textContent = `${mark.label}: ${(mark.confidence * 100).toFixed(1)} %`;
+      }
+      if (mark.is_digit === false) {
         item.className = "not-digit";
-        item.textContent += " (not a digit)";
+        item.textContent += mark.kind === "unknown" ? " (not a digit or a separator)" : " (not sure it is a digit)";
         rejected.push(index + 1);
       }
       list.append(item);
-      drawBox(digit);
+      drawBox(mark);
     });
-    if (rejected.length === answer.digits.length) {
+    const readable = marks.filter((mark) => mark.kind !== "separator");
+    if (readable.length && rejected.length === readable.length) {
       showNotice("This does not look like a number: no mark in it reads as a digit.");
     } else if (rejected.length) {
-      showNotice(`Not every mark is a digit: mark ${rejected.join(", ")} (counting from the left) does not look like one.`);
+      showNotice(`Not every mark is a digit: mark ${rejected.join(", ")} (counting from the left, line by line) does not look like one.`);
+    } else if (answer.is_number === false) {
+      showNotice("These marks do not make a number: a separator is where no number has one.");
     } else {
       showNotice("");
     }
