@@ -75,6 +75,8 @@ COPY --from=serve-deps /opt/venv /opt/venv
 WORKDIR /app
 COPY service/ /app/service/
 COPY --chown=10001:10001 models/ /app/models/
+# Where docker-compose's named volume keeps corrections (FEEDBACK_DIR): a new volume takes this folder's owner.
+RUN mkdir /app/feedback && chown 10001:10001 /app/feedback
 USER 10001
 EXPOSE 8000 8001
 HEALTHCHECK --interval=10s --timeout=3s --start-period=30s --retries=3 \

@@ -8,9 +8,11 @@ operations over them (the open inference protocol's data plane, and `/predict` a
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from service.core.dataplane import DataPlane
 from service.core.digits import Digits
+from service.core.feedback import FeedbackStore
 from service.core.registry import ModelRegistry, registry_from_settings, start_polling
 from service.core.runner import ModelRunner
 from service.settings import Settings
@@ -25,6 +27,7 @@ class Runtime:
     runner: ModelRunner
     dataplane: DataPlane
     digits: Digits
+    feedback: FeedbackStore | None = None  # corrections (POST /feedback), when FEEDBACK_DIR is set
 
 
 def build_runtime(settings: Settings, registry: ModelRegistry | None = None, poll: bool = True) -> Runtime:
@@ -36,10 +39,19 @@ def build_runtime(settings: Settings, registry: ModelRegistry | None = None, pol
         if poll and settings.model_poll_seconds:
             start_polling(registry, settings.model_poll_seconds)
     runner = ModelRunner(settings.max_instances, settings.batch_policies)
+    feedback = None
+    if settings.feedback_dir:
+        feedback = FeedbackStore(
+            Path(settings.feedback_dir),
+            settings.feedback_instance_name,
+            settings.feedback_max_items,
+            settings.feedback_max_bytes,
+        )
     return Runtime(
         settings,
         registry,
         runner,
         DataPlane(settings, registry, runner),
         Digits(settings, registry, runner),
+        feedback,
     )

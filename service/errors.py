@@ -40,6 +40,12 @@ class ModelNotFound(ServiceError):
     status, code, grpc_status = 404, "model_not_found", "NOT_FOUND"
 
 
+class NotFound(ServiceError):
+    """Something a request names (a stored correction) that is not there."""
+
+    status, code, grpc_status = 404, "not_found", "NOT_FOUND"
+
+
 class PayloadTooLarge(ServiceError):
     status, code, grpc_status = 413, "payload_too_large", "RESOURCE_EXHAUSTED"
 
@@ -59,6 +65,12 @@ class ServiceUnavailable(ServiceError):
 
 
 RETRY_AFTER_S = 1
+
+
+class InsufficientStorage(ServiceError):
+    """A store (the corrections' database) is full: no more is kept until items are deleted or limits raised."""
+
+    status, code, grpc_status = 507, "insufficient_storage", "RESOURCE_EXHAUSTED"
 
 
 class ModelLoadError(ServiceError):

@@ -65,6 +65,9 @@ DIGIT_CHECKS = Counter("digit_serve_digit_checks_total", "Images is_digit answer
 READ_MARKS = Histogram(
     "digit_serve_read_digits", "Digits found per /read answer", buckets=(1, 2, 3, 4, 5, 6, 8, 10, 12, 16, 24)
 )
+FEEDBACK = Counter(
+    "digit_serve_feedback_total", "Corrections received, by outcome (stored, duplicate, or an error code)", ["outcome"]
+)
 SHED = Counter("digit_serve_requests_shed_total", "Requests answered 503 at once because a worker was at capacity")
 IMAGES_DECODED = Counter("digit_serve_images_decoded_total", "Images decoded and preprocessed")
 MODEL_LOADS = Counter("digit_serve_model_loads_total", "Model version loads", ["model", "version", "result"])
@@ -167,6 +170,11 @@ def record_grpc(method: str, code: str, tags: dict, seconds: float, peer: str) -
                 "worker": access_log.worker,
             }
         )
+
+
+def record_feedback(outcome: str) -> None:
+    """A correction stored, found stored already, or refused (its error code: bad_request, insufficient_storage...)."""
+    FEEDBACK.labels(outcome).inc()
 
 
 def record_shed() -> None:

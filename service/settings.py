@@ -102,6 +102,12 @@ class Settings:
     max_versions: int = 3  # versions of one model kept loaded; the newest serves by default
     batching: str = ""  # adaptive batching per model, e.g. "mlp=64/2,cnn=32/2": max rows / max queue delay in ms
     state_dir: str = ""  # shared by a server's workers to agree on what they serve (gunicorn.conf.py sets it)
+    # Corrections (POST /feedback, docs/operations.md): off while FEEDBACK_DIR is empty. Each instance writes its own
+    # SQLite file there, named after FEEDBACK_INSTANCE (default: the host's name, which is the pod's in Kubernetes).
+    feedback_dir: str = ""
+    feedback_instance: str = ""
+    feedback_max_items: int = 100_000
+    feedback_max_bytes: int = 1024 * 1024 * 1024
 
     def __post_init__(self) -> None:
         if self.device not in DEVICES:
@@ -117,6 +123,8 @@ class Settings:
             "max_image_pixels",
             "request_timeout",
             "max_versions",
+            "feedback_max_items",
+            "feedback_max_bytes",
         ):
             if getattr(self, name) < 1:
                 raise SettingsError(f"{name.upper()} must be at least 1, got {getattr(self, name)}")
@@ -138,6 +146,13 @@ class Settings:
     def drain_file(self) -> Path | None:
         """STATE_DIR/draining: while it exists, readiness answers draining (python -m service.healthcheck --drain)."""
         return Path(self.state_dir) / DRAIN_FILE_NAME if self.state_dir else None
+
+    @property
+    def feedback_instance_name(self) -> str:
+        """The name of this instance's corrections file: FEEDBACK_INSTANCE, else the host's (a pod's) name."""
+        import socket
+
+        return self.feedback_instance or socket.gethostname().split(".")[0] or "local"
 
     @property
     def grpc_processes(self) -> int:

@@ -1,4 +1,8 @@
-"""python -m training {mlp,cnn,linear,isdigit,all}: retrain, export, verify and publish the next versions."""
+"""python -m training {mlp,cnn,linear,isdigit,all}: retrain, export, verify and publish the next versions.
+
+python -m training finetune cnn --from-feedback DIR --data DIR: fine-tune the served CNN on its users' digits
+(training/finetune.py), gate, publish the next version.
+"""
 
 from __future__ import annotations
 
@@ -23,11 +27,48 @@ from training.pipeline import (
 MODELS = ("mlp", "cnn", "linear", "isdigit")
 
 
+def positive_int(text: str) -> int:
+    """An argparse type: an integer of at least 1 (a one-line error otherwise)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def non_negative_int(text: str) -> int:
+    """An argparse type: an integer of at least 0."""
+    return 0 if text.strip() == "0" else positive_int(text)
+
+
+def fraction(text: str) -> float:
+    """An argparse type: a number from 0 to 1."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number from 0 to 1, got {text!r}") from None
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"must be from 0 to 1, got {value:g}")
+    return value
+
+
+def positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number, got {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be above 0, got {value:g}")
+    return value
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m training", description=__doc__)
     parser.add_argument("model", choices=(*MODELS, "all"), help="which model to retrain")
-    parser.add_argument("--epochs", type=int, help="epochs (default: the model's recipe)")
-    parser.add_argument("--batch-size", type=int, help="batch size (default: the model's recipe)")
+    parser.add_argument("--epochs", type=positive_int, help="epochs (default: the model's recipe)")
+    parser.add_argument("--batch-size", type=positive_int, help="batch size (default: the model's recipe)")
     parser.add_argument(
         "--data-dir",
         help="directory of the MNIST IDX .gz files (default: $MNIST_DIR, then Keras' cache, then Keras' download)",
@@ -37,17 +78,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=os.environ.get("MODEL_DIR", "models"),
         help="model repository to publish into (default: $MODEL_DIR or ./models)",
     )
-    parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    parser.add_argument("--limit", type=int, help="train on the first N training images only")
+    parser.add_argument("--seed", type=non_negative_int, default=0, help="random seed (default 0)")
+    parser.add_argument("--limit", type=positive_int, help="train on the first N training images only")
     parser.add_argument(
         "--min-accuracy",
-        type=float,
+        type=fraction,
         help="mlp, cnn: the lowest MNIST test accuracy that may be published (default: mlp 0.989, cnn 0.993); "
         "isdigit: the lowest share of calibration non-digits rejected (default 0.9)",
     )
     parser.add_argument(
         "--max-distance",
-        type=float,
+        type=positive_float,
         help="linear: the largest relative distance of w and b to "
         "the least-squares fit that may be published "
         "(default 1e-3)",
@@ -66,7 +107,60 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
+def parse_finetune_args(argv: list[str]) -> argparse.Namespace:
+    from training import finetune
+
+    parser = argparse.ArgumentParser(prog="python -m training finetune", description=finetune.__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+    parser.add_argument("model", choices=("cnn",), help="the model to fine-tune (the CNN, which /read uses)")
+    parser.add_argument("--from-feedback", type=Path, help="FEEDBACK_DIR: every feedback-*.sqlite in it")
+    parser.add_argument("--data", type=Path, help="a folder of labelled images: DIR/<digit>/*.png")
+    parser.add_argument("--data-dir", help="the MNIST IDX files (default $MNIST_DIR)")
+    parser.add_argument("--model-dir", type=Path, default=Path(os.environ.get("MODEL_DIR", "models")))
+    parser.add_argument("--epochs", type=positive_int, default=finetune.EPOCHS)
+    parser.add_argument("--holdout", type=fraction, default=finetune.HOLDOUT, help="share of source images held out")
+    parser.add_argument("--seed", type=non_negative_int, default=0)
+    parser.add_argument("--reload-url", help="service base URL to ask to load the new version (token: $ADMIN_TOKEN)")
+    args = parser.parse_args(argv)
+    if args.from_feedback is None and args.data is None:
+        parser.error("give --from-feedback FEEDBACK_DIR, --data DIR, or both")
+    for folder in (args.from_feedback, args.data):
+        if folder is not None and not folder.is_dir():
+            parser.error(f"{folder} is not a directory")
+    return args
+
+
+def main_finetune(argv: list[str]) -> int:
+    from training import finetune
+
+    args = parse_finetune_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        data = load_mnist(args.data_dir)
+        result = finetune.finetune(
+            data, args.model_dir, args.from_feedback, args.data, args.epochs, args.seed, args.holdout
+        )
+    except (DatasetError, finetune.FinetuneError, ExportMismatch) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(
+        f"cnn version {result['version']} ({result['path']}): held-out user digits "
+        f"{result['before']['user_held_out']:.4f} -> {result['after']['user_held_out']:.4f}, MNIST test "
+        f"{result['before']['mnist_test']:.4f} -> {result['after']['mnist_test']:.4f}, from {result['digits']} digits"
+    )
+    if args.reload_url:
+        try:
+            print(request_reload(args.reload_url, "cnn", os.environ.get("ADMIN_TOKEN")))
+        except RuntimeError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 3
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["finetune"]:
+        return main_finetune(argv[1:])
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     names = MODELS if args.model == "all" else (args.model,)

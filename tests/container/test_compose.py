@@ -229,6 +229,21 @@ with urllib.request.urlopen(request, timeout=10) as answer:
 """
 
 
+FEEDBACK_INSIDE = """
+import io, os, urllib.request
+from PIL import Image, ImageDraw
+image = Image.new("L", (28, 28), 0)
+ImageDraw.Draw(image).line([(14, 4), (14, 24)], fill=255, width=3)
+buffer = io.BytesIO()
+image.save(buffer, "PNG")
+request = urllib.request.Request(
+    "http://127.0.0.1:8000/feedback?label=1", buffer.getvalue(), {"Content-Type": "image/png"}
+)
+with urllib.request.urlopen(request, timeout=10) as answer:
+    print(answer.status, " ".join(sorted(os.listdir("/feedback"))))
+"""
+
+
 def _pod_manifest(tmp_path: Path) -> Path:
     """The Deployment as committed, with one replica: podman publishes every containerPort on the host, so two
     replicas on one machine would collide on port 8000, which pods on separate nodes of a cluster never do."""
@@ -272,5 +287,9 @@ def test_the_kubernetes_deployment_runs_under_its_own_settings(compose, tmp_path
         assert inspected["HostConfig"]["ReadonlyRootfs"] is True
         assert inspected["HostConfig"]["Memory"] == 1024 * 1024 * 1024  # the manifest's limit
         assert "ORT_DISABLE_TELEMETRY=1" in inspected["Config"]["Env"]
+        # Corrections go to the claimed volume, in a SQLite file of this pod's own.
+        stored = podman("exec", container, "python", "-c", FEEDBACK_INSIDE)
+        assert stored.stdout.startswith("201 "), stored.stdout + stored.stderr
+        assert any(name.startswith("feedback-") and name.endswith(".sqlite") for name in stored.stdout.split()[1:])
     finally:
         podman("kube", "down", str(manifest), timeout=120)

@@ -12,7 +12,8 @@ from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import WebDriverWait
 
 from support.browser import draw, number_strokes, strokes_for
-from support.server import ROOT
+from support.server import ROOT, running_server
+from tests.conftest import NEWEST
 
 pytestmark = pytest.mark.slow
 
@@ -183,3 +184,35 @@ def test_an_image_that_is_not_a_digit_says_so_plainly(browser, page_server, tmp_
     WebDriverWait(browser, 10).until(lambda d: notice.is_displayed())
     assert "does not look like a number" in notice.text
     assert "not a digit" in _text(browser, "reading-digits")
+
+
+def test_a_wrong_answer_is_corrected_from_the_page_in_both_modes(browser, chromium_ready, tmp_path, models_dir):
+    """ "Wrong? Correct it" sends the image answered, with the right digit or number and what answered it, to
+    POST /feedback of a server that keeps corrections (real gunicorn, real SQLite)."""
+    feedback = tmp_path / "feedback"
+    (tmp_path / "server").mkdir()
+    with running_server(
+        tmp_path / "server", MODEL_DIR=str(models_dir), FEEDBACK_DIR=str(feedback), FEEDBACK_INSTANCE="page"
+    ) as server:
+        canvas = _open(browser, server)
+        form = browser.find_element(By.CSS_SELECTOR, "[data-testid=correct]")
+        assert not form.is_displayed()  # nothing answered yet: nothing to correct
+        draw(browser, canvas, strokes_for("7"))
+        _answers(browser, "7")
+        assert form.is_displayed()
+        browser.find_element(By.CSS_SELECTOR, "[data-testid=correct-input]").send_keys("1")
+        browser.find_element(By.CSS_SELECTOR, "[data-testid=correct-send]").click()
+        WebDriverWait(browser, 10).until(lambda d: "kept as correction" in _text(d, "correct-status"))
+        browser.find_element(By.CSS_SELECTOR, "[data-testid=mode-read]").click()
+        assert not form.is_displayed()
+        canvas = browser.find_element(By.CSS_SELECTOR, "[data-testid=canvas]")
+        draw(browser, canvas, number_strokes("170"))
+        assert _reading(browser, "170") == "170"
+        field = browser.find_element(By.CSS_SELECTOR, "[data-testid=correct-input]")
+        field.send_keys("176")
+        browser.find_element(By.CSS_SELECTOR, "[data-testid=correct-send]").click()
+        WebDriverWait(browser, 10).until(lambda d: "kept as correction" in _text(d, "correct-status"))
+        stats = requests.get(f"{server.url}/feedback/stats", timeout=5).json()
+    assert stats["by_label"] == {"digit:1": 1, "number:176": 1}
+    assert stats["by_model_version"] == {f"mlp v{NEWEST['mlp']}": 1, f"cnn v{NEWEST['cnn']}": 1}
+    assert _console_errors(browser) == []

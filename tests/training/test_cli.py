@@ -36,3 +36,34 @@ def test_the_recipe_chooses_the_optimizer_and_its_schedule():
     assert float(deck.learning_rate) == pytest.approx(1e-3)
     with pytest.raises(ValueError, match="optimizer must be one of"):
         Recipe(epochs=1, batch_size=1, optimizer="adagrad")
+
+
+@pytest.mark.parametrize(
+    ("argv", "says"),
+    [
+        (["cnn", "--epochs", "-1"], "--epochs: must be at least 1, got -1"),
+        (["cnn", "--epochs", "two"], "--epochs: must be a whole number"),
+        (["mlp", "--batch-size", "0"], "--batch-size: must be at least 1"),
+        (["cnn", "--min-accuracy", "1.5"], "--min-accuracy: must be from 0 to 1"),
+        (["cnn", "--seed", "-3"], "--seed: must be at least 1, got -3"),
+        (["cnn", "--limit", "0"], "--limit: must be at least 1"),
+    ],
+)
+def test_every_numeric_flag_is_checked_with_a_one_line_error(argv, says, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        parse_args(argv)
+    assert exit_info.value.code == 2
+    error = capsys.readouterr().err.strip().splitlines()[-1]
+    assert says in error, error
+
+
+def test_the_finetune_flags_are_checked_too(tmp_path, capsys):
+    from training.__main__ import parse_finetune_args
+
+    assert parse_finetune_args(["cnn", "--from-feedback", str(tmp_path), "--holdout", "0.25"]).holdout == 0.25
+    with pytest.raises(SystemExit):
+        parse_finetune_args(["cnn", "--from-feedback", str(tmp_path), "--holdout", "2"])
+    assert "--holdout: must be from 0 to 1" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        parse_finetune_args(["cnn", "--from-feedback", str(tmp_path / "nowhere")])
+    assert "is not a directory" in capsys.readouterr().err

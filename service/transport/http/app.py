@@ -37,9 +37,9 @@ def create_app(settings: Settings | None = None, registry: ModelRegistry | None 
     app.before_request(runtime.registry.sync)  # follow loads and unloads made through another worker
     register_error_handlers(app)
 
-    from service.transport.http.api import health, meta, page, predict, read, v2
+    from service.transport.http.api import feedback, health, meta, page, predict, read, v2
 
-    for blueprint in (health.bp, predict.bp, read.bp, v2.bp, meta.bp, page.bp):
+    for blueprint in (health.bp, predict.bp, read.bp, feedback.bp, v2.bp, meta.bp, page.bp):
         app.register_blueprint(blueprint)
     if settings.worker_class == "gthread":  # stock gunicorn: the limit the service's own worker keeps (limit.py)
         app.wsgi_app = ConcurrencyLimit(  # type: ignore[method-assign]

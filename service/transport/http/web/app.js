@@ -15,6 +15,9 @@
   const boxContext = boxes.getContext("2d");
   const noticeBox = document.getElementById("notice");
   const readingBox = document.getElementById("reading");
+  const correctForm = document.getElementById("correct");
+  const correctInput = document.getElementById("correct-input");
+  const correctStatus = correctForm.querySelector("[data-testid=correct-status]");
   const DEBOUNCE_MS = 150;
   const DEFAULT_MODELS = ["mlp", "cnn"];
   const DIGITS = ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9"];
@@ -29,6 +32,7 @@
   let inFlight = false;      // never more than one request at a time
   let pending = false;       // something changed while a request was in flight
   let classifiers = [];      // [{name, served_version}] from /models
+  let answered = null;       // the last image answered: {body, type, requestId, model, version}, for a correction
   const panels = [];         // [{element, select}]
 
   keyInput.value = localStorage.getItem("digit-serve-api-key") || "";
@@ -153,20 +157,24 @@
       if (mode === "read") {
         const answer = await ask("/read?model=" + encodeURIComponent(readerName()), body, type);
         renderReading(answer);
+        offerCorrection({ body, type, requestId: answer.requestId, model: answer.model, version: answer.version });
         clearError();
         return;
       }
       let shown = false;
       const doubts = [];
+      let first = null;
       for (const panel of panels) {  // one after the other: one request in flight at most
         const name = panel.select.value;
         const answer = await predict(name, body, type);
         render(panel, name, answer);
+        if (!first) first = { body, type, requestId: answer.requestId, model: name, version: answer.version };
         if (answer.is_digit === false) doubts.push(name);
         if (!shown && answer.preprocessed) { showPreprocessed(answer.preprocessed); shown = true; }
       }
       showNotice(doubts.length ? "This does not look like a digit: the answers below are only the models' " +
         "closest guesses." : "");
+      if (first) offerCorrection(first);
       clearError();
     } catch (problem) {
       showError(problem.message);
@@ -190,7 +198,10 @@
     }
     let payload = null;
     try { payload = await response.json(); } catch (_) { /* not JSON: described below */ }
-    if (response.ok) return payload;
+    if (response.ok) {
+      if (payload && typeof payload === "object") payload.requestId = response.headers.get("X-Request-ID");
+      return payload;
+    }
     const detail = payload && payload.error ? (payload.error.message || payload.error) : response.statusText;
     throw new Error(explain(response.status, detail));
   }
@@ -198,13 +209,47 @@
   function explain(status, detail) {
     const words = {
       401: "The service needs an API key: enter it under \u201cAPI key\u201d.",
+      400: "The service did not take that.",
+      403: "The service does not take that here (corrections need FEEDBACK_DIR on the server).",
       413: "That image is too large for the service.",
       415: "That file is not an image the service can read (PNG, JPEG, GIF, BMP, WebP or TIFF).",
       422: "The service found no digit in that image.",
       503: "The service is not ready yet, or busy. Try again in a moment.",
+      507: "The service keeps no more corrections: its store is full.",
     };
     return `${words[status] || `The service answered ${status}.`} (${detail})`;
   }
+
+  // ---- a correction (POST /feedback) ----------------------------------------------------------------
+  function offerCorrection(what) {
+    answered = what;
+    correctForm.hidden = false;
+    correctInput.value = "";
+    correctInput.placeholder = mode === "read" ? "the right number, e.g. 12.50" : "the right digit";
+    correctStatus.textContent = "";
+  }
+
+  function hideCorrection() {
+    answered = null;
+    correctForm.hidden = true;
+  }
+
+  correctForm.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    if (!answered) return;
+    const value = correctInput.value.trim();
+    const query = new URLSearchParams({ [mode === "read" ? "text" : "label"]: value });
+    if (answered.requestId) query.set("request_id", answered.requestId);
+    if (answered.model) query.set("model", answered.model);
+    if (answered.version) query.set("version", String(answered.version));
+    try {
+      const stored = await ask(`/feedback?${query}`, answered.body, answered.type);
+      correctStatus.textContent = stored.duplicate ? `Already kept (correction ${stored.id}).` :
+        `Thank you: kept as correction ${stored.id}.`;
+    } catch (problem) {
+      correctStatus.textContent = problem.message;
+    }
+  });
 
   // ---- showing the answers --------------------------------------------------------------------------
   function render(panel, name, answer) {
@@ -326,6 +371,7 @@
   }
 
   function showIdle() {
+    hideCorrection();
     clearBoxes();
     showNotice("");
     readingBox.querySelector("[data-testid=reading-text]").textContent = "–";

@@ -1,0 +1,202 @@
+"""Corrections users send (`POST /feedback`), kept in SQLite for a fine-tune to learn from.
+
+One database file per serving instance, `FEEDBACK_DIR/feedback-<instance>.sqlite` (the instance: FEEDBACK_INSTANCE,
+else the pod's or host's name), so that replicas sharing one volume (a ReadWriteMany claim in Kubernetes) never
+share a SQLite file across hosts, where its locking is not safe; the fine-tune reads every file it finds
+(training/finetune.py). Within one instance, every gunicorn worker and the gRPC server open the same file: WAL
+journaling and a busy timeout let them write at once without losing an item.
+
+Each item keeps the image's bytes and their sha256, what it shows (a digit's `label`, or the `text` of a number),
+when it came, and, where the client gave them, the request id of the answer it corrects and the model version
+that answered. The same image with the same correction is stored once. A store past FEEDBACK_MAX_ITEMS or
+FEEDBACK_MAX_BYTES, or a full disk, refuses new items with a 507; a database another process holds too long, 503.
+People's handwriting is personal data: docs/operations.md says what is kept and how to delete it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import re
+import sqlite3
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from service.errors import BadRequest, InsufficientStorage, ServiceUnavailable
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS items (
+    id INTEGER PRIMARY KEY,
+    sha256 TEXT NOT NULL,
+    image BLOB NOT NULL,
+    kind TEXT NOT NULL CHECK (kind IN ('digit', 'number')),
+    label TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    request_id TEXT,
+    model TEXT,
+    version INTEGER,
+    UNIQUE (sha256, kind, label)
+);
+CREATE INDEX IF NOT EXISTS items_created ON items (created_at);
+"""
+# What a number's correction may hold: what /read reads (digits, separators, lines).
+NUMBER_TEXT = re.compile(r"[0-9.,/:\-]+(\n[0-9.,/:\-]+)*")
+INSTANCE = re.compile(r"[A-Za-z0-9._-]{1,63}")
+BUSY_TIMEOUT_S = 5.0
+
+
+@dataclass(frozen=True)
+class Correction:
+    """One correction as a client sends it: an image and what it shows, a digit or the text of a number."""
+
+    image: bytes
+    kind: str  # "digit" or "number"
+    label: str
+    request_id: str | None = None
+    model: str | None = None
+    version: int | None = None
+
+
+def correction(
+    image: bytes,
+    label: object = None,
+    text: object = None,
+    request_id: object = None,
+    model: object = None,
+    version: object = None,
+) -> Correction:
+    """A checked correction: exactly one of `label` (a digit 0-9) or `text` (a number as /read reads it)."""
+    if (label is None) == (text is None):
+        raise BadRequest("a correction needs either 'label' (the digit, 0-9) or 'text' (the number, as /read reads it)")
+    if label is not None:
+        digit = str(label).strip()
+        if not (len(digit) == 1 and digit.isdigit()):
+            raise BadRequest(f"'label' must be one digit, 0-9; got {str(label)[:40]!r}")
+        kind, value = "digit", digit
+    else:
+        value = str(text).strip().replace("\r\n", "\n")
+        if not NUMBER_TEXT.fullmatch(value) or len(value) > 64:
+            raise BadRequest(
+                "'text' must be what is written: digits and the separators . , - / : (lines joined with a newline), "
+                f"at most 64 characters; got {str(text)[:40]!r}"
+            )
+        kind = "number"
+    if request_id is not None and (
+        not isinstance(request_id, str) or not re.fullmatch(r"[A-Za-z0-9._:-]{1,128}", request_id)
+    ):
+        raise BadRequest("'request_id' must be the X-Request-ID of the answer corrected (letters, digits, ._:-)")
+    if model is not None and (not isinstance(model, str) or not INSTANCE.fullmatch(model)):
+        raise BadRequest("'model' must be a model's name")
+    number = None
+    if version is not None:
+        if isinstance(version, bool) or not str(version).strip().isdigit():
+            raise BadRequest(f"'version' must be an integer, got {str(version)[:20]!r}")
+        number = int(str(version).strip())
+    return Correction(image, kind, value, request_id, model, number)
+
+
+@dataclass(frozen=True)
+class Stored:
+    """What storing a correction did: the item's id, and whether the same one was there already."""
+
+    id: int
+    duplicate: bool
+
+
+class FeedbackStore:
+    """This instance's corrections, in one SQLite file of FEEDBACK_DIR."""
+
+    def __init__(self, directory: Path, instance: str, max_items: int, max_bytes: int) -> None:
+        if not INSTANCE.fullmatch(instance):
+            raise ValueError(f"FEEDBACK_INSTANCE must be letters, digits and ._- (at most 63), got {instance!r}")
+        directory.mkdir(parents=True, exist_ok=True)
+        self.path = directory / f"feedback-{instance}.sqlite"
+        self.max_items = max_items
+        self.max_bytes = max_bytes
+        with self._connection() as db:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.executescript(SCHEMA)
+
+    @contextlib.contextmanager
+    def _connection(self) -> Iterator[sqlite3.Connection]:
+        """A connection of this thread's own, closed after use; SQLite's errors as the service's."""
+        try:
+            db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
+        except sqlite3.Error as exc:
+            raise ServiceUnavailable(f"the feedback store cannot be opened: {exc}") from None
+        try:
+            yield db
+        except sqlite3.OperationalError as exc:
+            text = str(exc).lower()
+            if "full" in text or "disk" in text:
+                raise InsufficientStorage("the feedback store's disk is full; no more corrections are kept") from None
+            if "locked" in text or "busy" in text:
+                raise ServiceUnavailable("the feedback store is busy; retry after the time in Retry-After") from None
+            raise ServiceUnavailable(f"the feedback store cannot be written: {exc}") from None
+        finally:
+            db.close()
+
+    def add(self, item: Correction) -> Stored:
+        """Store `item` once (the same image with the same correction is one item); 507 past the store's limits."""
+        digest = hashlib.sha256(item.image).hexdigest()
+        created = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        with self._connection() as db:
+            db.execute("BEGIN IMMEDIATE")  # one writer at a time, so that the limits hold across processes
+            try:
+                found = db.execute(
+                    "SELECT id FROM items WHERE sha256 = ? AND kind = ? AND label = ?", (digest, item.kind, item.label)
+                ).fetchone()
+                if found is not None:
+                    db.execute("COMMIT")
+                    return Stored(int(found[0]), True)
+                count, size = db.execute("SELECT COUNT(*), COALESCE(SUM(LENGTH(image)), 0) FROM items").fetchone()
+                if count >= self.max_items or size + len(item.image) > self.max_bytes:
+                    raise InsufficientStorage(
+                        f"the feedback store is full ({count} items, {size} bytes; the limits are "
+                        f"FEEDBACK_MAX_ITEMS={self.max_items} and FEEDBACK_MAX_BYTES={self.max_bytes})"
+                    )
+                cursor = db.execute(
+                    "INSERT INTO items (sha256, image, kind, label, created_at, request_id, model, version)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    (digest, item.image, item.kind, item.label, created, item.request_id, item.model, item.version),
+                )
+                db.execute("COMMIT")
+            except BaseException:
+                if db.in_transaction:
+                    db.execute("ROLLBACK")
+                raise
+            return Stored(int(cursor.lastrowid or 0), False)
+
+    def delete(self, item_id: int) -> bool:
+        """Delete one item; False when this instance holds none of that id."""
+        with self._connection() as db:
+            return db.execute("DELETE FROM items WHERE id = ?", (item_id,)).rowcount > 0
+
+    def stats(self) -> dict:
+        """How many items, and of how many bytes, by kind, by label and by the model version that answered."""
+        with self._connection() as db:
+            count, size = db.execute("SELECT COUNT(*), COALESCE(SUM(LENGTH(image)), 0) FROM items").fetchone()
+            by_label = {
+                f"{kind}:{label}": n
+                for kind, label, n in db.execute("SELECT kind, label, COUNT(*) FROM items GROUP BY kind, label")
+            }
+            by_version = {
+                (f"{model} v{version}" if model else "unknown"): n
+                for model, version, n in db.execute(
+                    "SELECT model, version, COUNT(*) FROM items GROUP BY model, version"
+                )
+            }
+        return {"items": count, "bytes": size, "by_label": by_label, "by_model_version": by_version}
+
+
+def read_items(directory: Path) -> Iterator[tuple[str, str, str, bytes, str]]:
+    """Every item of every instance's file in `directory`, for the fine-tune: (file, kind, label, image, sha256)."""
+    for path in sorted(directory.glob("feedback-*.sqlite")):
+        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=BUSY_TIMEOUT_S)
+        try:
+            for kind, label, image, digest in db.execute("SELECT kind, label, image, sha256 FROM items ORDER BY id"):
+                yield path.name, kind, label, image, digest
+        finally:
+            db.close()

@@ -1,0 +1,281 @@
+"""Fine-tune the served CNN on its users' own digits: `python -m training finetune cnn --from-feedback DIR --data DIR`.
+
+1. **The user's digits**: the corrections in every `feedback-*.sqlite` of FEEDBACK_DIR (service/core/feedback.py),
+   and/or a folder of labelled images in the Keras layout (`DIR/7/*.png`, as keras.utils.image_dataset_from_directory
+   reads it). Each image goes through the service's own preprocessing: a digit as `/predict` prepares it, a number's
+   correction cut into its digits by `/read`'s own segmentation, kept only where its marks match the text (as many
+   digits, the separators where the text has them).
+2. **Held out by source**: a share of the source images (never of their crops: a number's digits stay together)
+   is kept apart to judge the result, chosen by the hash of each image, the same on every run.
+3. **Training** starts from the served version (its model.keras where one was saved, else its weights read back
+   from model.onnx and checked against onnxruntime) and trains on the user's digits, repeated, mixed with MNIST
+   training digits so that nothing is forgotten, at a low learning rate.
+4. **The gate**: the held-out user digits must be read better than the served version reads them, and MNIST's
+   test accuracy may fall by at most MAX_MNIST_DROP. Then the version is exported, verified, published and, with
+   --reload-url, loaded, as `python -m training cnn` does. Its card records what it learned from: counts, the
+   sha256 of every source image (never the images), and the figures before and after.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from training import export, report
+from training.data import Mnist
+from training.publish import existing_versions, package_versions, publish_version, sha256_bytes, utc_now
+
+log = logging.getLogger("training.finetune")
+
+HOLDOUT = 0.2  # the share of source images held out
+MAX_MNIST_DROP = 0.002
+EPOCHS = 4
+LEARNING_RATE = 2e-4
+MNIST_MIX = 20_000  # MNIST training digits mixed in
+USER_SHARE = 0.3  # the user's digits, repeated, make up this share of each epoch
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".gif", ".bmp", ".webp", ".tif", ".tiff"}
+MAX_IMAGE_PIXELS = 25_000_000
+
+
+class FinetuneError(Exception):
+    """No usable user digits, or the fine-tuned model is not better: nothing is published."""
+
+
+@dataclass
+class UserDigits:
+    """The user's digits as the model takes them (N x 28 x 28 in [0, 1]), their labels, the sha256 of the image
+    each came from, and what could not be used (by reason)."""
+
+    pixels: list[np.ndarray] = field(default_factory=list)
+    labels: list[int] = field(default_factory=list)
+    sources: list[str] = field(default_factory=list)
+    skipped: dict[str, int] = field(default_factory=dict)
+    counts: dict[str, int] = field(default_factory=dict)
+
+    def add(self, pixels: np.ndarray, label: int, source: str) -> None:
+        self.pixels.append(pixels)
+        self.labels.append(label)
+        self.sources.append(source)
+
+    def skip(self, reason: str) -> None:
+        self.skipped[reason] = self.skipped.get(reason, 0) + 1
+
+
+def _number_digits(image: bytes, text: str) -> list[np.ndarray] | None:
+    """A number's correction cut into its digits by /read's segmentation; None unless its marks match the text."""
+    from service.reading import DIGIT, read_image
+
+    page = read_image(image, MAX_IMAGE_PIXELS)
+    lines = text.split("\n")
+    if len(page.lines) != len(lines):
+        return None
+    digits = []
+    for line, written in zip(page.lines, lines, strict=True):
+        if len(line.characters) != len(written):
+            return None
+        for character, char in zip(line.characters, written, strict=True):
+            if (character.kind == DIGIT) != char.isdigit() or (not char.isdigit() and character.kind != char):
+                return None
+            if char.isdigit():
+                whole = next(s for s in character.segments if (s.start, s.end) == (0, character.last))
+                digits.append(whole.part.digit)
+    return digits
+
+
+def user_digits(feedback_dir: Path | None, data_dir: Path | None) -> UserDigits:
+    """Every usable user digit from the corrections and the labelled folder, prepared as the service prepares it."""
+    from service.core.feedback import read_items
+    from service.errors import ServiceError
+    from service.reading import mnist_from_image
+
+    found = UserDigits()
+    if feedback_dir is not None:
+        for _, kind, label, image, digest in read_items(feedback_dir):
+            found.counts[f"feedback {kind}s"] = found.counts.get(f"feedback {kind}s", 0) + 1
+            try:
+                if kind == "digit":
+                    found.add(mnist_from_image(image, MAX_IMAGE_PIXELS), int(label), digest)
+                    continue
+                digits = _number_digits(image, label)
+            except ServiceError:
+                found.skip("no digit found in the image")
+                continue
+            if digits is None:
+                found.skip("a number whose marks do not match its text")
+                continue
+            for pixels, char in zip(
+                digits, label.replace("\n", "").translate(str.maketrans("", "", ".,-/:")), strict=True
+            ):
+                found.add(pixels, int(char), digest)
+    if data_dir is not None:
+        for label_dir in sorted(p for p in data_dir.iterdir() if p.is_dir()):
+            if not (len(label_dir.name) == 1 and label_dir.name.isdigit()):
+                found.skip(f"a folder that is no digit ({label_dir.name})")
+                continue
+            for path in sorted(label_dir.iterdir()):
+                if path.suffix.lower() not in IMAGE_SUFFIXES:
+                    continue
+                image = path.read_bytes()
+                found.counts["folder images"] = found.counts.get("folder images", 0) + 1
+                try:
+                    found.add(mnist_from_image(image, MAX_IMAGE_PIXELS), int(label_dir.name), sha256_bytes(image))
+                except ServiceError:
+                    found.skip("no digit found in the image")
+    return found
+
+
+def held_out(sources: list[str], share: float = HOLDOUT) -> np.ndarray:
+    """Which digits are held out: those of the source images whose hash falls in the first `share` of the range."""
+    return np.array([int(hashlib.sha256(s.encode()).hexdigest()[:8], 16) / 16**8 < share for s in sources], dtype=bool)
+
+
+def served_cnn(model_dir: Path):
+    """The newest CNN version as a Keras model: its model.keras, else its weights read back from model.onnx (each
+    layer's by name; checked against onnxruntime on MNIST-like input). Returns the model and the version's folder."""
+    import keras
+    import onnx
+    from onnx import numpy_helper
+
+    from training.models import build_cnn
+
+    versions = existing_versions(model_dir, "cnn")
+    if not versions:
+        raise FinetuneError(f"no cnn version in {model_dir} to start from")
+    folder = model_dir / "cnn" / str(versions[-1])
+    if (folder / "model.keras").is_file():
+        return keras.models.load_model(folder / "model.keras"), folder
+    model = build_cnn()
+    weights = {i.name: numpy_helper.to_array(i) for i in onnx.load(str(folder / "model.onnx")).graph.initializer}
+    for layer in model.layers:
+        if not layer.weights:
+            continue
+        named = [array for name, array in weights.items() if f"/{layer.name}_1/" in name or f"/{layer.name}/" in name]
+        kernel = next(a for a in named if a.ndim > 1)
+        bias = next(a for a in named if a.ndim == 1)
+        layer.set_weights([kernel.transpose(2, 3, 1, 0) if kernel.ndim == 4 else kernel, bias])
+    return model, folder
+
+
+def _accuracy(model, pixels: np.ndarray, labels: np.ndarray) -> float:
+    if not len(labels):
+        return float("nan")
+    predicted = model.predict(pixels[..., np.newaxis], batch_size=512, verbose=0).argmax(axis=1)
+    return float(np.mean(predicted == labels))
+
+
+def finetune(
+    data: Mnist,
+    model_dir: Path,
+    feedback_dir: Path | None,
+    data_dir: Path | None,
+    epochs: int = EPOCHS,
+    seed: int = 0,
+    holdout: float = HOLDOUT,
+) -> dict:
+    """Fine-tune, gate and publish the next CNN version; returns what the card records, with its version."""
+    import keras
+    import onnxruntime as ort
+
+    keras.utils.set_random_seed(seed)
+    found = user_digits(feedback_dir, data_dir)
+    if not found.labels:
+        raise FinetuneError(f"no usable user digit in {feedback_dir or ''} {data_dir or ''} ({found.skipped})")
+    pixels, labels = np.stack(found.pixels).astype(np.float32), np.array(found.labels)
+    test_mask = held_out(found.sources, holdout)
+    if test_mask.all() or not test_mask.any():
+        raise FinetuneError(f"{len(set(found.sources))} source images cannot be split into training and held-out ones")
+    model, served = served_cnn(model_dir)
+    served_card = json.loads((served / "model.json").read_text())
+    # The weights read back must answer as the served ONNX does.
+    session = ort.InferenceSession(str(served / "model.onnx"), providers=["CPUExecutionProvider"])
+    probe = (data.x_test[:200] / np.float32(255.0))[..., np.newaxis].astype(np.float32)
+    gap = float(np.abs(session.run(None, {"pixels": probe})[0] - model.predict(probe, verbose=0)).max())
+    if gap > 1e-4:
+        raise FinetuneError(f"the served version's weights could not be read back (off by {gap:.2e})")
+    x_test = data.x_test / np.float32(255.0)
+    before = {"user_held_out": _accuracy(model, pixels[test_mask], labels[test_mask]),
+              "mnist_test": _accuracy(model, x_test, data.y_test)}  # fmt: skip
+    rng = np.random.default_rng(seed)
+    mnist_rows = rng.choice(len(data.x_train), size=min(MNIST_MIX, len(data.x_train)), replace=False)
+    train_user = np.flatnonzero(~test_mask)
+    repeats = max(1, round(USER_SHARE / (1 - USER_SHARE) * len(mnist_rows) / len(train_user)))
+    x = np.concatenate([data.x_train[mnist_rows] / np.float32(255.0), np.repeat(pixels[train_user], repeats, axis=0)])
+    y = np.concatenate([data.y_train[mnist_rows], np.repeat(labels[train_user], repeats)])
+    order = rng.permutation(len(y))
+    model.compile(
+        optimizer=keras.optimizers.Adam(LEARNING_RATE), loss="sparse_categorical_crossentropy", metrics=["accuracy"]
+    )
+    started = time.perf_counter()
+    fit = model.fit(x[order][..., np.newaxis], y[order], epochs=epochs, batch_size=64, verbose=2)
+    wall_time = time.perf_counter() - started
+    after = {"user_held_out": _accuracy(model, pixels[test_mask], labels[test_mask]),
+             "mnist_test": _accuracy(model, x_test, data.y_test)}  # fmt: skip
+    log.info("fine-tune: held-out user digits %.4f -> %.4f, MNIST test %.4f -> %.4f",
+             before["user_held_out"], after["user_held_out"], before["mnist_test"], after["mnist_test"])  # fmt: skip
+    if not after["user_held_out"] > before["user_held_out"]:
+        raise FinetuneError(
+            f"the held-out user digits are read no better ({before['user_held_out']:.4f} -> "
+            f"{after['user_held_out']:.4f}); nothing published"
+        )
+    if after["mnist_test"] < before["mnist_test"] - MAX_MNIST_DROP:
+        raise FinetuneError(
+            f"MNIST test accuracy falls by more than {MAX_MNIST_DROP} ({before['mnist_test']:.4f} -> "
+            f"{after['mnist_test']:.4f}); nothing published"
+        )
+    proto = export.export_keras(model, doc="digit-serve cnn MNIST classifier, fine-tuned on its users' digits")
+    probabilities = model.predict(x_test[:1000][..., np.newaxis], batch_size=512, verbose=0)
+    parity = export.verify_parity(proto, x_test[:1000][..., np.newaxis].astype(np.float32), probabilities)
+    onnx_bytes = proto.SerializeToString()
+    sources = sorted(set(found.sources))
+    card = {
+        **{k: served_card[k] for k in ("name", "task", "inputs", "outputs", "preprocessing", "labels", "parameters")},
+        "description": f"{served_card['description']}; fine-tuned on users' digits from v{served_card['version']}",
+        "metrics": {
+            "test_accuracy": round(after["mnist_test"], 6),
+            "test_samples": len(data.y_test),
+            "onnx_parity_max_abs_diff": parity,
+            "finetune": {"before": before, "after": after, "max_mnist_drop": MAX_MNIST_DROP},
+        },
+        "training": {
+            "finetuned_from": served_card["version"],
+            "epochs": epochs,
+            "learning_rate": LEARNING_RATE,
+            "seed": seed,
+            "mnist_mixed_in": len(mnist_rows),
+            "user_repeats": repeats,
+            "history": {k: [round(float(v), 6) for v in vs] for k, vs in fit.history.items()},
+            "wall_time_s": round(wall_time, 1),
+        },
+        "data": {
+            "source": data.source,
+            "sha256": data.sha256,
+            "user": {
+                "digits": len(labels),
+                "train_digits": int((~test_mask).sum()),
+                "held_out_digits": int(test_mask.sum()),
+                "held_out_share_of_sources": holdout,
+                "by_label": {str(d): int((labels == d).sum()) for d in range(10)},
+                "inputs": found.counts,
+                "skipped": found.skipped,
+                "source_images": len(sources),
+                "source_sha256": sources,
+            },
+        },
+        "onnx": {"sha256": sha256_bytes(onnx_bytes), "opset": export.OPSET},
+        "created_at": utc_now(),
+        "libraries": package_versions(),
+    }
+    matrix = report.confusion_matrix(
+        data.y_test, model.predict(x_test[..., np.newaxis], batch_size=512, verbose=0).argmax(axis=1)
+    )
+    files = {"model.onnx": onnx_bytes, "report.png": report.classifier_report(
+        f"cnn fine-tuned — held-out user digits {after['user_held_out']:.3f}", fit.history, matrix)}  # fmt: skip
+    version, path = publish_version(model_dir, "cnn", files, card)
+    model.save(path / "model.keras")
+    return {"version": version, "path": str(path), "before": before, "after": after, "digits": len(labels)}
