@@ -60,6 +60,8 @@ RUN useradd --uid 10001 --no-create-home --shell /usr/sbin/nologin app
 WORKDIR /app
 COPY service/ /app/service/
 COPY --chown=10001:10001 models/ /app/models/
+# FEEDBACK_DIR's mount point, owned by the service's user: a volume mounted there starts out writable by it.
+RUN mkdir /app/feedback && chown 10001:10001 /app/feedback
 USER 10001
 EXPOSE 8000 8001
 HEALTHCHECK --interval=10s --timeout=3s --start-period=30s --retries=3 \

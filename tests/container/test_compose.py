@@ -240,7 +240,7 @@ request = urllib.request.Request(
     "http://127.0.0.1:8000/feedback?label=1", buffer.getvalue(), {"Content-Type": "image/png"}
 )
 with urllib.request.urlopen(request, timeout=10) as answer:
-    print(answer.status, " ".join(sorted(os.listdir("/feedback"))))
+    print(answer.status, " ".join(sorted(os.listdir("/app/feedback"))))
 """
 
 
