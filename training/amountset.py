@@ -153,23 +153,23 @@ def amount_text(rng: np.random.Generator) -> str:
     return f"{_grouped(rng, '.')},{_digits(rng, 2, lead=False)}"  # 1.234,56
 
 
+# The ways a date is written: ISO, day first, month first, dotted, a two-digit year, no year, no leading zeros.
+DATE_FORMS = (
+    "{year}-{month:02d}-{day:02d}",
+    "{day:02d}/{month:02d}/{year}",
+    "{month:02d}/{day:02d}/{year}",
+    "{day:02d}.{month:02d}.{year}",
+    "{day:02d}/{month:02d}/{yy:02d}",
+    "{month:02d}/{day:02d}",
+    "{day}/{month}",
+)
+
+
 def date_text(rng: np.random.Generator) -> str:
     year, month = int(rng.integers(1990, 2036)), int(rng.integers(1, 13))
     day = int(rng.integers(1, calendar.monthrange(year, month)[1] + 1))
-    form = int(rng.integers(7))
-    if form == 0:
-        return f"{year}-{month:02d}-{day:02d}"
-    if form == 1:
-        return f"{day:02d}/{month:02d}/{year}"
-    if form == 2:
-        return f"{month:02d}/{day:02d}/{year}"
-    if form == 3:
-        return f"{day:02d}.{month:02d}.{year}"
-    if form == 4:
-        return f"{day:02d}/{month:02d}/{year % 100:02d}"
-    if form == 5:
-        return f"{month:02d}/{day:02d}"
-    return f"{day}/{month}"
+    form = DATE_FORMS[int(rng.integers(len(DATE_FORMS)))]
+    return form.format(year=year, month=month, day=day, yy=year % 100)
 
 
 def time_text(rng: np.random.Generator) -> str:

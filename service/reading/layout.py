@@ -171,8 +171,12 @@ def _is_colon(glyph: Glyph, height: float) -> bool:
     if len(glyph.pieces) != 2 or glyph.box.height < 0.35 * height:
         return False
     upper, lower = sorted(glyph.pieces, key=lambda box: box.top)
-    blobs = all(box.height <= SEPARATOR_HEIGHT * height and box.width <= DOT_WIDTH * height for box in (upper, lower))
-    return blobs and lower.top >= upper.bottom
+    return _dot_sized(upper, height) and _dot_sized(lower, height) and lower.top >= upper.bottom
+
+
+def _dot_sized(box: Box, height: float) -> bool:
+    """Small enough, for a line `height` tall, to be a point, a comma or one of a colon's dots."""
+    return box.height <= SEPARATOR_HEIGHT * height and box.width <= DOT_WIDTH * height
 
 
 def _colons(small: list[Glyph], band: _Band, stroke: float) -> list[Glyph]:
@@ -182,10 +186,7 @@ def _colons(small: list[Glyph], band: _Band, stroke: float) -> list[Glyph]:
     def dot(glyph: Glyph) -> bool:
         box = glyph.box
         return (
-            len(glyph.pieces) == 1
-            and box.height <= SEPARATOR_HEIGHT * band.height
-            and box.width <= DOT_WIDTH * band.height
-            and min(box.width, box.height) >= DOT_PEN * stroke
+            len(glyph.pieces) == 1 and _dot_sized(box, band.height) and min(box.width, box.height) >= DOT_PEN * stroke
         )
 
     found = sorted(small, key=lambda g: g.box.top)
