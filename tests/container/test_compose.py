@@ -267,6 +267,8 @@ def test_the_kubernetes_deployment_runs_under_its_own_settings(compose, tmp_path
     def podman(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
         return subprocess.run(["podman", *args], capture_output=True, text=True, env=env, timeout=timeout)
 
+    # The claim becomes a podman volume that `kube down` keeps: start from an empty one, and leave none behind.
+    podman("volume", "rm", "--force", "digit-serve-feedback")
     played = podman("kube", "play", "--replace", str(manifest), timeout=300)
     try:
         assert played.returncode == 0, played.stderr
@@ -293,3 +295,4 @@ def test_the_kubernetes_deployment_runs_under_its_own_settings(compose, tmp_path
         assert any(name.startswith("feedback-") and name.endswith(".sqlite") for name in stored.stdout.split()[1:])
     finally:
         podman("kube", "down", str(manifest), timeout=120)
+        podman("volume", "rm", "--force", "digit-serve-feedback")
