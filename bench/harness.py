@@ -91,7 +91,7 @@ end
 
 
 def wrk(
-    server: Server, path: str, body: bytes, headers: dict[str, str], seconds: float, connections: int, threads: int = 2
+    server: Server, path: str, body: bytes, headers: dict[str, str], seconds: float, connections: int, threads: int = 1
 ) -> Load:
     """POST `body` to `path` over `connections` keep-alive connections for `seconds`."""
     with tempfile.TemporaryDirectory() as tmp:

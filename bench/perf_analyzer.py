@@ -26,10 +26,17 @@ def perf_rows(args, service) -> list[tuple]:
         http_address = served.url.removeprefix("http://")
         version = max(int(v) for v in _versions(served.url, "mlp"))
         for concurrency in args.connections:
-            for protocol, address in (("http", http_address), ("grpc", f"127.0.0.1:{port}")):
+            runs = (
+                ("http", http_address, None, "/v2 binary over HTTP"),
+                ("grpc", f"127.0.0.1:{port}", None, "ModelInfer over gRPC"),
+                ("grpc", f"127.0.0.1:{port}", 1, "ModelInfer over gRPC, a connection per client"),
+            )
+            for protocol, address, channel_share, label in runs:
                 cpu_before, _ = process_cpu(served)
                 started = time.monotonic()
-                found = measure(address, protocol, "mlp", version, concurrency, min(args.seconds, 5))
+                found = measure(
+                    address, protocol, "mlp", version, concurrency, min(args.seconds, 5), channel_share=channel_share
+                )
                 wall = time.monotonic() - started
                 cpu_after, _ = process_cpu(served)
                 # perf_analyzer reports a rate over its stable windows; CPU per request assumes that rate held
@@ -42,7 +49,6 @@ def perf_rows(args, service) -> list[tuple]:
                     p99_ms=found.p99_ms,
                     server_cpu_s=cpu_after - cpu_before,
                 )
-                label = "/v2 binary over HTTP" if protocol == "http" else "ModelInfer over gRPC"
                 rows.append((f"MLP 1 instance, perf_analyzer, concurrency {concurrency}", f"digit-serve {label}", load))
     return rows
 

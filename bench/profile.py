@@ -31,19 +31,23 @@ STAGES = [
     ("onnxruntime session run", ["Session.run (", "ModelVersion.run ("]),
     ("JSON decoding (orjson)", ["parse_json ("]),
     ("validation and numpy conversion", ["image_batch (", "number_batch (", "numeric_array ("]),
-    ("image decoding and MNIST preprocessing", ["mnist_from_image (", "decode_image ("]),
+    ("image decoding and MNIST preprocessing", ["service/reading/"]),
     ("response building and JSON encoding", ["classification_predictions (", "json_response ("]),
-    ("metrics (prometheus_client)", ["prometheus_client/"]),
+    ("metrics (prometheus_client)", ["prometheus_client/", "service/core/statistics.py"]),
     ("access log (one write)", ["AccessLog.write ("]),
+    ("request hooks (id, key, headers)", ["service/transport/http/hooks.py", "service/transport/http/security.py"]),
     ("serving-state check", ["ModelRegistry.sync ("]),
-    ("request id and timing", ["start_request ("]),
+    ("request id and timing", ["start_request (", "finish_request ("]),
     ("socket write (headers + body)", ["CoalescingResponse._emit_body (", "CoalescingResponse.write (", "sendall"]),
     ("HTTP parsing (gunicorn)", ["gunicorn/http/"]),
     ("Flask and werkzeug dispatch", ["flask/", "werkzeug/"]),
-    ("view and data plane glue", ["service/api/", "service/dataplane.py"]),
+    (
+        "view and data plane glue",
+        ["service/transport/http/api/", "service/core/dataplane.py", "service/core/digits.py"],
+    ),
     (
         "thread hand-off and event loop (gthread)",
-        ["gunicorn/workers/", "concurrent/futures", "selectors.py", "service/workers.py", "threading.py"],
+        ["gunicorn/workers/", "concurrent/futures", "selectors.py", "service/transport/http/worker/", "threading.py"],
     ),
 ]
 
@@ -60,7 +64,7 @@ def breakdown(raw: Path) -> collections.Counter:
     counts: collections.Counter = collections.Counter()
     for line in raw.read_text().splitlines():
         stack, _, count = line.rpartition(" ")
-        if stack:
+        if stack and count.isdigit():  # py-spy wraps a few very long stacks over lines: those are skipped
             counts[stage_of(stack.split(";"))] += int(count)
     return counts
 

@@ -86,15 +86,28 @@ def install() -> Path:
     return BINARY
 
 
-def _environment() -> dict[str, str]:
+def _environment(channel_share: int | None = None) -> dict[str, str]:
     library_path = os.pathsep.join(filter(None, [str(_cuda_library_dir()), os.environ.get("LD_LIBRARY_PATH")]))
-    return {**os.environ, "LD_LIBRARY_PATH": library_path}
+    found = {**os.environ, "LD_LIBRARY_PATH": library_path}
+    if channel_share is not None:
+        # tritonclient's C++ gRPC client shares one channel (one TCP connection) among up to this many of its
+        # clients (default 6): 1 gives each of perf_analyzer's concurrent clients a connection of its own.
+        found["TRITON_CLIENT_GRPC_CHANNEL_MAX_SHARE_COUNT"] = str(channel_share)
+    return found
 
 
 def measure(
-    address: str, protocol: str, model: str, version: int, concurrency: int, seconds: float, batch: int = 1
+    address: str,
+    protocol: str,
+    model: str,
+    version: int,
+    concurrency: int,
+    seconds: float,
+    batch: int = 1,
+    channel_share: int | None = None,
 ) -> Measured:
-    """perf_analyzer at one concurrency for about `seconds` per measurement window (it takes several)."""
+    """perf_analyzer at one concurrency for about `seconds` per measurement window (it takes several);
+    `channel_share`: over gRPC, how many of its clients share one connection (tritonclient's default: 6)."""
     if not BINARY.exists():
         raise SystemExit(f"{BINARY} is missing: run `make perf-analyzer`")
     with tempfile.TemporaryDirectory() as tmp:
@@ -124,7 +137,9 @@ def measure(
             "-f",
             str(report),
         ]
-        done = subprocess.run(command, capture_output=True, text=True, env=_environment(), timeout=seconds * 20 + 60)
+        done = subprocess.run(
+            command, capture_output=True, text=True, env=_environment(channel_share), timeout=seconds * 20 + 60
+        )
         if done.returncode != 0 or not report.exists():
             raise RuntimeError(
                 f"perf_analyzer failed ({done.returncode}):\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}"
