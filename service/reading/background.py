@@ -13,7 +13,7 @@ import numpy as np
 from PIL import Image, ImageFilter
 
 from service.reading.gray import border
-from service.reading.imageops import opening
+from service.reading.imageops import opening, share
 from service.reading.tuning import CLEAN_BORDER, CLEAN_IMAGE, OPENING
 
 
@@ -23,9 +23,14 @@ def clean_level(gray: np.ndarray) -> float | None:
     Clean: most of the border is exactly one level (a digit cropped tight touches the rest of it), and so is
     a good part of the whole image (a sheet photographed on a flat fill has an even border, grain inside).
     """
-    values, counts = np.unique(np.round(border(gray)), return_counts=True)
-    level = float(values[np.argmax(counts)])
-    if counts.max() >= CLEAN_BORDER * counts.sum() and np.mean(np.round(gray) == level) >= CLEAN_IMAGE:
+    edge = np.round(border(gray))
+    if edge.min() >= 0 and edge.max() <= 255:  # the usual range: a count per level (np.unique sorts)
+        counts = np.bincount(edge.astype(np.intp), minlength=1)
+        level = float(np.argmax(counts))  # the lowest of the most common levels, as with np.unique
+    else:
+        values, counts = np.unique(edge, return_counts=True)
+        level = float(values[np.argmax(counts)])
+    if counts.max() >= CLEAN_BORDER * edge.size and share(np.round(gray) == level) >= CLEAN_IMAGE:
         return level
     return None
 

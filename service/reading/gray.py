@@ -45,4 +45,13 @@ def bright_ink(gray: np.ndarray) -> np.ndarray:
 
     Ink rarely covers most of the border, even where a tightly cropped digit touches it.
     """
-    return 255.0 - gray if np.median(border(gray)) > 127 else gray
+    return 255.0 - gray if border_median(gray) > 127 else gray
+
+
+def border_median(gray: np.ndarray) -> float:
+    """np.median of the image's border, to the bit: the middle value, or the mean of the middle two."""
+    edge = border(gray)
+    middle = edge.size // 2
+    if edge.size % 2:
+        return float(np.partition(edge, middle)[middle])
+    return float(np.mean(np.partition(edge, [middle - 1, middle])[middle - 1 : middle + 1]))

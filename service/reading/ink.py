@@ -12,6 +12,13 @@ from service.reading.tuning import CONTRAST, NOISE_FLOOR, SMOOTHING
 
 
 def ink_on_dark(gray: np.ndarray, reach: int | None = None, light_ground: bool | None = None) -> np.ndarray:
+    """Bright ink on a zero background, scaled to [0, 255]: `ink_and_clean`'s ink."""
+    return ink_and_clean(gray, reach, light_ground)[0]
+
+
+def ink_and_clean(
+    gray: np.ndarray, reach: int | None = None, light_ground: bool | None = None
+) -> tuple[np.ndarray, bool]:
     """Bright ink on a zero background, scaled to [0, 255]; `reach`: the widest a stroke may be, in pixels;
     `light_ground`: whether the ink is darker than its ground (None: decided from the border, `bright_ink`).
 
@@ -20,7 +27,8 @@ def ink_on_dark(gray: np.ndarray, reach: int | None = None, light_ground: bool |
     the image), which divides the grain's noise by the block's side and keeps a faint stroke at its level;
     the pixels themselves stay sharp. Values within the noise (four of its standard deviations, see `grain`;
     at least a tenth of the ink's range) are cleared. An image whose brightest ink is within `CONTRAST`
-    deviations of the background holds no digit.
+    deviations of the background holds no digit. Also whether the image was clean (one exact background
+    level): then `reach` played no part, and a look with another window would find the same ink.
     """
     gray = bright_ink(gray) if light_ground is None else (255.0 - gray if light_ground else gray)
     level = clean_level(gray)
@@ -46,4 +54,4 @@ def ink_on_dark(gray: np.ndarray, reach: int | None = None, light_ground: bool |
         floor = max(NOISE_FLOOR * (peak - background), 4 * noise)
         ink[(smooth < background + floor) | (ink < floor / 2)] = 0.0
     ink *= np.float32(255.0 / (peak - background))
-    return np.clip(ink, 0.0, 255.0, out=ink)
+    return np.clip(ink, 0.0, 255.0, out=ink), level is not None

@@ -13,7 +13,17 @@ from __future__ import annotations
 import numpy as np
 
 from service.errors import InvalidInput
-from service.reading.imageops import Box, dilate, extent, label_runs, piece_boxes, reconstruct, reduce_blocks, runs
+from service.reading.imageops import (
+    Box,
+    dilate,
+    extent,
+    label_runs,
+    piece_boxes,
+    reconstruct,
+    reduce_blocks,
+    runs,
+    share,
+)
 from service.reading.tuning import BORDER, EDGE_SHARE, GAP, INK_THRESHOLD, LINE, MASK_CELLS, MAX_RUNS, SMALL
 
 
@@ -39,7 +49,7 @@ def reaching_in_from_the_edge(above: np.ndarray) -> np.ndarray | None:
         (slice(None), slice(width - band, None), 1),
     ):
         strip = above[rows, cols]
-        if strip.any(axis=along).mean() > EDGE_SHARE:
+        if share(strip.any(axis=along)) > EDGE_SHARE:
             seeds[rows, cols] = strip
     if not seeds.any():
         return None
@@ -132,11 +142,11 @@ def strong_pixels(ink: np.ndarray) -> np.ndarray:
     """Stroke pixels: above the threshold, with a stroke neighbour (a lone speck of noise has none)."""
     above = ink > INK_THRESHOLD * 255
     height, width = above.shape
-    padded = np.pad(above, 1).astype(np.uint8)
-    neighbours = np.zeros((height, width), dtype=np.uint8)
-    for dr in range(3):
-        for dc in range(3):
-            neighbours += padded[dr : dr + height, dc : dc + width]
+    padded = np.zeros((height + 2, width + 2), dtype=np.uint8)
+    padded[1:-1, 1:-1] = above
+    # The 3x3 sums, one axis at a time (exact: at most 9 in uint8).
+    rows = padded[:-2] + padded[1:-1] + padded[2:]
+    neighbours = rows[:, :-2] + rows[:, 1:-1] + rows[:, 2:]
     return above & (neighbours > 3)
 
 

@@ -9,9 +9,9 @@ import numpy as np
 from service.errors import InvalidInput
 from service.reading.decode import decode_image, decode_upright, orient, shrink
 from service.reading.fit import center_by_mass, fit_box, full_strength
-from service.reading.gray import border, to_grayscale
-from service.reading.imageops import Box, extent, window_extreme
-from service.reading.ink import ink_on_dark
+from service.reading.gray import border_median, to_grayscale
+from service.reading.imageops import Box, extent, share, window_extreme
+from service.reading.ink import ink_and_clean, ink_on_dark
 from service.reading.layout import DIGIT, Line, Part, Segment, lay_out
 from service.reading.pieces import crop_to_ink, reaching_in_from_the_edge
 from service.reading.segment import check_count, find_glyphs
@@ -31,7 +31,7 @@ def find_digit(gray: np.ndarray) -> np.ndarray:
     """
     narrow = min(gray.shape) // OPENING
     try:
-        ink = ink_on_dark(gray)
+        ink, clean = ink_and_clean(gray)
         digit = crop_to_ink(ink)
     except InvalidInput:
         # No ink, or none above the noise: the first look may have taken a digit that is the whole image (a 1
@@ -43,12 +43,14 @@ def find_digit(gray: np.ndarray) -> np.ndarray:
         return _without_sheet_edges(ink, digit)
     if reach <= narrow:
         return digit
-    both = second_look(gray, ink, reach)
+    # A clean image has one background level whatever the window: a second look would find this very ink again
+    # (and its crop this very digit), so it is not taken. What follows from it is decided as if it had been.
+    both = ink if clean else second_look(gray, ink, reach)
     if both is None:
         return digit
-    if np.mean(ink > INK_THRESHOLD * 255) < INKED and np.mean(both > INK_THRESHOLD * 255) < RESTORED:
+    if share(ink > INK_THRESHOLD * 255) < INKED and share(both > INK_THRESHOLD * 255) < RESTORED:
         return _without_sheet_edges(ink, digit)
-    return crop_to_ink(both)
+    return digit if clean else crop_to_ink(both)
 
 
 def second_look(gray: np.ndarray, ink: np.ndarray, reach: int, light_ground: bool | None = None) -> np.ndarray | None:
@@ -112,7 +114,7 @@ def _reading_ink(gray: np.ndarray) -> np.ndarray:
     # A dark border around an image that is mostly light is a light sheet on a dark desk, photographed with the desk
     # around it: the sheet is the ground (a number's ink is a small share of it), the desk reaching in is not ink.
     # The other way round (a light border, a mostly dark image) is a number cropped tight in bold ink.
-    dark_border = bool(np.median(border(gray)) <= 127)
+    dark_border = bool(border_median(gray) <= 127)
     light_ground = not dark_border or bool(np.median(gray) > 127)
     ink = ink_on_dark(gray, light_ground=light_ground)
     if dark_border and light_ground:
