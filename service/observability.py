@@ -118,10 +118,17 @@ def record_instances(model: str, instances: int) -> None:
     _instances(model).observe(instances)
 
 
+for _verdict in ("digit", "not_digit"):  # both series from the start, at 0, though each is written only when used
+    _digit_checks(_verdict)
+
+
 def record_digit_checks(checked: int, rejected: int) -> None:
     """is_digit answered for `checked` images, `rejected` of them not digits."""
-    _digit_checks("digit").inc(checked - rejected)
-    _digit_checks("not_digit").inc(rejected)
+    # One update per verdict that occurred (a family's counters each cost a locked write to shared memory).
+    if checked > rejected:
+        _digit_checks("digit").inc(checked - rejected)
+    if rejected:
+        _digit_checks("not_digit").inc(rejected)
 
 
 def record_reading(marks: int) -> None:

@@ -1,15 +1,18 @@
 """Request ids, one JSON access-log line and the request metrics for every HTTP response.
 
 A view records what its request ran (`note`, from the `Served` the runtime returned); the hooks here write
-it into the line when the response leaves.
+it into the line when the response leaves. They run inside the app's one before and one after hook
+(service/transport/http/hooks.py) and read the request and `g` once each, not through Flask's proxies
+attribute by attribute (each proxy access looks up the context again).
 """
 
 from __future__ import annotations
 
 import re
 import time
+from typing import Any
 
-from flask import Flask, Response, g, request
+from flask import Request, Response, g, request
 
 from service import observability
 from service.core.served import Served
@@ -20,43 +23,48 @@ REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
 def note(served: Served) -> None:
     """What this request ran: its access-log line names the model, version and instances, and what /read adds."""
-    g.model, g.version, g.instances = served.model, served.version, served.instances
-    g.extra = served.extra
+    g.served = served
 
 
-def install_request_hooks(app: Flask) -> None:
-    """Request id in and out, one JSON access-log line and the request metrics for every response."""
+def current() -> tuple[Request, Any]:
+    """This request and its `g`, as the objects themselves."""
+    return request._get_current_object(), g._get_current_object()  # type: ignore[attr-defined]
+
+
+def start_request(req: Request, state: Any) -> None:
+    state.started = time.perf_counter()
+    supplied = req.headers.get("X-Request-ID", "")
+    state.request_id = supplied if REQUEST_ID.match(supplied) else observability.new_request_id()
+
+
+def finish_request(req: Request, state: Any, response: Response) -> None:
+    """The request metrics, the X-Request-ID header and the access-log line, for `response`."""
+    now = time.perf_counter()
+    elapsed = now - getattr(state, "started", now)
+    served: Served | None = getattr(state, "served", None)
+    model, version = (served.model, served.version) if served is not None else ("", "")
+    rule = req.url_rule
+    method = req.method
+    status = response.status_code
+    labelled = method if method in HTTP_METHODS else "other"  # label values stay bounded
+    observability.record_request(rule.rule if rule else "unmatched", labelled, status, model, str(version), elapsed)
+    request_id = getattr(state, "request_id", "")
+    response.headers["X-Request-ID"] = request_id
     access_log = observability.access_log
-
-    @app.before_request
-    def start_request() -> None:
-        g.started = time.perf_counter()
-        supplied = request.headers.get("X-Request-ID", "")
-        g.request_id = supplied if REQUEST_ID.match(supplied) else observability.new_request_id()
-
-    @app.after_request
-    def finish_request(response: Response) -> Response:
-        elapsed = time.perf_counter() - g.get("started", time.perf_counter())
-        endpoint = request.url_rule.rule if request.url_rule else "unmatched"
-        model, version = g.get("model", ""), g.get("version", "")
-        method = request.method if request.method in HTTP_METHODS else "other"  # label values stay bounded
-        observability.record_request(endpoint, method, response.status_code, model, str(version), elapsed)
-        response.headers["X-Request-ID"] = g.get("request_id", "")
-        if access_log.enabled:
-            access_log.write(
-                {
-                    "ts": observability.utc_timestamp(time.time()),
-                    "request_id": g.get("request_id"),
-                    "method": request.method,
-                    "path": request.path,
-                    "model": model or None,
-                    "version": version or None,
-                    "status": response.status_code,
-                    "latency_ms": round(elapsed * 1000, 3),
-                    "instances": g.get("instances"),
-                    "remote": request.remote_addr,
-                    "worker": access_log.worker,
-                    **g.get("extra", {}),
-                }
-            )
-        return response
+    if access_log.enabled:
+        entry = {
+            "ts": observability.utc_timestamp(time.time()),
+            "request_id": request_id or None,
+            "method": method,
+            "path": req.path,
+            "model": model or None,
+            "version": version or None,
+            "status": status,
+            "latency_ms": round(elapsed * 1000, 3),
+            "instances": served.instances if served is not None else None,
+            "remote": req.remote_addr,
+            "worker": access_log.worker,
+        }
+        if served is not None and served.extra:
+            entry.update(served.extra)
+        access_log.write(entry)

@@ -12,10 +12,11 @@ from service.bootstrap import Runtime, build_runtime
 from service.core.registry import ModelRegistry
 from service.observability import configure_logging
 from service.settings import Settings
-from service.transport.http.access import install_request_hooks
+from service.transport.http.access import finish_request, start_request
 from service.transport.http.errors import register_error_handlers
+from service.transport.http.hooks import install_hooks
 from service.transport.http.limit import ConcurrencyLimit
-from service.transport.http.security import install_security
+from service.transport.http.security import Security
 
 
 def create_app(settings: Settings | None = None, registry: ModelRegistry | None = None) -> Flask:
@@ -32,9 +33,13 @@ def create_app(settings: Settings | None = None, registry: ModelRegistry | None 
     )
     runtime: Runtime = build_runtime(settings, registry)
     app.extensions["runtime"] = runtime
-    install_request_hooks(app)
-    install_security(app, parse_list(settings.api_keys), parse_list(settings.cors_origins))
-    app.before_request(runtime.registry.sync)  # follow loads and unloads made through another worker
+    security = Security(parse_list(settings.api_keys), parse_list(settings.cors_origins))
+    sync = runtime.registry.sync  # follow loads and unloads made through another worker
+    install_hooks(
+        app,
+        before=[start_request, security.require_api_key, lambda req, state: sync()],
+        after=[security.add_headers, finish_request],
+    )
     register_error_handlers(app)
 
     from service.transport.http.api import feedback, health, meta, page, predict, read, v2

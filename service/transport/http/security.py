@@ -12,7 +12,7 @@
 
 from __future__ import annotations
 
-from flask import Flask, Response, request
+from flask import Request, Response
 
 from service.auth import key_from, key_matches
 from service.errors import Unauthorized
@@ -43,38 +43,43 @@ CONTENT_SECURITY_POLICY = (
 CORS_HEADERS = "Authorization, Content-Type, Content-Encoding, Inference-Header-Content-Length, X-API-Key, X-Request-ID"
 
 
-def supplied_key() -> str:
-    """The key this HTTP request carries."""
-    return key_from(request.headers.get("Authorization", ""), request.headers.get("X-API-Key", ""))
+def supplied_key(req: Request) -> str:
+    """The key an HTTP request carries."""
+    return key_from(req.headers.get("Authorization", ""), req.headers.get("X-API-Key", ""))
 
 
-def install_security(app: Flask, api_keys: list[str], cors_origins: list[str]) -> None:
-    @app.before_request
-    def require_api_key() -> None:
-        if not api_keys or request.method == "OPTIONS" or request.endpoint in OPEN_ENDPOINTS:
+class Security:
+    """The API key check before a view, and the headers after it (run by service/transport/http/hooks.py)."""
+
+    def __init__(self, api_keys: list[str], cors_origins: list[str]) -> None:
+        self.api_keys = api_keys
+        self.cors_origins = cors_origins
+
+    def require_api_key(self, req: Request, state: object) -> None:
+        if not self.api_keys or req.method == "OPTIONS" or req.endpoint in OPEN_ENDPOINTS:
             return
-        if request.endpoint is None:  # an unknown path: its 404 says nothing about what exists
+        if req.endpoint is None:  # an unknown path: its 404 says nothing about what exists
             return
-        if not key_matches(supplied_key(), api_keys):
+        if not key_matches(supplied_key(req), self.api_keys):
             raise Unauthorized(
                 "this endpoint needs an API key: send 'Authorization: Bearer <key>' or 'X-API-Key: <key>'"
             )
 
-    @app.after_request
-    def add_headers(response: Response) -> Response:
-        response.headers["X-Content-Type-Options"] = "nosniff"
-        response.headers["Referrer-Policy"] = "no-referrer"
+    def add_headers(self, req: Request, state: object, response: Response) -> None:
+        headers = response.headers
+        headers["X-Content-Type-Options"] = "nosniff"
+        headers["Referrer-Policy"] = "no-referrer"
         if response.mimetype == "text/html":
-            response.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
+            headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
         if response.status_code == 401:
-            response.headers["WWW-Authenticate"] = 'Bearer realm="digit-serve"'
-        origin = request.headers.get("Origin")
+            headers["WWW-Authenticate"] = 'Bearer realm="digit-serve"'
+        origin = req.headers.get("Origin")
+        cors_origins = self.cors_origins
         if origin and cors_origins and ("*" in cors_origins or origin in cors_origins):
-            response.headers["Access-Control-Allow-Origin"] = "*" if "*" in cors_origins else origin
+            headers["Access-Control-Allow-Origin"] = "*" if "*" in cors_origins else origin
             response.vary.add("Origin")
-            response.headers["Access-Control-Expose-Headers"] = "X-Request-ID, Inference-Header-Content-Length"
-            if request.method == "OPTIONS":
-                response.headers["Access-Control-Allow-Methods"] = "GET, POST, OPTIONS"
-                response.headers["Access-Control-Allow-Headers"] = CORS_HEADERS
-                response.headers["Access-Control-Max-Age"] = "600"
-        return response
+            headers["Access-Control-Expose-Headers"] = "X-Request-ID, Inference-Header-Content-Length"
+            if req.method == "OPTIONS":
+                headers["Access-Control-Allow-Methods"] = "GET, POST, OPTIONS"
+                headers["Access-Control-Allow-Headers"] = CORS_HEADERS
+                headers["Access-Control-Max-Age"] = "600"

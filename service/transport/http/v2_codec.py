@@ -81,8 +81,8 @@ def _raw_body(body: bytes, model: ModelVersion) -> InferRequest:
 class _BinarySections:
     """The binary part of a body, handed out in order to the inputs that claim it with binary_data_size."""
 
-    def __init__(self, binary: bytes) -> None:
-        self.binary = binary
+    def __init__(self, binary: bytes | memoryview) -> None:
+        self.binary = binary  # a view of the body: each input's array is a view of its bytes, never a copy
         self.offset = 0
 
     def tensors(self, inputs: list) -> Iterator[TensorIn]:
@@ -92,7 +92,7 @@ class _BinarySections:
             yield TensorIn(tensor.get("name"), tensor.get("datatype"), tensor.get("shape"), self._contents(tensor))
 
     def _contents(self, tensor: dict):
-        def contents() -> list | bytes | None:
+        def contents() -> list | bytes | memoryview | None:
             name = tensor.get("name")
             size = _object(tensor.get("parameters"), f"input '{name}' parameters").get("binary_data_size")
             if size is None:
@@ -125,7 +125,7 @@ def parse_infer_request(body: bytes, header_length: str | None, model: ModelVers
     if not isinstance(header, dict) or not isinstance(header.get("inputs"), list) or not header["inputs"]:
         raise BadRequest("the inference request needs 'inputs': a non-empty list of tensors")
     parameters = _object(header.get("parameters"), "'parameters'")
-    sections = _BinarySections(b"" if length is None else body[length:])
+    sections = _BinarySections(b"" if length is None else memoryview(body)[length:])
     arrays = decode_inputs(model, sections.tensors(header["inputs"]))
     sections.check_all_claimed()
     default_binary = _flag(parameters.get("binary_data_output", False), "parameter 'binary_data_output'")
