@@ -18,6 +18,7 @@ import hashlib
 import json
 import sys
 from collections import defaultdict
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -72,21 +73,11 @@ def digests(per_subset: int | None, data_dir: str | None = None) -> dict[str, st
     mnist = load_mnist(data_dir)
     found = digit_digests(handwriting_items(mnist.x_test, mnist.y_test, per_subset, handwriting.SEED), "handwriting")
     found |= digit_digests(committed_items(ROOT / "eval" / "real-world", per_subset), "real-world")
-    non_digits = [Item(kind, -1, _Constant(data)) for kind, data in nondigits.load(ROOT / "eval" / "non-digits")]
+    non_digits = [Item(kind, -1, partial(bytes, data)) for kind, data in nondigits.load(ROOT / "eval" / "non-digits")]
     found |= digit_digests(non_digits[: None if per_subset is None else 4 * per_subset], "non-digits")
     for name, module in READING_SETS.items():
         found |= reading_digests(ROOT / "eval" / name, module, per_subset)
     return found
-
-
-class _Constant:
-    """A picklable `make` for bytes already loaded."""
-
-    def __init__(self, data: bytes) -> None:
-        self.data = data
-
-    def __call__(self) -> bytes:
-        return self.data
 
 
 def main(argv: list[str] | None = None) -> int:

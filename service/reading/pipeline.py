@@ -48,7 +48,8 @@ def find_digit(gray: np.ndarray) -> np.ndarray:
     both = ink if clean else second_look(gray, ink, reach)
     if both is None:
         return digit
-    if share(ink > INK_THRESHOLD * 255) < INKED and share(both > INK_THRESHOLD * 255) < RESTORED:
+    inked = share(ink > INK_THRESHOLD * 255)
+    if inked < INKED and (inked if clean else share(both > INK_THRESHOLD * 255)) < RESTORED:
         return _without_sheet_edges(ink, digit)
     return digit if clean else crop_to_ink(both)
 

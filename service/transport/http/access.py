@@ -12,7 +12,7 @@ import re
 import time
 from typing import Any
 
-from flask import Request, Response, g, request
+from flask import Request, Response, g
 
 from service import observability
 from service.core.served import Served
@@ -24,11 +24,6 @@ REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 def note(served: Served) -> None:
     """What this request ran: its access-log line names the model, version and instances, and what /read adds."""
     g.served = served
-
-
-def current() -> tuple[Request, Any]:
-    """This request and its `g`, as the objects themselves."""
-    return request._get_current_object(), g._get_current_object()  # type: ignore[attr-defined]
 
 
 def start_request(req: Request, state: Any) -> None:

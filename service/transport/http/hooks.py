@@ -13,12 +13,15 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from flask import Flask, Request, Response
-
-from service.transport.http.access import current
+from flask import Flask, Request, Response, g, request
 
 Before = Callable[[Request, Any], None]
 After = Callable[[Request, Any, Response], None]
+
+
+def current() -> tuple[Request, Any]:
+    """This request and its `g`, as the objects themselves."""
+    return request._get_current_object(), g._get_current_object()  # type: ignore[attr-defined]
 
 
 def install_hooks(app: Flask, before: Sequence[Before], after: Sequence[After]) -> None:
