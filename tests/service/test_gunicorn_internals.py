@@ -97,3 +97,17 @@ def test_gthread_checks_for_read_ahead_bytes_the_way_held_unreader_answers():
     assert "unreader.buf.getvalue()" in inspect.getsource(gthread.ThreadWorker.finish_request)
     assert issubclass(HeldUnreader, SocketUnreader) and issubclass(CoalescingResponse, wsgi.Response)
     assert issubclass(BalancedThreadWorker, gthread.ThreadWorker)
+
+
+def test_a_request_body_is_what_hold_body_replaces():
+    """hold_body swaps a Content-Length body (Body over a LengthReader, with its `buf` and the reader's `length`)
+    for a HeldBody; gunicorn drains what is left with `body.read(1024)` and asks `body.failed`."""
+    from gunicorn.http.body import Body, LengthReader
+    from gunicorn.http.parser import Parser
+
+    body = Body(LengthReader(None, 10))
+    assert body.reader.length == 10 and body.buf.tell() == 0
+    drain = inspect.getsource(Parser.finish_body)
+    assert "self.mesg.body.read(" in drain and '"failed"' in drain
+    environ = inspect.getsource(wsgi.default_environ)
+    assert '"wsgi.input": req.body' in environ and "wsgi.input_terminated" in inspect.getsource(wsgi.base_environ)

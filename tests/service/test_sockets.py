@@ -2,11 +2,15 @@
 
 import socket
 
+import numpy as np
 import pytest
+from flask import Flask, request
 from gunicorn.config import Config
 from gunicorn.http.parser import RequestParser
+from werkzeug.exceptions import RequestEntityTooLarge
 
-from service.transport.http.worker.sockets import HeldUnreader, LoopSocket
+from service.transport.http.body import body_view
+from service.transport.http.worker.sockets import HeldBody, HeldUnreader, LoopSocket, hold_body
 
 
 def test_a_loop_socket_keeps_what_the_kernel_does_not_take_until_it_is_flushed():
@@ -68,3 +72,70 @@ def test_a_held_unreader_gives_back_what_was_read_and_reads_the_socket_when_it_r
     assert unreader.take_buffered() == b"kl"
     sock.close()
     other.close()
+
+
+def test_a_body_held_whole_reaches_the_app_as_a_view_and_the_next_request_parses_after_it():
+    """hold_body: the 800 kB body becomes a HeldBody over the unreader's buffer; the pipelined request after it
+    is parsed from what is left, and gunicorn's drain of the first finds nothing left to read."""
+    first, second = bytes(range(256)) * 3200, b'{"inputs": []}'
+    sock, other = socket.socketpair()
+    parser = RequestParser(Config(), sock, ("127.0.0.1", 1))
+    parser.unreader = HeldUnreader(sock)
+    held = bytearray(_request(first) + _request(second, "/predict"))
+    parser.unreader.unread(held)
+    request = next(parser)
+    hold_body(request, parser.unreader)
+    assert isinstance(request.body, HeldBody) and request.body.length == len(first)
+    view = request.body.take()
+    assert view.readonly and bytes(view) == first
+    assert np.shares_memory(np.frombuffer(view, np.uint8), np.frombuffer(held, np.uint8))  # no copy
+    assert request.body.read() == b""  # taken: read to its end, as gunicorn's drain will find it
+    following = next(parser)
+    assert following.path == "/predict" and following.body.read() == second
+    sock.close()
+    other.close()
+
+
+def test_a_held_body_reads_as_a_file_does():
+    body = HeldBody(memoryview(b"first line\nsecond\nthird"))
+    assert body.readline() == b"first line\n"
+    assert body.read(3) == b"sec"
+    into = bytearray(4)
+    assert body.readinto(into) == 4 and into == b"ond\n"
+    assert list(body) == [b"third"]
+    assert body.read() == b"" and body.readline() == b"" and body.readinto(into) == 0
+    again = HeldBody(memoryview(b"a\nb\nc"))
+    assert again.readlines() == [b"a\n", b"b\n", b"c"]
+
+
+def test_a_body_is_held_only_when_all_of_it_is_there():
+    sock, other = socket.socketpair()
+    parser = RequestParser(Config(), sock, ("127.0.0.1", 1))
+    parser.unreader = HeldUnreader(sock)
+    whole = _request(b"x" * 100)
+    parser.unreader.unread(bytearray(whole[:-10]))  # ten bytes still on their way
+    request = next(parser)
+    original = request.body
+    hold_body(request, parser.unreader)
+    assert request.body is original  # gunicorn's own body, which reads the rest from the socket
+    other.sendall(b"x" * 10)
+    assert request.body.read() == b"x" * 100
+    sock.close()
+    other.close()
+
+
+def test_body_view_takes_a_held_body_as_it_is_and_reads_any_other():
+    app = Flask(__name__)
+    app.config["MAX_CONTENT_LENGTH"] = 64
+    held = HeldBody(memoryview(b"0123456789"))
+    with app.test_request_context("/", method="POST", data=b"0123456789", environ_overrides={"wsgi.input": held}):
+        view = body_view(request)
+        assert isinstance(view, memoryview) and bytes(view) == b"0123456789"
+    with app.test_request_context("/", method="POST", data=b"read from the stream"):
+        assert body_view(request) == b"read from the stream"
+    too_long = HeldBody(memoryview(b"x" * 65))
+    with (
+        app.test_request_context("/", method="POST", data=b"x" * 65, environ_overrides={"wsgi.input": too_long}),
+        pytest.raises(RequestEntityTooLarge),
+    ):
+        body_view(request)

@@ -58,7 +58,7 @@ def _header_length(value: str | None, body_length: int) -> int | None:
     return length
 
 
-def _raw_body(body: bytes, model: ModelVersion) -> InferRequest:
+def _raw_body(body: bytes | memoryview, model: ModelVersion) -> InferRequest:
     """Inference-Header-Content-Length: 0: the whole body is the raw data of the model's single input."""
     if len(model.inputs) != 1:
         raise BadRequest("a raw body (Inference-Header-Content-Length: 0) needs a model with one input")
@@ -112,7 +112,7 @@ class _BinarySections:
             raise BadRequest(f"{len(self.binary) - self.offset} bytes of binary data are not claimed by any input")
 
 
-def parse_infer_request(body: bytes, header_length: str | None, model: ModelVersion) -> InferRequest:
+def parse_infer_request(body: bytes | memoryview, header_length: str | None, model: ModelVersion) -> InferRequest:
     """Body and Inference-Header-Content-Length -> checked input arrays for `model`."""
     length = _header_length(header_length, len(body))
     if length == 0:

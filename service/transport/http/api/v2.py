@@ -13,6 +13,7 @@ from service.core.dataplane import DataPlane
 from service.errors import BadRequest, PayloadTooLarge
 from service.settings import Settings
 from service.transport.http.access import note
+from service.transport.http.body import body_view
 from service.transport.http.api import json_response, runtime
 from service.transport.http.v2_codec import encode_infer_response, parse_infer_request
 
@@ -73,9 +74,10 @@ def stats(name: str | None = None, version: str | None = None) -> Response:
     return json_response({"model_stats": core().statistics(name, version)})
 
 
-def _request_body() -> bytes:
-    """The body, decompressed when the client sent Content-Encoding gzip or deflate (bounded in size)."""
-    body = request.get_data(cache=False)
+def _request_body() -> memoryview | bytes:
+    """The body (a view of it, where the server holds it whole), decompressed when the client sent
+    Content-Encoding gzip or deflate (bounded in size)."""
+    body = body_view(request)
     encoding = request.headers.get("Content-Encoding", "identity").lower()
     if encoding in ("", "identity"):
         return body

@@ -26,6 +26,8 @@ fails with the name of whatever an upgrade removed or changed):
 - gunicorn.http.wsgi.Response, replaced in each worker by CoalescingResponse (service/sockets.py), which
   overrides send_headers, _emit_body, sendfile, write and close; SocketUnreader's read, unread,
   take_buffered, chunk and mxchunk; finish_request's check of `conn.parser.unreader.buf.getvalue()`.
+- Request.body (a Body over a LengthReader: its `buf`, the reader's `length`), replaced by a HeldBody
+  (service/sockets.py) when the loop holds the whole body; Parser.finish_body's `body.read` and `body.failed`.
 """
 
 from __future__ import annotations
@@ -44,7 +46,7 @@ from gunicorn.http import wsgi
 from gunicorn.workers.gthread import ThreadWorker
 
 from service.transport.http.worker.request_buffer import RequestBuffer
-from service.transport.http.worker.sockets import CoalescingResponse, HeldUnreader, LoopSocket
+from service.transport.http.worker.sockets import CoalescingResponse, HeldUnreader, LoopSocket, hold_body
 
 HEARTBEAT_S = 0.5  # how often a worker's main loop (which wakes at least every second) refreshes its slot
 HEARTBEAT_STALE_S = 2.0  # older than this: the worker is hung or gone, leave it out
@@ -117,6 +119,8 @@ class BalancedThreadWorker(ThreadWorker):
       client trickling its headers or body holds a socket and some memory, never a thread; a request
       not complete within `read_timeout` is answered 408 (or closed silently if nothing came at all
       within the keep-alive timeout).
+    - Hands a body it holds whole to the app as one buffer (`hold_body`): read from it, or taken as a view
+      (service/transport/http/body.py), never copied through gunicorn's and werkzeug's readers.
     - Runs a small request (a body of at most `inline_max_bytes`) in the event loop itself once all of its
       bytes are there, instead of handing it to a thread and back: that hand-off (a future, a queue, two
       thread switches, the wake-up pipe) cost a third of a small request's CPU. Its response is written
@@ -370,6 +374,7 @@ class BalancedThreadWorker(ThreadWorker):
         fewest = self._fewest_elsewhere
         if fewest is not None and self.nr_conns > fewest + 1:
             req.must_close = True
+        hold_body(req, conn.parser.unreader)  # a body the loop read whole reaches the app without copies
         return super().handle_request(req, conn)
 
     def set_accept_enabled(self, enabled: bool) -> None:
