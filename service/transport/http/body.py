@@ -13,9 +13,9 @@ def body_view(req: Request) -> memoryview | bytes:
     has been read: a later `get_data` finds it empty, as after reading `wsgi.input` to its end.
     """
     stream = req.environ.get("wsgi.input")
-    take = getattr(stream, "take", None)
-    if take is None or req.content_length != getattr(stream, "length", None):
+    take, length = getattr(stream, "take", None), getattr(stream, "length", None)
+    if take is None or length is None or req.content_length != length:
         return req.get_data(cache=False)
-    if req.max_content_length is not None and stream.length > req.max_content_length:
+    if req.max_content_length is not None and length > req.max_content_length:
         raise RequestEntityTooLarge()
     return take()
