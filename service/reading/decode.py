@@ -73,8 +73,14 @@ def _exif_orientation(image: Image.Image) -> int:
         return 1
 
 
+# EXIF orientations that flip or turn the image (1, or none: upright as stored).
+TURNED = {2, 3, 4, 5, 6, 7, 8}
+
+
 def orient(image: Image.Image) -> Image.Image:
-    """Apply the EXIF orientation, so a phone photo stands upright."""
+    """Apply the EXIF orientation, so a phone photo stands upright; an upright image is returned as it is."""
+    if _exif_orientation(image) not in TURNED:
+        return image  # exif_transpose would return a copy of it
     try:
         return ImageOps.exif_transpose(image)
     except (OSError, ValueError, SyntaxError):

@@ -13,6 +13,7 @@ tested against it in the development environment (tests/service/test_imageops.py
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Literal
 
 import numpy as np
@@ -265,5 +266,13 @@ def center_of_mass(values: np.ndarray) -> tuple[float, float]:
     total = float(values.sum())
     if not total:
         return (height - 1) / 2, (width - 1) / 2
-    rows, cols = np.indices(values.shape)
+    rows, cols = _indices(values.shape)
     return float((rows * values).sum() / total), float((cols * values).sum() / total)
+
+
+@lru_cache(maxsize=64)
+def _indices(shape: tuple[int, ...]) -> np.ndarray:
+    """np.indices(shape), made once per shape (a digit's crop has one of a few hundred) and read-only."""
+    grid = np.indices(shape)
+    grid.flags.writeable = False
+    return grid

@@ -41,6 +41,9 @@ def reaching_in_from_the_edge(above: np.ndarray) -> np.ndarray | None:
     """
     height, width = above.shape
     band = max(2, round(0.04 * min(height, width)))  # a sheet's edge runs near the border, rarely on it
+    inked = extent(above)
+    if inked is None or min(inked.top, inked.left, height - inked.bottom, width - inked.right) >= band:
+        return None  # nothing within `band` of the frame: no side can qualify
     seeds = np.zeros_like(above)
     for rows, cols, along in (
         (slice(0, band), slice(None), 0),
