@@ -4,12 +4,12 @@ import zlib
 
 import numpy as np
 import pytest
-from PIL import Image, ImageFilter
+from PIL import Image, ImageFilter, ImageOps
 
 from service.errors import InvalidInput, PayloadTooLarge, UnsupportedMedia
 from service.reading import mnist_from_gray, mnist_from_image
 from service.reading.background import clean_level
-from service.reading.decode import decode_image, shrink
+from service.reading.decode import decode_image, orient, shrink
 from service.reading.fit import center_by_mass, fit_box, full_strength
 from service.reading.gray import to_grayscale
 from service.reading.imageops import Box
@@ -121,6 +121,18 @@ def test_exif_orientation_is_honoured(digit, orientation, rotate):
     exif[0x0112] = orientation
     out = mnist_from_image(encode(stored, "JPEG", exif=exif.tobytes(), quality=95), LIMIT)
     assert _close(out, _as_mnist(digit)) < 0.05
+
+
+@pytest.mark.parametrize("orientation", [None, 1, 3, 6])
+def test_orient_turns_only_what_exif_says_is_turned_and_gives_the_same_pixels_as_pillow(digit, orientation):
+    stored = Image.fromarray(digit).resize((40, 30))
+    exif = Image.Exif()
+    if orientation is not None:
+        exif[0x0112] = orientation
+    image = decode_image(encode(stored, "PNG", exif=exif.tobytes()), LIMIT)
+    turned = orient(image)
+    assert np.array_equal(np.asarray(turned), np.asarray(ImageOps.exif_transpose(image)))
+    assert (turned is image) == (orientation in (None, 1))  # upright: not copied
 
 
 def test_small_off_centre_digit_is_scaled_to_20px_and_centred_by_mass():
