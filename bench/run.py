@@ -159,14 +159,14 @@ def single_instance(args, rows: list[Row]) -> None:
                         references={name: refs[name][8] for name in refs} if 8 in refs["bare"] else None,
                     )
                 )
-                rows.append(
-                    Row(
-                        "28x28 PNG to the CNN, 8 conn",
-                        "digit-serve /predict (MNIST preprocessing)",
-                        wrk(served, "/predict", png, {"Content-Type": "image/png"}, args.seconds, 8),
-                        references={"plain": plain_png} if plain_png else None,
-                    )
+            rows.append(
+                Row(
+                    "28x28 PNG to the CNN, 8 conn",
+                    f"digit-serve /predict (MNIST preprocessing, is_digit){tag}",
+                    wrk(served, "/predict", png, {"Content-Type": "image/png"}, args.seconds, 8),
+                    references={"plain": plain_png} if plain_png else None,
                 )
+            )
 
 
 def batches(args, rows: list[Row], extra: list[str]) -> None:
