@@ -98,11 +98,15 @@ def raw_onnxruntime(
     return samples_per_s, cpu_ms_per_run
 
 
+TREE = ROOT  # --tree: the checkout of digit-serve to serve (its code and models); this one by default
+
+
 def service(env: dict[str, str] | None = None, log_dir: Path | None = None):
+    other = {} if TREE == ROOT else {"PYTHONPATH": str(TREE), "MODEL_DIR": str(TREE / "models")}
     return gunicorn(
         "digit-serve",
-        ["-c", "service/transport/http/gunicorn.conf.py"],
-        {"LOG_LEVEL": "info", "THREADS": "2", **(env or {})},
+        ["-c", str(TREE / "service" / "transport" / "http" / "gunicorn.conf.py"), "--chdir", str(TREE)],
+        {"LOG_LEVEL": "info", "THREADS": "2", **other, **(env or {})},
         log_dir=log_dir,
     )
 
@@ -331,11 +335,19 @@ def start_and_memory(args, extra: list[str]) -> None:
     )
 
 
+def _commit(tree: Path) -> str:
+    import subprocess
+
+    found = subprocess.run(["git", "-C", str(tree), "log", "-1", "--format=%h %s"], capture_output=True, text=True)
+    return found.stdout.strip()[:80] or "(not a git checkout)"
+
+
 def render(rows: list[Row], extra: list[str], args) -> str:
     lines = [
         f"{os.cpu_count()} cores; servers: 2 workers; wrk: 1 thread, keep-alive, {args.seconds:g} s per row "
         "(wrk shares the cores with the server); CPU vs plain / bare: server CPU per request over the "
         "reference's in the same run (below 1.00x: less CPU than the reference)",
+        *([] if TREE == ROOT else [f"digit-serve served from {TREE} at {_commit(TREE)}"]),
         "",
         "| scenario | server | req/s | samples/s | p50 ms | p99 ms | CPU ms/req | busiest worker | CPU vs plain "
         "| CPU vs bare | errors |",
@@ -367,7 +379,15 @@ def main() -> None:
         "--only", help="comma-separated parts: single,batches,read,batching,grpc,perf,start,workers,peers"
     )
     parser.add_argument("--peers", action="store_true", help="also KServe's Python server (bench/peers.py)")
+    parser.add_argument(
+        "--tree",
+        type=Path,
+        help="serve another checkout of digit-serve (e.g. `git worktree add ../before <commit>`): before and after "
+        "measured by the same harness and references",
+    )
     args = parser.parse_args()
+    global TREE
+    TREE = (args.tree or ROOT).resolve()
     every = {"single", "batches", "read", "batching", "grpc", "perf", "start", "workers"}
     parts = set(args.only.split(",")) if args.only else every
     if args.peers:
