@@ -133,58 +133,61 @@ class HeldUnreader(SocketUnreader):
         else:
             self._data, self._at = bytes(data) + self._data[self._at :], 0
 
-    def take_view(self, size: int) -> memoryview:
-        """The next `size` bytes as a view of the buffer they are in (no copy), taken off the front."""
-        view = memoryview(self._data)[self._at : self._at + size]
-        self._at += len(view)
-        return view
+    def take_body(self, size: int) -> HeldBody:
+        """The next `size` bytes, as a body over the buffer they are in (no copy), taken off the front."""
+        body = HeldBody(self._data, self._at, min(self._at + size, len(self._data)))
+        self._at = body.end
+        return body
 
     def take_buffered(self) -> bytes:
         return self._take(len(self))
 
 
 class HeldBody:
-    """gunicorn's request body (`wsgi.input`) over bytes the worker already holds: reads slice one buffer.
+    """gunicorn's request body (`wsgi.input`) over bytes the worker already holds: `data[start:end]`.
 
     gunicorn's own Body copies a body several times on its way to the app (its reader's buffer, a BytesIO,
-    werkzeug's 64 KiB chunks): an 800 KB /v2 batch was copied about six times and read in a Python loop.
-    `take` hands the whole body out as a read-only memoryview, for a caller that can use it as it is.
+    werkzeug's 64 KiB chunks): an 800 KB /v2 batch was copied about six times, in a Python loop. Reads here
+    slice the one buffer; `take` hands the whole body out as a read-only memoryview, for a caller that can use
+    it as it is.
     """
 
     failed = False  # gunicorn's parser asks whether reading the body raised (it never does here)
 
-    def __init__(self, view: memoryview) -> None:
-        self._view = view.toreadonly()
-        self._at = 0
-
-    def take(self) -> memoryview:
-        """The whole body, as a view of the worker's buffer; read, as far as gunicorn and werkzeug are concerned."""
-        self._at = len(self._view)
-        return self._view
+    def __init__(self, data: bytes | bytearray, start: int = 0, end: int | None = None) -> None:
+        self._data = data
+        self.start, self.end = start, len(data) if end is None else end
+        self._at = start
 
     @property
     def length(self) -> int:
-        return len(self._view)
+        return self.end - self.start
 
-    def _left(self) -> int:
-        return len(self._view) - self._at
+    def take(self) -> memoryview:
+        """The whole body, as a view of the worker's buffer; read, as far as gunicorn and werkzeug are concerned."""
+        self._at = self.end
+        return memoryview(self._data)[self.start : self.end].toreadonly()
+
+    def _upto(self, size: int | None) -> int:
+        return self.end if size is None or size < 0 else min(self._at + size, self.end)
 
     def read(self, size: int | None = None) -> bytes:
-        count = self._left() if size is None or size < 0 else min(size, self._left())
-        data = bytes(self._view[self._at : self._at + count])
-        self._at += count
+        upto = self._upto(size)
+        data = bytes(memoryview(self._data)[self._at : upto])
+        self._at = upto
         return data
 
     def readinto(self, buffer) -> int:
-        count = min(len(buffer), self._left())
-        memoryview(buffer).cast("B")[:count] = self._view[self._at : self._at + count]
-        self._at += count
+        upto = self._upto(len(memoryview(buffer).cast("B")))
+        count = upto - self._at
+        memoryview(buffer).cast("B")[:count] = memoryview(self._data)[self._at : upto]
+        self._at = upto
         return count
 
     def readline(self, size: int | None = None) -> bytes:
-        limit = self._left() if size is None or size < 0 else min(size, self._left())
-        end = bytes(self._view[self._at : self._at + limit]).find(b"\n")
-        return self.read(limit if end < 0 else end + 1)
+        upto = self._upto(size)
+        newline = self._data.find(b"\n", self._at, upto)
+        return self.read((upto if newline < 0 else newline + 1) - self._at)
 
     def readlines(self, hint: int | None = None) -> list[bytes]:
         lines: list[bytes] = []
@@ -207,7 +210,7 @@ def hold_body(req, unreader) -> None:
     length = reader.length
     if length == 0 or len(unreader) < length:
         return
-    req.body = HeldBody(unreader.take_view(length))
+    req.body = unreader.take_body(length)
     reader.length = 0
 
 
