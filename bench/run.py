@@ -338,8 +338,8 @@ def start_and_memory(args, extra: list[str]) -> None:
 def _commit(tree: Path) -> str:
     import subprocess
 
-    found = subprocess.run(["git", "-C", str(tree), "log", "-1", "--format=%h %s"], capture_output=True, text=True)
-    return found.stdout.strip()[:80] or "(not a git checkout)"
+    found = subprocess.run(["git", "-C", str(tree), "log", "-1", "--format=%h"], capture_output=True, text=True)
+    return found.stdout.strip() or "(not a git checkout)"
 
 
 def render(rows: list[Row], extra: list[str], args) -> str:

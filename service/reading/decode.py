@@ -73,7 +73,7 @@ def _exif_orientation(image: Image.Image) -> int:
         return 1
 
 
-# EXIF orientations that flip or turn the image (1, or none: upright as stored).
+# EXIF orientations that flip or turn the image; 1 (or no tag, or a value outside 1-8) is upright as stored.
 TURNED = {2, 3, 4, 5, 6, 7, 8}
 
 

@@ -139,3 +139,53 @@ def test_body_view_takes_a_held_body_as_it_is_and_reads_any_other():
         pytest.raises(RequestEntityTooLarge),
     ):
         body_view(request)
+
+
+def test_werkzeug_reads_a_held_body_through_its_limited_stream():
+    """What every other view does with a held body: request.get_data(), under MAX_CONTENT_LENGTH."""
+    app = Flask(__name__)
+    app.config["MAX_CONTENT_LENGTH"] = 1 << 20
+    data = bytes(range(256)) * 1000  # more than werkzeug's 64 KiB reads
+    held = HeldBody(bytearray(b"GET / HTTP/1.1\r\n\r\n" + data), 18)
+    overrides = {"wsgi.input": held, "wsgi.input_terminated": True}
+    with app.test_request_context("/", method="POST", data=data, environ_overrides=overrides):
+        assert request.get_data() == data
+
+
+class _CountedBody(HeldBody):
+    taken = 0
+
+    def take(self) -> memoryview:
+        self.taken += 1
+        return super().take()
+
+
+def _v2_post(client, body: bytes, headers: dict[str, str]):
+    """POST /v2/models/mlp/infer with the body held as the worker holds it (a HeldBody in wsgi.input)."""
+    held = _CountedBody(bytearray(body))
+    response = client.post(
+        "/v2/models/mlp/infer",
+        data=body,
+        headers=headers,
+        environ_overrides={"wsgi.input": held, "wsgi.input_terminated": True},
+    )
+    assert held.taken == 1  # the view took it as it is: no copy through werkzeug
+    return response
+
+
+def test_v2_infers_from_a_held_body_as_a_view(client):
+    from support.server import v2_binary_request
+
+    batch = np.linspace(0, 1, 2 * 784, dtype=np.float32).reshape(2, 784)
+    body, headers = v2_binary_request(batch)
+    expected = client.post("/v2/models/mlp/infer", data=body, headers=headers)  # read by werkzeug
+    held = _v2_post(client, body, headers)
+    assert held.status_code == expected.status_code == 200 and held.data == expected.data
+    raw = _v2_post(client, batch.tobytes(), {"Inference-Header-Content-Length": "0"})
+    assert raw.status_code == 200 and raw.headers["Inference-Header-Content-Length"]
+    import gzip
+
+    zipped = _v2_post(client, gzip.compress(body), {**headers, "Content-Encoding": "gzip"})
+    assert zipped.status_code == 200 and zipped.data == expected.data
+    broken = _v2_post(client, body[:-4], headers)  # a binary section 4 bytes short
+    assert broken.status_code == 400 and broken.is_json

@@ -17,10 +17,12 @@ from __future__ import annotations
 
 import io
 import socket
+from collections.abc import Iterator
 
 from gunicorn.http import wsgi
 from gunicorn.http.body import LengthReader
-from gunicorn.http.unreader import SocketUnreader
+from gunicorn.http.message import Request
+from gunicorn.http.unreader import SocketUnreader, Unreader
 
 
 class LoopSocket:
@@ -161,23 +163,27 @@ class HeldBody:
 
     @property
     def length(self) -> int:
-        return self.end - self.start
+        """The bytes not read yet (the whole body until something reads it)."""
+        return self.end - self._at
 
     def take(self) -> memoryview:
-        """The whole body, as a view of the worker's buffer; read, as far as gunicorn and werkzeug are concerned."""
+        """What is not read yet, as a read-only view of the worker's buffer; read, from then on."""
+        view = memoryview(self._data)[self._at : self.end].toreadonly()
         self._at = self.end
-        return memoryview(self._data)[self.start : self.end].toreadonly()
+        return view
 
     def _upto(self, size: int | None) -> int:
         return self.end if size is None or size < 0 else min(self._at + size, self.end)
 
     def read(self, size: int | None = None) -> bytes:
+        """Up to `size` bytes (all that is left by default), as gunicorn's Body reads."""
         upto = self._upto(size)
         data = bytes(memoryview(self._data)[self._at : upto])
         self._at = upto
         return data
 
-    def readinto(self, buffer) -> int:
+    def readinto(self, buffer: bytearray | memoryview) -> int:
+        """Fill `buffer` with what is left, as far as it goes; the count of bytes put there (werkzeug reads so)."""
         upto = self._upto(len(memoryview(buffer).cast("B")))
         count = upto - self._at
         memoryview(buffer).cast("B")[:count] = memoryview(self._data)[self._at : upto]
@@ -185,23 +191,27 @@ class HeldBody:
         return count
 
     def readline(self, size: int | None = None) -> bytes:
+        """The next line, its newline included, or up to `size` bytes of it."""
         upto = self._upto(size)
         newline = self._data.find(b"\n", self._at, upto)
         return self.read((upto if newline < 0 else newline + 1) - self._at)
 
     def readlines(self, hint: int | None = None) -> list[bytes]:
+        """The lines left, or those that reach `hint` bytes."""
         lines: list[bytes] = []
+        total = 0
         while line := self.readline():
             lines.append(line)
-            if hint is not None and 0 < hint <= sum(map(len, lines)):
+            total += len(line)
+            if hint is not None and 0 < hint <= total:
                 break
         return lines
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[bytes]:
         return iter(self.readline, b"")
 
 
-def hold_body(req, unreader) -> None:
+def hold_body(req: Request, unreader: Unreader) -> None:
     """Give `req` a `HeldBody` when all of its Content-Length body is already in `unreader` (a `HeldUnreader`):
     the unreader moves past it, and what follows (a pipelined request) stays there for the next parse."""
     reader = getattr(req.body, "reader", None)
@@ -211,7 +221,7 @@ def hold_body(req, unreader) -> None:
     if length == 0 or len(unreader) < length:
         return
     req.body = unreader.take_body(length)
-    reader.length = 0
+    reader.length = 0  # gunicorn's own Body, should anything still hold it, has nothing left to read
 
 
 class CoalescingResponse(wsgi.Response):

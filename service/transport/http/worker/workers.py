@@ -27,7 +27,8 @@ fails with the name of whatever an upgrade removed or changed):
   overrides send_headers, _emit_body, sendfile, write and close; SocketUnreader's read, unread,
   take_buffered, chunk and mxchunk; finish_request's check of `conn.parser.unreader.buf.getvalue()`.
 - Request.body (a Body over a LengthReader: its `buf`, the reader's `length`), replaced by a HeldBody
-  (service/sockets.py) when the loop holds the whole body; Parser.finish_body's `body.read` and `body.failed`.
+  (service/transport/http/worker/sockets.py) when the loop holds the whole body; Parser.finish_body's
+  `body.read` and `body.failed`.
 """
 
 from __future__ import annotations
