@@ -19,6 +19,7 @@ import argparse
 import io
 import json
 import os
+import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -336,8 +337,6 @@ def start_and_memory(args, extra: list[str]) -> None:
 
 
 def _commit(tree: Path) -> str:
-    import subprocess
-
     found = subprocess.run(["git", "-C", str(tree), "log", "-1", "--format=%h"], capture_output=True, text=True)
     return found.stdout.strip() or "(not a git checkout)"
 

@@ -184,9 +184,10 @@ class HeldBody:
 
     def readinto(self, buffer: bytearray | memoryview) -> int:
         """Fill `buffer` with what is left, as far as it goes; the count of bytes put there (werkzeug reads so)."""
-        upto = self._upto(len(memoryview(buffer).cast("B")))
+        target = memoryview(buffer).cast("B")
+        upto = self._upto(len(target))
         count = upto - self._at
-        memoryview(buffer).cast("B")[:count] = memoryview(self._data)[self._at : upto]
+        target[:count] = memoryview(self._data)[self._at : upto]
         self._at = upto
         return count
 
