@@ -92,6 +92,8 @@ class Settings:
     max_image_pixels: int = 25_000_000  # width x height of one image, checked before decoding
     request_timeout: int = 30
     read_timeout: float = 30.0  # seconds a client has to send a whole request (headers and body); then 408
+    # seconds one /read may spend finding and cutting an image's marks; then 503 (service/reading/budget.py)
+    read_budget_s: float = 5.0
     max_queue: int = 64  # requests per worker waiting for a thread; beyond it a new request gets 503 + Retry-After
     inline_max_bytes: int = 64 * 1024  # a request up to this size runs in the worker's event loop; 0: all in threads
     log_level: str = "info"
@@ -139,6 +141,11 @@ class Settings:
         parse_batching(self.batching)
         if self.read_timeout <= 0:
             raise SettingsError(f"READ_TIMEOUT must be above 0, got {self.read_timeout}")
+        if not 0 < self.read_budget_s < self.request_timeout:
+            raise SettingsError(
+                f"READ_BUDGET_S must be above 0 and below REQUEST_TIMEOUT ({self.request_timeout}), "
+                f"got {self.read_budget_s}"
+            )
         if self.ort_threads < 0 or self.model_poll_seconds < 0 or self.inline_max_bytes < 0:
             raise SettingsError("ORT_THREADS, MODEL_POLL_SECONDS and INLINE_MAX_BYTES must not be negative")
 

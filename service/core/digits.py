@@ -25,10 +25,11 @@ from service.core.runner import ModelRunner
 from service.core.served import Served
 from service.core.validation import image_batch, number_batch
 from service.errors import BadRequest, InvalidInput, ModelNotFound
-from service.reading import DIGIT, Character, Page, Part, mnist_from_image, read_image
+from service.reading import DIGIT, Character, Page, Part, budget, mnist_from_image, read_image
 from service.settings import Settings
 
 OFF = "off"
+DIGITS = frozenset("0123456789")
 
 
 def digit_checker(registry: ModelRegistry, name: str) -> ModelVersion | None:
@@ -63,7 +64,7 @@ def predictions(probabilities: np.ndarray, labels: list[str], is_digit: list[boo
     rounded = np.round(probabilities.astype(np.float64), 6)
     answers = [
         {
-            "label": int(labels[w]) if labels and labels[w].isdigit() else int(w),
+            "label": int(labels[w]) if labels and labels[w] in DIGITS else int(w),
             "confidence": float(rounded[i, w]),
             "probabilities": rounded[i].tolist(),
         }
@@ -314,7 +315,9 @@ class Digits:
     def read(self, model: ModelVersion, image: bytes) -> Answer:
         """The number in one image: its text and each character with its box."""
         model = reader(model)
-        page = read_image(image, self.settings.max_image_pixels)
+        with budget.time_budget(self.settings.read_budget_s):
+            page = read_image(image, self.settings.max_image_pixels)
+            budget.check("classifying the marks")
         observability.record_images(1)
         checker = self.checker()
         body = read(self.runner, model, checker, page)

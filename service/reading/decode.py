@@ -49,7 +49,7 @@ def decode_upright(
                 # Let the JPEG decoder scale by 1/2, 1/4 or 1/8 while decoding, keeping the longer side at
                 # least WORKING_SIZE, and decode luma only: most of a phone photo's pixels are never produced.
                 scale = working_size / max(width, height)
-                image.draft("L", (round(width * scale), round(height * scale)))
+                image.draft("L", (max(1, round(width * scale)), max(1, round(height * scale))))  # a 1200x1 strip too
             image.load()
     except (PayloadTooLarge, InvalidInput):
         raise

@@ -24,8 +24,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from service.errors import InvalidInput
+from service.reading import budget
 from service.reading.imageops import Box, extent
-from service.reading.segment import Glyph, Glyphs, cut_columns, fit, parts_guess
+from service.reading.segment import Glyph, Glyphs, check_count, cut_columns, fit, parts_guess
 from service.reading.tuning import (
     BASELINE,
     COMMA_DESCENT,
@@ -37,6 +39,7 @@ from service.reading.tuning import (
     INSIDE,
     JOIN_GAP,
     LINE_MARK,
+    MAX_CANDIDATES,
     MAYBE_TOUCHING,
     MINUS_ASPECT,
     MINUS_MIDDLE,
@@ -267,7 +270,25 @@ def _cut_points(glyph: Glyph, height: float, digit_width: float | None, referenc
     return kept
 
 
-def _digit(glyph: Glyph, band: _Band, digit_width: float | None, reference: float) -> Character:
+@dataclass
+class _Candidates:
+    """How many candidate digits an image may still have cut (MAX_CANDIDATES in all): each costs a fit and a run
+    of both models, and a wide scrawl of many cut points would otherwise make thousands."""
+
+    left: int = MAX_CANDIDATES
+
+    def take(self, count: int) -> None:
+        self.left -= count
+        if self.left < 0:
+            raise InvalidInput(
+                f"the image's marks would make more than {MAX_CANDIDATES} candidate digits: "
+                "it is not a number this service reads"
+            )
+
+
+def _digit(
+    glyph: Glyph, band: _Band, digit_width: float | None, reference: float, candidates: _Candidates
+) -> Character:
     """A digit candidate: the whole glyph, and where it is wide enough to be several, the digits that may touch."""
     height = band.height
     top = band.top(glyph.box.centre)
@@ -276,16 +297,19 @@ def _digit(glyph: Glyph, band: _Band, digit_width: float | None, reference: floa
     nodes = [0, glyph.box.width]
     if glyph.box.width >= MAYBE_TOUCHING * height:
         nodes = [0, *_cut_points(glyph, height, digit_width, reference), glyph.box.width]
+    last = len(nodes) - 1
+    spans = [
+        (i, j)
+        for i, j in itertools.combinations(range(len(nodes)), 2)
+        if (i == 0 and j == last) or PART_WIDTH[0] <= (nodes[j] - nodes[i]) / height <= PART_WIDTH[1]
+    ]
+    candidates.take(len(spans))  # before the costly step: fitting each
     segments = []
-    for i, j in itertools.combinations(range(len(nodes)), 2):
-        share = (nodes[j] - nodes[i]) / height
-        whole = i == 0 and j == len(nodes) - 1
-        if not whole and not PART_WIDTH[0] <= share <= PART_WIDTH[1]:
-            continue
+    for i, j in spans:
         part = _part(glyph, nodes[i], nodes[j])
         if part is not None:
-            segments.append(Segment(i, j, part, share))
-    return Character(DIGIT, glyph.box, segments, len(nodes) - 1, width, undersized, height)
+            segments.append(Segment(i, j, part, (nodes[j] - nodes[i]) / height))
+    return Character(DIGIT, glyph.box, segments, last, width, undersized, height)
 
 
 def _columns_shared(small: Box, other: Box) -> float:
@@ -337,13 +361,15 @@ def lay_out(found: Glyphs) -> list[Line]:
     small = [g for g in found.glyphs if g.box.height < LINE_MARK * found.reference]
     if not tall:  # only small marks: they are the line
         tall, small = [g for g in found.glyphs if g.area >= SPECK * largest], []
+    check_count(len(tall))  # each tall glyph is a character at least: too many are refused before they are read
     bands = _lines(tall)
     for glyph in small:
         band = _place(glyph, bands)
         if band is not None:
             band.small.append(glyph)
     everywhere = [w for band in bands for w in _digit_widths(band)]
-    lines = []
+    candidates = _Candidates()
+    lines: list[Line] = []
     for band in bands:
         widths = _digit_widths(band)
         # A digit's width from its line's marks that are neither 1s nor wider than tall, else from every line's.
@@ -365,14 +391,18 @@ def lay_out(found: Glyphs) -> list[Line]:
                 glyphs[nearest] = _joined(glyphs[nearest], glyph)  # a broken stroke
             else:
                 glyphs.append(glyph)  # a character of its own, small: what it is, the models say
+        # Each glyph left is one character at least, and reading one (its cut points, its candidate digits) is
+        # the costly step: a line past the limit is refused before.
+        check_count(sum(len(line.characters) for line in lines) + len(characters) + len(glyphs))
         for glyph in glyphs:
+            budget.check("reading a line's marks")
             if _is_colon(glyph, band.height):
                 characters.append(Character(":", glyph.box))
             elif _is_slash(glyph, band):
-                alternative = _digit(glyph, band, digit_width, found.reference)
+                alternative = _digit(glyph, band, digit_width, found.reference, candidates)
                 characters.append(Character("/", glyph.box, alternative=alternative))
             else:
-                characters.append(_digit(glyph, band, digit_width, found.reference))
+                characters.append(_digit(glyph, band, digit_width, found.reference, candidates))
         characters.sort(key=lambda c: c.box.centre)
         lines.append(Line(characters))
     return lines

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from service.errors import InvalidInput
+from service.reading import budget
 from service.reading.decode import decode_image, decode_upright, orient, shrink
 from service.reading.fit import center_by_mass, fit_box, full_strength
 from service.reading.gray import border_median, to_grayscale
@@ -135,7 +136,11 @@ def lines_from_gray(gray: np.ndarray) -> list[Line]:
     A single mark is prepared exactly as `/predict` prepares a digit (`mnist_from_gray`): one digit reads the same
     through both endpoints.
     """
-    lines = lay_out(find_glyphs(_reading_ink(gray)))
+    ink = _reading_ink(gray)
+    budget.check("finding the ink")
+    found = find_glyphs(ink)
+    budget.check("cutting the marks")
+    lines = lay_out(found)
     characters = [c for line in lines for c in line.characters]
     check_count(len(characters))
     if len(characters) == 1 and characters[0].kind == DIGIT and characters[0].last == 1:
@@ -149,4 +154,5 @@ def read_image(data: bytes, max_pixels: int) -> Page:
     """Encoded image bytes -> what it says, with boxes mapped to pixels of the image as sent (EXIF applied)."""
     image, (width, height) = decode_upright(data, max_pixels, READ_WORKING_SIZE)
     gray = to_grayscale(shrink(orient(image), READ_WORKING_SIZE))
+    budget.check("decoding")
     return Page(lines_from_gray(gray), width / gray.shape[1], height / gray.shape[0])

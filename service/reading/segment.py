@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from service.errors import InvalidInput
+from service.reading import budget
 from service.reading.fit import center_by_mass, fit_box, full_strength
 from service.reading.imageops import Box, Pieces, dilate, extent, label_image, label_runs, piece_boxes, runs
 from service.reading.pieces import strong_pixels
@@ -33,6 +34,7 @@ from service.reading.tuning import (
     LINE_MARK,
     MAIN_PIECE,
     MAX_MARKS,
+    MAX_PIECES,
     MAX_RUNS,
     SAME_COLUMN,
     SEPARATOR_HEIGHT,
@@ -108,39 +110,43 @@ def _lines_and_frames(pieces: Pieces) -> np.ndarray:
 
 
 def _characters(pieces: Pieces, kept: np.ndarray, reference: float) -> list[list[int]]:
-    """The kept pieces grouped into glyphs, left to right: pieces sharing most of a column, close above each other."""
-    order = kept[np.argsort(pieces.left[kept], kind="stable")].tolist()
-    groups: list[list[int]] = []
-    boxes: list[list[int]] = []  # top, bottom, left, right of each group
-    for i in sorted(order, key=lambda p: -int(pieces.area[p])):  # large pieces first, the small ones join them
+    """The kept pieces grouped into glyphs, left to right: pieces sharing most of a column, close above each other.
+
+    Each piece, the large ones first (the small ones join them), is held against every group so far at once, as
+    arrays: a few numpy steps a piece, so MAX_PIECES pieces cost milliseconds.
+    """
+    order = kept[np.argsort(pieces.left[kept], kind="stable")]
+    order = order[np.argsort(-pieces.area[order], kind="stable")]  # large pieces first, the small ones join them
+    count = len(order)
+    boxes = np.zeros((4, count), dtype=np.int64)  # top, bottom, left, right of each group
+    members: list[list[int]] = []
+    for i in order.tolist():
         top, bottom, left, right = (int(v[i]) for v in (pieces.top, pieces.bottom, pieces.left, pieces.right))
-        best, best_gap = None, None
-        for g, (g_top, g_bottom, g_left, g_right) in enumerate(boxes):
-            overlap = min(right, g_right) - max(left, g_left)
-            vertical_gap = max(top - g_bottom, g_top - bottom, 0)
-            if vertical_gap > 0.5 * reference:
-                continue
-            same_column = overlap >= SAME_COLUMN * min(right - left, g_right - g_left)
-            # One character stays within a line: joining must not make a glyph much taller than the marks are
-            # (two lines written close would chain into one), and a small piece low beside a tall glyph's foot may
-            # be a decimal point or a comma: the line decides (service/reading/layout.py).
-            joined_height = max(bottom, g_bottom) - min(top, g_top)
-            too_tall = joined_height > max(CHARACTER_HEIGHT * reference, bottom - top, g_bottom - g_top)
-            small = bottom - top < SEPARATOR_HEIGHT * reference and g_bottom - g_top >= LINE_MARK * reference
-            low = small and top >= g_top + BASELINE * (g_bottom - g_top)
-            # Above a glyph, only a flag joins it (a 5's, wider than tall): a dot there belongs to the line above.
-            high = small and bottom <= g_top + 0.15 * (g_bottom - g_top) and right - left < 1.5 * (bottom - top)
-            if same_column and not (too_tall or low or high) and (best_gap is None or vertical_gap < best_gap):
-                best, best_gap = g, vertical_gap
-        if best is None:
-            groups.append([i])
-            boxes.append([top, bottom, left, right])
-        else:
-            groups[best].append(i)
-            box = boxes[best]
-            boxes[best] = [min(box[0], top), max(box[1], bottom), min(box[2], left), max(box[3], right)]
-    ordered = sorted(range(len(groups)), key=lambda g: boxes[g][2] + boxes[g][3])
-    return [groups[g] for g in ordered]
+        g_top, g_bottom, g_left, g_right = boxes[:, : len(members)]
+        g_height = g_bottom - g_top
+        overlap = np.minimum(right, g_right) - np.maximum(left, g_left)
+        vertical_gap = np.maximum(np.maximum(top - g_bottom, g_top - bottom), 0)
+        same_column = overlap >= SAME_COLUMN * np.minimum(right - left, g_right - g_left)
+        # One character stays within a line: joining must not make a glyph much taller than the marks are (two
+        # lines written close would chain into one), and a small piece low beside a tall glyph's foot may be a
+        # decimal point or a comma: the line decides (service/reading/layout.py).
+        joined_height = np.maximum(bottom, g_bottom) - np.minimum(top, g_top)
+        too_tall = joined_height > np.maximum(max(CHARACTER_HEIGHT * reference, bottom - top), g_height)
+        small = (bottom - top < SEPARATOR_HEIGHT * reference) & (g_height >= LINE_MARK * reference)
+        low = small & (top >= g_top + BASELINE * g_height)
+        # Above a glyph, only a flag joins it (a 5's, wider than tall): a dot there belongs to the line above.
+        high = small & (bottom <= g_top + 0.15 * g_height) & (right - left < 1.5 * (bottom - top))
+        joins = (vertical_gap <= 0.5 * reference) & same_column & ~(too_tall | low | high)
+        if not joins.any():
+            boxes[:, len(members)] = top, bottom, left, right
+            members.append([i])
+            continue
+        best = int(np.flatnonzero(joins)[np.argmin(vertical_gap[joins])])  # the nearest; the first of equals
+        members[best].append(i)
+        box = boxes[:, best]
+        box[:] = min(box[0], top), max(box[1], bottom), min(box[2], left), max(box[3], right)
+    ordered = np.argsort(boxes[2, : len(members)] + boxes[3, : len(members)], kind="stable")
+    return [members[g] for g in ordered.tolist()]
 
 
 def cut_columns(pixels: np.ndarray, parts: int) -> list[int]:
@@ -228,11 +234,16 @@ def find_glyphs(ink: np.ndarray) -> Glyphs:
     labels = label_runs(rows, starts, ends)
     pieces = piece_boxes(rows, starts, ends, labels, strong.shape)
     present = np.flatnonzero(pieces.area)
+    if len(present) > MAX_PIECES:  # before any step that grows faster than the pieces do
+        raise InvalidInput(
+            f"the image holds {len(present)} separate marks; a reading has at most {MAX_MARKS} characters"
+        )
     present = present[~_background(pieces.subset(present), _piece_runs(starts, ends, labels)[present], strong.shape)]
     lines = _lines_and_frames(pieces.subset(present))
     kept = present[~lines]
     reference = _reference_height(pieces, kept)
     groups = _characters(pieces, kept, reference)
+    budget.check("grouping the marks")
     large = kept[pieces.height[kept] >= 0.4 * reference]
     owner = label_image(strong.shape, rows, starts, ends, labels)
     glyphs = []

@@ -97,6 +97,9 @@ TOUCHING = 0.7
 TOUCHING_PAIR = 1.1
 # segment: a reading has at most this many marks (the API reads numbers of up to 10 digits; more is text or noise).
 MAX_MARKS = 24
+# segment: an image with more connected pieces of ink than this is refused before they are grouped (a grid of dots,
+# a page of text, confetti: issue 36). Every committed set has at most 68, the 99th percentile 34.
+MAX_PIECES = 400
 
 # layout (reading what is written): a glyph at least this share of the marks' height tall stands on a line of its
 # own right; smaller ones (a decimal point, a comma, a minus, a colon's dot, a speck) are placed on a line after.
@@ -135,6 +138,9 @@ SLASH_TALLER = 1.03
 MAYBE_TOUCHING = 0.85
 CUT_SPACING = 0.12
 PART_WIDTH = (0.15, 1.3)
+# layout: an image whose glyphs would make more candidate digits than this is refused before they are fitted (a wide
+# scrawl of many cut points: issue 36). Every committed set makes at most 371, the 99th percentile 44.
+MAX_CANDIDATES = 600
 # layout: a digit's width, as a share of its line's height, where the line has too few digits to measure it.
 TYPICAL_WIDTH = 0.6
 

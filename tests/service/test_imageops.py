@@ -7,6 +7,8 @@ tests say so and are skipped.
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -80,6 +82,33 @@ def test_dilation_and_reconstruction_are_scipys(shape, seed):
     np.testing.assert_array_equal(
         imageops.reconstruct(seeds, mask), ndimage.binary_propagation(seeds & mask, structure=CROSS, mask=mask)
     )
+
+
+def test_reconstruction_along_a_long_winding_stroke_is_scipys_and_quick():
+    """A serpentine one pixel wide through a 200 x 200 mask: 10,000 pixels in one piece, seeded at one end."""
+    mask = np.zeros((200, 200), dtype=bool)
+    mask[::2] = True
+    mask[1::4, -1] = mask[3::4, 0] = True
+    seeds = np.zeros_like(mask)
+    seeds[0, 0] = True
+    started = time.perf_counter()
+    grown = imageops.reconstruct(seeds, mask)
+    elapsed = time.perf_counter() - started
+    np.testing.assert_array_equal(grown, ndimage.binary_propagation(seeds, structure=CROSS, mask=mask))
+    assert elapsed < 0.5, f"{elapsed:.2f} s"
+
+
+@settings(max_examples=60, deadline=None)
+@given(shape=SHAPES, seed=SEEDS, share=st.floats(0.05, 0.9))
+def test_run_labelling_without_corners_finds_scipys_four_connected_pieces(shape, seed, share):
+    mask = _mask(shape, seed, share)
+    if not mask.any():
+        return
+    rows, starts, ends = imageops.runs(mask)
+    ours = imageops.label_image(mask.shape, rows, starts, ends, imageops.label_runs(rows, starts, ends, diagonal=False))
+    theirs, count = ndimage.label(mask, structure=CROSS)
+    pairs = set(zip(ours[mask].tolist(), theirs[mask].tolist(), strict=True))
+    assert len(pairs) == len({a for a, _ in pairs}) == len({b for _, b in pairs}) == count
 
 
 @settings(max_examples=80, deadline=None)
