@@ -1,7 +1,8 @@
 """Who may call what: API keys and the admin token, as pure checks both transports make.
 
 API keys (`API_KEYS`) guard predictions and model metadata, over HTTP and gRPC alike; `ADMIN_TOKEN` guards
-model control. Each transport finds the key where its clients put it (a header, gRPC metadata) and asks here.
+model control and the stored corrections (their stats, deleting them). Each transport finds the key where its
+clients put it (a header, gRPC metadata) and asks here.
 """
 
 from __future__ import annotations
@@ -23,15 +24,16 @@ def key_from(authorization: str, api_key: str) -> str:
     return api_key.strip()
 
 
-def require_admin(configured: str, authorization: str, carrier: str) -> None:
-    """Model control: Forbidden while ADMIN_TOKEN is unset, Unauthorized unless `authorization` is its bearer token.
+def require_admin(configured: str, authorization: str, carrier: str, what: str = "model control") -> None:
+    """Model control (or `what` else the admin token guards): Forbidden while ADMIN_TOKEN is unset, Unauthorized
+    unless `authorization` is its bearer token.
 
     `carrier` names where the client puts it ("header" for HTTP, "metadata" for gRPC) in the message.
     """
     if not configured:
-        raise Forbidden("model control is disabled: set ADMIN_TOKEN on the server to enable it")
+        raise Forbidden(f"{what} is disabled: set ADMIN_TOKEN on the server to enable it")
     if not hmac.compare_digest(authorization.encode(), f"Bearer {configured}".encode()):
-        raise Unauthorized(f"model control needs the {carrier} 'Authorization: Bearer <ADMIN_TOKEN>'")
+        raise Unauthorized(f"{what} needs the {carrier} 'Authorization: Bearer <ADMIN_TOKEN>'")
 
 
 def key_matches(supplied: str, keys: list[str]) -> bool:

@@ -16,7 +16,10 @@ People's handwriting is personal data: docs/operations.md says what is kept and 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import errno
 import hashlib
+import os
 import re
 import sqlite3
 import time
@@ -24,7 +27,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from service.errors import BadRequest, InsufficientStorage, ServiceUnavailable
+from service.core.validation import MAX_NUMBER, whole_number
+from service.errors import BadRequest, InsufficientStorage, ServiceError, ServiceUnavailable
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS items (
@@ -41,10 +45,15 @@ CREATE TABLE IF NOT EXISTS items (
 );
 CREATE INDEX IF NOT EXISTS items_created ON items (created_at);
 """
-# What a number's correction may hold: what /read reads (digits, separators, lines).
-NUMBER_TEXT = re.compile(r"[0-9.,/:\-]+(\n[0-9.,/:\-]+)*")
+# What a number's correction may hold: what /read reads (digits, separators, lines), each line with a digit.
+NUMBER_LINE = r"[.,/:\-]*[0-9][0-9.,/:\-]*"
+NUMBER_TEXT = re.compile(rf"{NUMBER_LINE}(\n{NUMBER_LINE})*")
+DIGITS = frozenset("0123456789")
 INSTANCE = re.compile(r"[A-Za-z0-9._-]{1,63}")
 BUSY_TIMEOUT_S = 5.0
+# Room held on the store's disk for deleting when it is full: more than the largest image kept (an image is kept at
+# the working size, service/reading/keep.py: at most 800 x 800 RGBA, under 2.6 MB as PNG), overwritten on delete.
+RESERVE_BYTES = 8 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -57,6 +66,10 @@ class Correction:
     request_id: str | None = None
     model: str | None = None
     version: int | None = None
+
+    def with_image(self, image: bytes) -> Correction:
+        """The same correction of another image (the one kept for it, service/reading/keep.py)."""
+        return dataclasses.replace(self, image=image)
 
 
 def correction(
@@ -72,15 +85,15 @@ def correction(
         raise BadRequest("a correction needs either 'label' (the digit, 0-9) or 'text' (the number, as /read reads it)")
     if label is not None:
         digit = str(label).strip()
-        if not (len(digit) == 1 and digit.isdigit()):
+        if digit not in DIGITS:
             raise BadRequest(f"'label' must be one digit, 0-9; got {str(label)[:40]!r}")
         kind, value = "digit", digit
     else:
         value = str(text).strip().replace("\r\n", "\n")
-        if not NUMBER_TEXT.fullmatch(value) or len(value) > 64:
+        if len(value) > 64 or not NUMBER_TEXT.fullmatch(value):
             raise BadRequest(
-                "'text' must be what is written: digits and the separators . , - / : (lines joined with a newline), "
-                f"at most 64 characters; got {str(text)[:40]!r}"
+                "'text' must be what is written: digits and the separators . , - / : (lines joined with a newline, "
+                f"each with a digit), at most 64 characters; got {str(text)[:40]!r}"
             )
         kind = "number"
     if request_id is not None and (
@@ -91,9 +104,9 @@ def correction(
         raise BadRequest("'model' must be a model's name")
     number = None
     if version is not None:
-        if isinstance(version, bool) or not str(version).strip().isdigit():
-            raise BadRequest(f"'version' must be an integer, got {str(version)[:20]!r}")
-        number = int(str(version).strip())
+        number = whole_number(version)
+        if number is None:
+            raise BadRequest(f"'version' must be an integer from 0 to {MAX_NUMBER}, got {str(version)[:20]!r}")
     return Correction(image, kind, value, request_id, model, number)
 
 
@@ -106,18 +119,63 @@ class Stored:
 
 
 class FeedbackStore:
-    """This instance's corrections, in one SQLite file of FEEDBACK_DIR."""
+    """This instance's corrections, in one SQLite file of FEEDBACK_DIR.
+
+    A store that cannot be opened (a full disk, a folder that cannot be written, a file another program locked) never
+    stops the process that holds it: `problem` says what is wrong, `/feedback` answers 507 or 503 with it, and
+    everything else serves. Each call tries again, so the store comes back once the disk has room.
+    """
 
     def __init__(self, directory: Path, instance: str, max_items: int, max_bytes: int) -> None:
         if not INSTANCE.fullmatch(instance):
             raise ValueError(f"FEEDBACK_INSTANCE must be letters, digits and ._- (at most 63), got {instance!r}")
-        directory.mkdir(parents=True, exist_ok=True)
+        self.directory = directory
         self.path = directory / f"feedback-{instance}.sqlite"
+        self.reserve = directory / f"feedback-{instance}.reserve"
         self.max_items = max_items
         self.max_bytes = max_bytes
-        with self._connection() as db:
-            db.execute("PRAGMA journal_mode=WAL")
-            db.executescript(SCHEMA)
+        self.problem: ServiceError | None = None
+        self._opened = False
+        self.open()
+
+    def open(self) -> bool:
+        """Create the file and its schema once; False, with `problem` set, while that cannot be done."""
+        if self._opened:
+            return True
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            with self._connection() as db:
+                _journal_to_wal(db)
+                db.executescript(SCHEMA)
+        except OSError as exc:
+            self.problem = _os_problem(exc)
+            return False
+        except ServiceError as exc:
+            self.problem = exc
+            return False
+        self._opened, self.problem = True, None
+        self._keep_reserve()
+        return True
+
+    def _keep_reserve(self) -> None:
+        """Hold RESERVE_BYTES of the disk in a file of its own, so that deleting works when the disk is full."""
+        if self.reserve.exists() and self.reserve.stat().st_size >= RESERVE_BYTES:
+            return
+        try:
+            with open(self.reserve, "wb") as file:
+                os.posix_fallocate(file.fileno(), 0, RESERVE_BYTES)
+        except OSError:
+            self.reserve.unlink(missing_ok=True)  # no room for it now: made again after the next delete
+
+    def _ready(self) -> None:
+        if not self.open():
+            assert self.problem is not None
+            raise self.problem
+
+    @property
+    def state(self) -> str:
+        """ "ok", or what keeps the store from being used (for /readyz)."""
+        return "ok" if self._opened or self.open() else self.problem.message if self.problem else "unavailable"
 
     @contextlib.contextmanager
     def _connection(self) -> Iterator[sqlite3.Connection]:
@@ -140,6 +198,7 @@ class FeedbackStore:
 
     def add(self, item: Correction) -> Stored:
         """Store `item` once (the same image with the same correction is one item); 507 past the store's limits."""
+        self._ready()
         digest = hashlib.sha256(item.image).hexdigest()
         created = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
         with self._connection() as db:
@@ -170,12 +229,29 @@ class FeedbackStore:
             return Stored(int(cursor.lastrowid or 0), False)
 
     def delete(self, item_id: int) -> bool:
-        """Delete one item; False when this instance holds none of that id."""
+        """Delete one item; False when this instance holds none of that id.
+
+        On a full disk, too: SQLite overwrites what it deletes (secure_delete), which takes room in its log, so the
+        reserve is given up for it and taken again once the log has been folded back into the file.
+        """
+        self._ready()
+        try:
+            deleted = self._delete(item_id)
+        except InsufficientStorage:
+            if not self.reserve.exists():
+                raise
+            self.reserve.unlink()
+            deleted = self._delete(item_id)
+        self._keep_reserve()
+        return deleted
+
+    def _delete(self, item_id: int) -> bool:
         with self._connection() as db:
             return db.execute("DELETE FROM items WHERE id = ?", (item_id,)).rowcount > 0
 
     def stats(self) -> dict:
         """How many items, and of how many bytes, by kind, by label and by the model version that answered."""
+        self._ready()
         with self._connection() as db:
             count, size = db.execute("SELECT COUNT(*), COALESCE(SUM(LENGTH(image)), 0) FROM items").fetchone()
             by_label = {
@@ -189,6 +265,27 @@ class FeedbackStore:
                 )
             }
         return {"items": count, "bytes": size, "by_label": by_label, "by_model_version": by_version}
+
+
+def _journal_to_wal(db: sqlite3.Connection) -> None:
+    """Switch a file to WAL journaling. When two processes create the file at once, one of them gets SQLITE_BUSY at
+    once (the busy timeout does not cover this switch): it tries again, within BUSY_TIMEOUT_S."""
+    deadline = time.monotonic() + BUSY_TIMEOUT_S
+    for attempt in range(1, 1_000):  # bounded by the deadline long before the count
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            text = str(exc).lower()
+            if ("locked" not in text and "busy" not in text) or time.monotonic() > deadline:
+                raise
+            time.sleep(min(0.002 * attempt, 0.05))
+
+
+def _os_problem(exc: OSError) -> ServiceError:
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return InsufficientStorage(f"the feedback store's disk is full: {exc}")
+    return ServiceUnavailable(f"the feedback store cannot be opened: {exc}")
 
 
 def read_items(directory: Path) -> Iterator[tuple[str, str, str, bytes, str]]:

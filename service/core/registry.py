@@ -16,7 +16,7 @@ from pathlib import Path
 from service import observability
 from service.core.model import ModelVersion, choose_providers, load_version
 from service.core.serving_state import LocalServingState, ModelMap, ServingState, serving_state
-from service.core.validation import parse_version
+from service.core.validation import WHOLE_NUMBER, parse_version
 from service.errors import ModelLoadError, ModelNotFound
 from service.settings import Settings
 
@@ -32,7 +32,9 @@ def discover(model_dir: Path) -> ModelMap:
         return found
     for model in sorted(p for p in model_dir.iterdir() if p.is_dir() and not p.name.startswith(".")):
         versions = sorted(
-            int(v.name) for v in model.iterdir() if v.is_dir() and v.name.isdigit() and (v / "model.json").is_file()
+            int(v.name)
+            for v in model.iterdir()
+            if v.is_dir() and WHOLE_NUMBER.fullmatch(v.name) and (v / "model.json").is_file()
         )
         if versions:
             found[model.name] = versions

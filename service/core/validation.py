@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import numpy as np
@@ -53,15 +54,29 @@ def numeric_array(values: Any, what: str = "inputs") -> np.ndarray:
     return array
 
 
-def parse_version(value: object) -> int | None:
-    """An integer version from 3 or "3"; None for anything else (booleans, 1.5, "latest", objects)."""
+# A whole number as clients write one: ASCII digits, at most 18 of them, so that it fits SQLite's 64-bit integers.
+# (str.isdigit() also takes "²", "٣" and "３", which int() or SQLite then refuse: issue 36.)
+WHOLE_NUMBER = re.compile(r"[0-9]{1,18}")
+# The largest version number or id this service takes: a signed 32-bit integer.
+MAX_NUMBER = 2**31 - 1
+
+
+def whole_number(value: object, limit: int = MAX_NUMBER) -> int | None:
+    """A whole number from 3 or "3" (ASCII digits, surrounding spaces allowed), at most `limit`; None for anything
+    else: booleans, 1.5, "latest", "²", a number past the limit, objects."""
     if isinstance(value, bool):
         return None
     if isinstance(value, int):
-        return value
-    if isinstance(value, str) and value.strip().isdigit():
-        return int(value)
+        return value if 0 <= value <= limit else None
+    if isinstance(value, str) and WHOLE_NUMBER.fullmatch(value.strip()):
+        number = int(value.strip())
+        return number if number <= limit else None
     return None
+
+
+def parse_version(value: object) -> int | None:
+    """An integer version from 3 or "3"; None for anything else (booleans, 1.5, "latest", "²", objects)."""
+    return whole_number(value)
 
 
 def _check_not_empty(count: int) -> None:

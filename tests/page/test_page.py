@@ -192,7 +192,11 @@ def test_a_wrong_answer_is_corrected_from_the_page_in_both_modes(browser, chromi
     feedback = tmp_path / "feedback"
     (tmp_path / "server").mkdir()
     with running_server(
-        tmp_path / "server", MODEL_DIR=str(models_dir), FEEDBACK_DIR=str(feedback), FEEDBACK_INSTANCE="page"
+        tmp_path / "server",
+        MODEL_DIR=str(models_dir),
+        FEEDBACK_DIR=str(feedback),
+        FEEDBACK_INSTANCE="page",
+        ADMIN_TOKEN="page-admin",
     ) as server:
         canvas = _open(browser, server)
         form = browser.find_element(By.CSS_SELECTOR, "[data-testid=correct]")
@@ -212,7 +216,9 @@ def test_a_wrong_answer_is_corrected_from_the_page_in_both_modes(browser, chromi
         field.send_keys("176")
         browser.find_element(By.CSS_SELECTOR, "[data-testid=correct-send]").click()
         WebDriverWait(browser, 10).until(lambda d: "kept as correction" in _text(d, "correct-status"))
-        stats = requests.get(f"{server.url}/feedback/stats", timeout=5).json()
+        stats = requests.get(
+            f"{server.url}/feedback/stats", headers={"Authorization": "Bearer page-admin"}, timeout=5
+        ).json()
         assert _console_errors(browser) == []  # while the server runs: once it stops, the page's retries log errors
     assert stats["by_label"] == {"digit:1": 1, "number:176": 1}
     assert stats["by_model_version"] == {f"mlp v{NEWEST['mlp']}": 1, f"cnn v{NEWEST['cnn']}": 1}

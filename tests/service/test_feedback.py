@@ -16,24 +16,37 @@ from PIL import Image
 
 from service import create_app
 from service.core.feedback import read_items
+from service.reading.keep import kept_image
 from service.settings import Settings
 from support.server import running_server
 from tests.images import png
 from tests.metrics import sample
 
+ADMIN_TOKEN = "feedback-admin"
+ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+
 
 @pytest.fixture
 def feedback_app(tmp_path, models_dir):
     settings = Settings.from_env(
-        {}, model_dir=models_dir, workers=1, feedback_dir=str(tmp_path / "feedback"), feedback_instance="test"
+        {},
+        model_dir=models_dir,
+        workers=1,
+        feedback_dir=str(tmp_path / "feedback"),
+        feedback_instance="test",
+        admin_token=ADMIN_TOKEN,
     )
     return create_app(settings), tmp_path / "feedback"
 
 
 def _image(seed: int) -> bytes:
-    """A distinct small image per seed (its bytes' hash is what makes a correction new)."""
-    image = Image.new("L", (28, 28), 255)
-    image.putpixel((seed % 28, (seed // 28) % 28), 0)
+    """A distinct image per seed below 2**16 (what is kept is what makes a correction new): a stroke the service
+    reads as a digit, and the seed's bits as faint dots along the top edge."""
+    image = Image.new("L", (64, 64), 255)
+    image.paste(0, (28, 12, 36, 52))
+    for bit in range(16):
+        if seed >> bit & 1:
+            image.putpixel((2 + 3 * bit, 0), 250)
     buffer = io.BytesIO()
     image.save(buffer, "PNG")
     return buffer.getvalue()
@@ -58,7 +71,7 @@ def test_a_correction_is_stored_once_with_what_it_corrects(feedback_app, digit):
     assert path.name == "feedback-test.sqlite"
     with sqlite3.connect(path) as db:
         rows = db.execute("SELECT kind, label, request_id, model, version, image FROM items").fetchall()
-    assert rows == [("digit", "7", "abc-1", "cnn", 3, body)]
+    assert rows == [("digit", "7", "abc-1", "cnn", 3, kept_image(body, 4_000_000, number=False))]
     assert [(kind, label) for _, kind, label, _, _ in read_items(folder)] == [("digit", "7")]
 
 
@@ -71,7 +84,7 @@ def test_a_number_is_corrected_with_its_text_in_a_multipart_upload(feedback_app)
         content_type="multipart/form-data",
     )
     assert response.status_code == 201 and response.json["kind"] == "number" and response.json["label"] == "12.50\n-7"
-    stats = client.get("/feedback/stats").json
+    stats = client.get("/feedback/stats", headers=ADMIN).json
     assert stats["items"] == 1 and stats["by_label"] == {"number:12.50\n-7": 1} and stats["instance"] == "test"
 
 
@@ -95,7 +108,13 @@ def test_bad_corrections_are_a_400_that_says_what_is_accepted(feedback_app, quer
 
 def test_a_full_store_answers_507_and_keeps_what_it_has(tmp_path, models_dir):
     settings = Settings.from_env(
-        {}, model_dir=models_dir, workers=1, feedback_dir=str(tmp_path), feedback_instance="x", feedback_max_items=2
+        {},
+        model_dir=models_dir,
+        workers=1,
+        feedback_dir=str(tmp_path),
+        feedback_instance="x",
+        feedback_max_items=2,
+        admin_token=ADMIN_TOKEN,
     )
     client = create_app(settings).test_client()
     statuses = [
@@ -105,17 +124,17 @@ def test_a_full_store_answers_507_and_keeps_what_it_has(tmp_path, models_dir):
     assert client.post("/feedback?label=1", data=_image(0), content_type="image/png").status_code == 200  # a duplicate
     full = client.post("/feedback?label=1", data=_image(9), content_type="image/png").json["error"]
     assert full["code"] == "insufficient_storage" and "FEEDBACK_MAX_ITEMS=2" in full["message"]
-    assert client.get("/feedback/stats").json["items"] == 2
+    assert client.get("/feedback/stats", headers=ADMIN).json["items"] == 2
 
 
 def test_a_correction_can_be_deleted(feedback_app):
     app, _ = feedback_app
     client = app.test_client()
     item = client.post("/feedback?label=4", data=_image(5), content_type="image/png").json["id"]
-    assert client.delete(f"/feedback/{item}").json == {"id": item, "deleted": True}
-    assert client.delete(f"/feedback/{item}").status_code == 404
-    assert client.get("/feedback/stats").json["items"] == 0
-    wrong = client.delete("/feedback/seven")
+    assert client.delete(f"/feedback/{item}", headers=ADMIN).json == {"id": item, "deleted": True}
+    assert client.delete(f"/feedback/{item}", headers=ADMIN).status_code == 404
+    assert client.get("/feedback/stats", headers=ADMIN).json["items"] == 0
+    wrong = client.delete("/feedback/seven", headers=ADMIN)
     assert wrong.status_code == 400 and "whole number" in wrong.json["error"]["message"]
 
 
@@ -141,10 +160,18 @@ def test_two_servers_sharing_a_feedback_dir_lose_nothing_under_concurrent_writes
     lock = threading.Lock()
     with (
         running_server(
-            tmp_path / "a", MODEL_DIR=str(models_dir), FEEDBACK_DIR=str(shared), FEEDBACK_INSTANCE="pod-a"
+            tmp_path / "a",
+            MODEL_DIR=str(models_dir),
+            FEEDBACK_DIR=str(shared),
+            FEEDBACK_INSTANCE="pod-a",
+            ADMIN_TOKEN=ADMIN_TOKEN,
         ) as first,
         running_server(
-            tmp_path / "b", MODEL_DIR=str(models_dir), FEEDBACK_DIR=str(shared), FEEDBACK_INSTANCE="pod-b"
+            tmp_path / "b",
+            MODEL_DIR=str(models_dir),
+            FEEDBACK_DIR=str(shared),
+            FEEDBACK_INSTANCE="pod-b",
+            ADMIN_TOKEN=ADMIN_TOKEN,
         ) as second,
     ):
         deadline = time.monotonic() + LOAD_SECONDS
@@ -156,7 +183,7 @@ def test_two_servers_sharing_a_feedback_dir_lose_nothing_under_concurrent_writes
                 while time.monotonic() < deadline and count < 100 * LOAD_SECONDS:
                     seed = index * 10_000 + count
                     response = session.post(
-                        f"{url}/feedback?label={seed % 10}", data=_image(seed % 784) + seed.to_bytes(4, "big"),
+                        f"{url}/feedback?label={seed % 10}", data=_image(seed),
                         headers={"Content-Type": "image/png"}, timeout=10,
                     )  # fmt: skip
                     body = response.json()
@@ -169,7 +196,7 @@ def test_two_servers_sharing_a_feedback_dir_lose_nothing_under_concurrent_writes
             thread.start()
         for thread in threads:
             thread.join(LOAD_SECONDS + 30)
-        stats = [requests.get(f"{s.url}/feedback/stats", timeout=5).json() for s in (first, second)]
+        stats = [requests.get(f"{s.url}/feedback/stats", headers=ADMIN, timeout=5).json() for s in (first, second)]
     statuses = Counter(status for status, _, _ in answers)
     print(f"{len(answers)} corrections in {LOAD_SECONDS:g} s from 8 clients: {dict(statuses)}")
     assert set(statuses) == {201}, statuses

@@ -24,6 +24,7 @@ from pathlib import Path
 # when first imported, so it must come after on_starting has set PROMETHEUS_MULTIPROC_DIR). The service
 # package turns onnxruntime's telemetry off when imported, in the master and so in every forked worker.
 from service.settings import Settings
+from service.transport.http.worker.errors import use_json_errors
 from service.transport.http.worker.workers import ConnectionTable
 
 settings = Settings.from_env()
@@ -72,6 +73,7 @@ def on_starting(server) -> None:
     (state_dir / "serving.json").unlink(missing_ok=True)  # a fresh server starts from disk
     (state_dir / "draining").unlink(missing_ok=True)  # and is not draining
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
+    use_json_errors()  # gunicorn's own 400, 414 and 431 in the service's JSON, in every worker forked from here
     if BALANCED:
         _runtime["connection_table"] = ConnectionTable()  # in the master, so that every forked worker shares it
 
@@ -87,6 +89,44 @@ def on_starting(server) -> None:
     if problem:
         server.log.error("%s", problem)
         raise SystemExit(f"digit-serve: {problem}")
+    _check_grpc_port(server)
+    _open_feedback_store(server)
+
+
+def _open_feedback_store(server) -> None:
+    """Create the corrections' file (FEEDBACK_DIR) before any worker: the workers then open a file already in WAL
+    mode instead of racing to create it. One that cannot be made is logged, and serving goes on without it
+    (/feedback answers 507 or 503, /readyz says why; each worker tries again as it is used)."""
+    if not settings.feedback_dir:
+        return
+    from service.core.feedback import FeedbackStore
+
+    store = FeedbackStore(
+        Path(settings.feedback_dir),
+        settings.feedback_instance_name,
+        settings.feedback_max_items,
+        settings.feedback_max_bytes,
+    )
+    if store.problem is not None:
+        server.log.error("corrections are not kept for now: %s", store.problem.message)
+
+
+def _check_grpc_port(server) -> None:
+    """Fail at start, as HTTP does, when GRPC_PORT is held by another program (another instance, say): the
+    gRPC processes bind it with SO_REUSEPORT so that they share it, and would otherwise share it with that one
+    too. The probe binds without SO_REUSEPORT, which any other listener on the port refuses; it is closed before
+    this server's own gRPC processes start."""
+    if not settings.grpc_port:
+        return
+    family = socket.AF_INET6 if ":" in settings.host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as gRPC binds: past TIME_WAIT, not a listener
+        try:
+            probe.bind((settings.host, settings.grpc_port))
+        except OSError as exc:
+            message = f"cannot listen for gRPC on {settings.host}:{settings.grpc_port} (GRPC_PORT): {exc.strerror}"
+            server.log.error("%s", message)
+            raise SystemExit(f"digit-serve: {message}") from None
 
 
 def pre_fork(server, worker) -> None:

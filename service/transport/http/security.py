@@ -18,7 +18,7 @@ from service.auth import key_from, key_matches
 from service.errors import Unauthorized
 
 # Endpoints open without an API key: probes, operators' endpoints, the page's own files (it sends the key the
-# user gives it with every call), and model control (ADMIN_TOKEN).
+# user gives it with every call), and what ADMIN_TOKEN guards instead (model control, the stored corrections).
 OPEN_ENDPOINTS = frozenset(
     {
         "health.healthz",
@@ -33,6 +33,8 @@ OPEN_ENDPOINTS = frozenset(
         "v2.repository_index",
         "v2.load",
         "v2.unload",
+        "feedback.stats",  # the corrections' stats and deleting them need ADMIN_TOKEN (api/feedback.py)
+        "feedback.delete",
         "static",
     }
 )

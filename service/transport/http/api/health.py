@@ -22,6 +22,9 @@ def readyz() -> Response:
     body: dict = {"status": status, "models": models}
     if failed:
         body["failed"] = failed
+    feedback = runtime().feedback
+    if feedback is not None:  # corrections can fail alone: everything else serves, so readiness stands
+        body["feedback"] = feedback.state
     return json_response(body, status=200 if status == "ready" else 503)
 
 

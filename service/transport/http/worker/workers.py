@@ -46,6 +46,7 @@ from functools import partial
 from gunicorn.http import wsgi
 from gunicorn.workers.gthread import ThreadWorker
 
+from service.transport.http.worker.errors import error_response
 from service.transport.http.worker.request_buffer import RequestBuffer
 from service.transport.http.worker.sockets import CoalescingResponse, HeldUnreader, LoopSocket, hold_body
 
@@ -53,20 +54,6 @@ HEARTBEAT_S = 0.5  # how often a worker's main loop (which wakes at least every 
 HEARTBEAT_STALE_S = 2.0  # older than this: the worker is hung or gone, leave it out
 RECHECK_S = 0.01  # how soon a worker that left accepting to the others looks again
 RECV_BYTES = 256 * 1024
-
-
-def _error_response(status: str, message: str, retry_after: int | None = None) -> bytes:
-    """A complete HTTP/1.1 error response with this service's JSON error body, closing the connection."""
-    from service.errors import error_body  # after the fork, where the app (and Flask) is loaded anyway
-
-    body = error_body(status.split(" ", 1)[1].lower().replace(" ", "_"), message)
-    headers = [
-        f"HTTP/1.1 {status}",
-        "Content-Type: application/json",
-        f"Content-Length: {len(body)}",
-        "Connection: close",
-    ] + ([f"Retry-After: {retry_after}"] if retry_after is not None else [])
-    return ("\r\n".join(headers) + "\r\n\r\n").encode() + body
 
 
 class ConnectionTable:
@@ -236,7 +223,7 @@ class BalancedThreadWorker(ThreadWorker):
             observability.record_shed()
             self._close(
                 conn,
-                _error_response(
+                error_response(
                     "503 Service Unavailable",
                     f"the server is at capacity ({self._in_pool} requests in this "
                     "worker); retry after the time in Retry-After",
@@ -337,7 +324,7 @@ class BalancedThreadWorker(ThreadWorker):
                 self._stop_reading(conn)
                 self._close(
                     conn,
-                    _error_response(
+                    error_response(
                         "408 Request Timeout", f"the request did not arrive in full within {self.read_timeout:g} s"
                     ),
                 )
