@@ -228,6 +228,26 @@ def v2_binary_request(batch: np.ndarray) -> tuple[bytes, dict[str, str]]:
     }
 
 
+def _tcp_sockets(port: int) -> list[tuple[str, int]]:
+    """(state, receive queue) of every IPv4 TCP socket whose local port is `port` (from /proc/net/tcp)."""
+    found = []
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        if int(fields[1].rsplit(":", 1)[1], 16) == port:
+            found.append((fields[3], int(fields[4].split(":")[1], 16)))
+    return found
+
+
+def listener_queue(port: int) -> int:
+    """Connections on `port` the kernel has completed and no process has accepted yet (the listener's backlog)."""
+    return sum(queue for state, queue in _tcp_sockets(port) if state == "0A")  # 0A: LISTEN
+
+
+def established(port: int) -> int:
+    """Connections to the server on `port` that are open, accepted or still in its queue."""
+    return sum(1 for state, _ in _tcp_sockets(port) if state == "01")  # 01: ESTABLISHED
+
+
 def rss_mb(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):

@@ -2,6 +2,7 @@
 as "degraded" by readiness while the good ones serve; a preStop drain turns readiness to 503 first."""
 
 import shutil
+import socket
 import subprocess
 import sys
 
@@ -14,11 +15,18 @@ from tests.conftest import NEWEST
 pytestmark = pytest.mark.slow
 
 
-def _start(model_dir) -> subprocess.CompletedProcess:
+def _start(model_dir, **env: str) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "gunicorn", "-c", "service/transport/http/gunicorn.conf.py"],
         cwd=ROOT,
-        env={"PATH": "/usr/bin:/bin", "MODEL_DIR": str(model_dir), "HOST": "127.0.0.1", "PORT": "1", "DEVICE": "cpu"},
+        env={
+            "PATH": "/usr/bin:/bin",
+            "MODEL_DIR": str(model_dir),
+            "HOST": "127.0.0.1",
+            "PORT": "1",
+            "DEVICE": "cpu",
+            **env,
+        },
         capture_output=True,
         text=True,
         timeout=60,
@@ -93,3 +101,18 @@ def test_no_loadable_version_at_all_stops_the_server_naming_each_failure(tmp_pat
     assert "no loadable model" in result.stderr
     for name in ("cnn", "linear", "mlp"):  # each model's newest version is among the ones it tried
         assert f"{name}/{NEWEST[name]}: model.onnx sha256" in result.stderr
+
+
+def test_a_grpc_port_another_program_holds_stops_the_server_with_one_line(models_dir):
+    """gRPC binds with SO_REUSEPORT, so before issue 36 it shared a port held by another listener (another
+    instance) and half the gRPC clients reached the wrong server. Now the start fails, as HTTP does."""
+    with socket.socket() as holder:
+        holder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)  # the way another instance's gRPC holds it
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        result = _start(models_dir, GRPC_PORT=str(port))
+    assert result.returncode != 0
+    errors = [line for line in result.stderr.splitlines() if "[ERROR]" in line]
+    assert len(errors) == 1 and f"cannot listen for gRPC on 127.0.0.1:{port} (GRPC_PORT)" in errors[0], result.stderr
+    assert "Traceback" not in result.stderr

@@ -15,7 +15,7 @@ import pytest
 import requests
 
 from support.load import BODY, HEADERS, ordinary_requests, p99, trickling_clients
-from support.server import running_server, wait_until
+from support.server import established, listener_queue, running_server, wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -163,8 +163,14 @@ def test_sigterm_finishes_in_flight_requests_refuses_new_ones_and_exits_0(tmp_pa
             thread.start()
         # All six accepted and being worked on. A request still in the kernel's accept queue when SIGTERM
         # arrives is reset, as with any server that stops listening; in Kubernetes the preStop drain
-        # (readiness 503 for 5 s) empties that queue first.
-        time.sleep(0.6)
+        # (readiness 503 for 5 s) empties that queue first. So wait (not a fixed sleep, which a loaded machine
+        # outlasts) until the workers hold all six: none waiting in the listener's queue.
+        wait_until(
+            lambda: listener_queue(port) == 0 and established(port) + len(results) >= 6,
+            15,
+            lambda: f"the six requests to be accepted ({established(port)} connections, {len(results)} answered)",
+        )
+        time.sleep(0.2)  # their bodies (3 MB each, on loopback) read
         started = time.monotonic()
         server.process.send_signal(signal.SIGTERM)
         time.sleep(0.3)

@@ -99,6 +99,22 @@ def test_gthread_checks_for_read_ahead_bytes_the_way_held_unreader_answers():
     assert issubclass(BalancedThreadWorker, gthread.ThreadWorker)
 
 
+def test_gunicorns_error_answers_go_through_the_writer_use_json_errors_replaces():
+    """Worker.handle_error writes 400, 414 and 431 with `util.write_error(client, status_int, reason, mesg)`, looked
+    up on the module at each call, so replacing the module's function (errors.use_json_errors) reaches every worker;
+    the replacement writes with `util.write_nonblock(sock, data)`."""
+    import gunicorn.util
+    from gunicorn.workers import base
+
+    from service.transport.http.worker.errors import write_json_error
+
+    assert "util.write_error(client, status_int, reason, mesg)" in inspect.getsource(base.Worker.handle_error)
+    assert list(inspect.signature(gunicorn.util.write_error).parameters) == list(
+        inspect.signature(write_json_error).parameters
+    )
+    assert list(inspect.signature(gunicorn.util.write_nonblock).parameters)[:2] == ["sock", "data"]
+
+
 def test_a_request_body_is_what_hold_body_replaces():
     """hold_body swaps a Content-Length body (Body over a LengthReader, with its `buf` and the reader's `length`)
     for a HeldBody; gunicorn drains what is left with `body.read(1024)` and asks `body.failed`."""

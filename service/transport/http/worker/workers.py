@@ -29,6 +29,8 @@ fails with the name of whatever an upgrade removed or changed):
 - Request.body (a Body over a LengthReader: its `buf`, the reader's `length`), replaced by a HeldBody
   (service/transport/http/worker/sockets.py) when the loop holds the whole body; Parser.finish_body's
   `body.read` and `body.failed`.
+- gunicorn.util.write_error, which Worker.handle_error calls for gunicorn's own 400, 414 and 431, replaced in the
+  master by errors.write_json_error (which writes with gunicorn.util.write_nonblock) so they are JSON too.
 """
 
 from __future__ import annotations
