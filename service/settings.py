@@ -87,6 +87,8 @@ class Settings:
     ort_threads: int = 0  # onnxruntime intra-op threads per session; 0: cores / workers, at least 1
     default_model: str = "cnn"
     digit_check_model: str = "isdigit"  # the model that answers is_digit (docs/api.md); off: is_digit left out
+    # the second reader of /read (service/core/linereader.py); off: /read answers from the segmenting reader alone
+    line_reader_model: str = "linereader"
     max_body_bytes: int = 10 * 1024 * 1024
     max_instances: int = 1024  # per request, numbers or images
     max_image_pixels: int = 25_000_000  # width x height of one image, checked before decoding

@@ -1,4 +1,4 @@
-"""python -m training {mlp,cnn,linear,isdigit,all}: retrain, export, verify and publish the next versions.
+"""python -m training {mlp,cnn,linear,isdigit,linereader,all}: retrain, export, verify and publish the next versions.
 
 python -m training finetune cnn --from-feedback DIR --data DIR: fine-tune the served CNN on its users' digits
 (training/finetune.py), gate, publish the next version.
@@ -20,11 +20,14 @@ from training.pipeline import (
     request_reload,
     run_classifier,
     run_digit_check,
+    run_line_reader,
     run_linear,
     summary_table,
 )
 
-MODELS = ("mlp", "cnn", "linear", "isdigit")
+MODELS = ("mlp", "cnn", "linear", "isdigit")  # what `all` retrains
+# By name only: the line reader does not pass its gate yet (docs/reading.md), so `all` would stop on it.
+SEPARATE = ("linereader",)
 
 
 def positive_int(text: str) -> int:
@@ -66,7 +69,7 @@ def positive_float(text: str) -> float:
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m training", description=__doc__)
-    parser.add_argument("model", choices=(*MODELS, "all"), help="which model to retrain")
+    parser.add_argument("model", choices=(*MODELS, *SEPARATE, "all"), help="which model to retrain")
     parser.add_argument("--epochs", type=positive_int, help="epochs (default: the model's recipe)")
     parser.add_argument("--batch-size", type=positive_int, help="batch size (default: the model's recipe)")
     parser.add_argument(
@@ -97,6 +100,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--reload-url",
         help="service base URL to ask to load the new versions, e.g. "
         "http://127.0.0.1:8000 (bearer token from $ADMIN_TOKEN)",
+    )
+    parser.add_argument(
+        "--minutes", type=positive_float, default=30.0, help="linereader: minutes to train (resuming its checkpoint)"
     )
     parser.add_argument("--no-keras", action="store_true", help="do not save model.keras beside the ONNX")
     args = parser.parse_args(argv)
@@ -180,6 +186,8 @@ def main(argv: list[str] | None = None) -> int:
         for name in names:
             if name == "linear":
                 outcomes.append(run_linear(options))
+            elif name == "linereader":
+                outcomes.append(run_line_reader(args.data_dir, options, args.minutes))
             elif name == "isdigit":
                 assert data is not None
                 outcomes.append(run_digit_check(data, options))

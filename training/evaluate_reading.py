@@ -215,6 +215,7 @@ def score_readings(readings: Sequence[Reading]) -> dict[str, dict[str, float]]:
     for subset, found in groups.items():
         numbers = [r for r in found if is_number_text(r.item.text)]
         foreign = [r for r in found if not is_number_text(r.item.text)]
+        sure = [r.right for r in found if r.is_number is True]
         report[subset] = {
             "images": len(found),
             "right": round(float(np.mean([r.right for r in found])), 4),
@@ -223,6 +224,11 @@ def score_readings(readings: Sequence[Reading]) -> dict[str, dict[str, float]]:
             "foreign": len(foreign),
             "refused": round(float(np.mean([r.right for r in foreign])), 4) if foreign else float("nan"),
             "confidently_wrong": round(float(np.mean([r.confidently_wrong for r in found])), 4),
+            # coverage: the share of numbers answered is_number true; precision when sure: the share of every
+            # is_number true answer (numbers and foreign marks alike) that is right
+            "coverage": round(float(np.mean([r.is_number is True for r in numbers])), 4) if numbers else float("nan"),
+            "sure": len(sure),
+            "precision_when_sure": round(float(np.mean(sure)), 4) if sure else float("nan"),
             "p50_ms": round(1000 * float(np.median([r.seconds for r in found])), 2),
         }
     return report
@@ -235,15 +241,17 @@ def render_readings(report: dict[str, dict[str, float]], title: str) -> str:
     lines = [
         f"## {title}",
         "",
-        "| subset | images | exact match (numbers) | said not a number (foreign, blank) | confidently wrong | p50 ms |",
-        "|---|---|---|---|---|---|",
+        "| subset | images | exact match (numbers) | said not a number (foreign, blank) | confidently wrong "
+        "| coverage | precision when sure | p50 ms |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for subset in (*(s for s in report if s != "overall"), "overall"):
         f = report[subset]
         name = "**overall**" if subset == "overall" else subset
         lines.append(
             f"| {name} | {f['images']} | {share(f['exact'])} ({f['numbers']}) | {share(f['refused'])} ({f['foreign']}) "
-            f"| {f['confidently_wrong']:.3f} | {f['p50_ms']:.1f} |"
+            f"| {f['confidently_wrong']:.3f} | {share(f['coverage'])} "
+            f"| {share(f['precision_when_sure'])} ({f['sure']}) | {f['p50_ms']:.1f} |"
         )
     return "\n".join(lines)
 

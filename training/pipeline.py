@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 import urllib.error
@@ -170,6 +171,20 @@ def run_digit_check(data: Mnist, options: RunOptions) -> Outcome:
         "isdigit", version, path, "rejection", calibration["rejected"], int(model.count_params()),
         trained["wall_time_s"],
     )  # fmt: skip
+
+
+def run_line_reader(data_dir: str | None, options: RunOptions, minutes: float) -> Outcome:
+    """Train the line reader for `minutes` (resuming its checkpoint), gate it, and publish it as the next version."""
+    from training import linereader
+
+    run = Path("training/runs/linereader")
+    state = linereader.train(data_dir, run, minutes, seed=options.seed)
+    gate = linereader.MIN_EXACT if options.min_accuracy is None else options.min_accuracy
+    version, path = linereader.publish(run, options.model_dir, data_dir, gate)
+    card = json.loads((path / "model.json").read_text())
+    return Outcome(
+        "linereader", version, path, "lines", card["metrics"]["validation_exact"], card["parameters"], state["seconds"]
+    )
 
 
 def run_linear(options: RunOptions) -> Outcome:

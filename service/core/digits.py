@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from service import observability
+from service.core.linereader import join, line_reader, read_lines
 from service.core.model import ModelVersion
 from service.core.registry import ModelRegistry
 from service.core.runner import ModelRunner
@@ -321,6 +322,9 @@ class Digits:
         observability.record_images(1)
         checker = self.checker()
         body = read(self.runner, model, checker, page)
+        second = line_reader(self.registry, self.settings.line_reader_model)
+        if second is not None:
+            join(body, second, read_lines(self.runner, second, page.line_images))
         marks = len(body["characters"])
         extra = {"marks": marks}
         if checker is not None:

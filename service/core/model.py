@@ -36,6 +36,8 @@ NUMPY_TO_DATATYPE: dict[type, str] = {
     np.uint8: "UINT8",
 }
 
+WARM_UP_EXTENT = 64
+
 
 @dataclass(frozen=True)
 class TensorSpec:
@@ -169,8 +171,13 @@ def load_version(path: Path, providers: list[str], threads: int, require_gpu: bo
     if declared != found:
         raise ModelLoadError(f"{where}: model.onnx inputs {found} differ from model.json {declared}")
     version = ModelVersion(card.get("name", path.parent.name), int(path.name), path, card, session, inputs, outputs)
+    # One row; a free dimension after the batch (the width of a line for the line reader) as WARM_UP_EXTENT.
     warm: dict[str, np.ndarray] = {
-        spec.name: np.zeros([1 if dim == -1 else dim for dim in spec.shape], dtype=spec.dtype) for spec in inputs
+        spec.name: np.zeros(
+            [(1 if i == 0 else WARM_UP_EXTENT) if dim == -1 else dim for i, dim in enumerate(spec.shape)],
+            dtype=spec.dtype,
+        )
+        for spec in inputs
     }
     try:
         version.run(warm)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -14,6 +14,7 @@ from service.reading.gray import border_median, to_grayscale
 from service.reading.imageops import Box, extent, share, window_extreme
 from service.reading.ink import ink_and_clean, ink_on_dark
 from service.reading.layout import DIGIT, Line, Part, Segment, lay_out
+from service.reading.linecrop import line_image
 from service.reading.pieces import crop_to_ink, reaching_in_from_the_edge
 from service.reading.segment import check_count, find_glyphs
 from service.reading.tuning import FILLS, INK_THRESHOLD, INKED, OPENING, REACH, READ_FILLS, READ_WORKING_SIZE, RESTORED
@@ -99,6 +100,7 @@ class Page:
     lines: list[Line]
     scale_x: float = 1.0
     scale_y: float = 1.0
+    line_images: list[np.ndarray] = field(default_factory=list)  # each line's ink for the line reader (linecrop)
 
     def as_sent(self, box: Box) -> tuple[int, int, int, int]:
         """A box of the analysed image as (x, y, width, height) in pixels of the image as sent (EXIF applied)."""
@@ -131,7 +133,13 @@ def _reading_ink(gray: np.ndarray) -> np.ndarray:
 
 
 def lines_from_gray(gray: np.ndarray) -> list[Line]:
-    """The lines of characters of a grayscale image [0, 255], top to bottom, each left to right.
+    """The lines of characters of a grayscale image [0, 255], top to bottom, each left to right."""
+    return lines_and_ink(gray)[0]
+
+
+def lines_and_ink(gray: np.ndarray) -> tuple[list[Line], np.ndarray]:
+    """The lines of characters of a grayscale image [0, 255], top to bottom, each left to right, and the ink map
+    they were found in.
 
     A single mark is prepared exactly as `/predict` prepares a digit (`mnist_from_gray`): one digit reads the same
     through both endpoints.
@@ -147,7 +155,7 @@ def lines_from_gray(gray: np.ndarray) -> list[Line]:
         only = characters[0]
         whole = only.segments[0]
         only.segments[0] = Segment(0, 1, Part(whole.part.box, mnist_from_gray(gray)), whole.width)
-    return lines
+    return lines, ink
 
 
 def read_image(data: bytes, max_pixels: int) -> Page:
@@ -155,4 +163,6 @@ def read_image(data: bytes, max_pixels: int) -> Page:
     image, (width, height) = decode_upright(data, max_pixels, READ_WORKING_SIZE)
     gray = to_grayscale(shrink(orient(image), READ_WORKING_SIZE))
     budget.check("decoding")
-    return Page(lines_from_gray(gray), width / gray.shape[1], height / gray.shape[0])
+    lines, ink = lines_and_ink(gray)
+    images = [line_image(ink, line.box) for line in lines]
+    return Page(lines, width / gray.shape[1], height / gray.shape[0], images)
