@@ -21,26 +21,20 @@ import numpy as np
 from service import observability
 from service.core.linereader import join, line_reader, read_lines
 from service.core.model import ModelVersion
-from service.core.registry import ModelRegistry
+from service.core.registry import ModelRegistry, optional_model
 from service.core.runner import ModelRunner
 from service.core.served import Served
 from service.core.validation import image_batch, number_batch
-from service.errors import BadRequest, InvalidInput, ModelNotFound
+from service.errors import BadRequest, InvalidInput
 from service.reading import DIGIT, Character, Page, Part, budget, mnist_from_image, read_image
 from service.settings import Settings
 
-OFF = "off"
 DIGITS = frozenset("0123456789")
 
 
 def digit_checker(registry: ModelRegistry, name: str) -> ModelVersion | None:
     """The served version of the digit-or-not model, or None when it is off or not in the repository."""
-    if name == OFF:
-        return None
-    try:
-        return registry.get(name, None)
-    except ModelNotFound:
-        return None
+    return optional_model(registry, name)
 
 
 def classify(runner: ModelRunner, model: ModelVersion, digits: np.ndarray) -> np.ndarray:
@@ -324,7 +318,7 @@ class Digits:
         body = read(self.runner, model, checker, page)
         second = line_reader(self.registry, self.settings.line_reader_model)
         if second is not None:
-            join(body, second, read_lines(self.runner, second, page.line_images))
+            join(body, second, read_lines(self.runner, second, page.line_images()))
         marks = len(body["characters"])
         extra = {"marks": marks}
         if checker is not None:

@@ -16,12 +16,9 @@ from typing import Any
 import numpy as np
 
 from service.core.model import ModelVersion
-from service.core.registry import ModelRegistry
+from service.core.registry import ModelRegistry, optional_model
 from service.core.runner import ModelRunner
-from service.errors import ModelNotFound
 from service.reading.linecrop import batch_lines, ctc_greedy
-
-OFF = "off"
 
 
 @dataclass(frozen=True)
@@ -33,14 +30,9 @@ class LineReading:
 
 
 def line_reader(registry: ModelRegistry, name: str) -> ModelVersion | None:
-    """The served version of the line reader, or None when it is off or not in the repository."""
-    if name == OFF:
-        return None
-    try:
-        model = registry.get(name, None)
-    except ModelNotFound:
-        return None
-    return model if model.task == "line-reading" else None
+    """The served version of the line reader, or None when it is off, not in the repository, or no line reader."""
+    model = optional_model(registry, name)
+    return model if model is not None and model.task == "line-reading" else None
 
 
 def read_lines(runner: ModelRunner, model: ModelVersion, images: list[np.ndarray]) -> list[LineReading]:

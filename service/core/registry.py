@@ -237,6 +237,19 @@ class ModelRegistry:
         return versions[number]
 
 
+OFF = "off"  # a setting that names an optional model (DIGIT_CHECK_MODEL, LINE_READER_MODEL) turned off
+
+
+def optional_model(registry: ModelRegistry, name: str) -> ModelVersion | None:
+    """The served version of an optional model, or None when its setting is OFF or the repository lacks it."""
+    if name == OFF:
+        return None
+    try:
+        return registry.get(name, None)
+    except ModelNotFound:
+        return None
+
+
 def serving_status(registry: ModelRegistry, drain_file: Path | None) -> tuple[str, dict[str, int], dict[str, str]]:
     """ready; draining (shutting down: a preStop hook ran); degraded (a version failed to load at start, the
     others serve); or not ready (models not loaded yet). With the served versions and the failures."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -100,7 +100,11 @@ class Page:
     lines: list[Line]
     scale_x: float = 1.0
     scale_y: float = 1.0
-    line_images: list[np.ndarray] = field(default_factory=list)  # each line's ink for the line reader (linecrop)
+    ink: np.ndarray | None = None  # the ink map the lines were found in
+
+    def line_images(self) -> list[np.ndarray]:
+        """Each line's ink as the line reader takes it (linecrop), made only when a line reader asks."""
+        return [] if self.ink is None else [line_image(self.ink, line.box) for line in self.lines]
 
     def as_sent(self, box: Box) -> tuple[int, int, int, int]:
         """A box of the analysed image as (x, y, width, height) in pixels of the image as sent (EXIF applied)."""
@@ -164,5 +168,4 @@ def read_image(data: bytes, max_pixels: int) -> Page:
     gray = to_grayscale(shrink(orient(image), READ_WORKING_SIZE))
     budget.check("decoding")
     lines, ink = lines_and_ink(gray)
-    images = [line_image(ink, line.box) for line in lines]
-    return Page(lines, width / gray.shape[1], height / gray.shape[0], images)
+    return Page(lines, width / gray.shape[1], height / gray.shape[0], ink)
