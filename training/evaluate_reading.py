@@ -39,8 +39,8 @@ def _load_newest(model_dir: Path, name: str):
 
 def check(digits: Sequence[np.ndarray | None], model_dir: Path) -> list[bool | None] | None:
     """is_digit for each preprocessed digit (None where the image was refused), as the service decides it
-    (`service.core.digits.check_digits`); None without an isdigit model."""
-    from service.core.digits import check_digits
+    (`service.core.classify.check`); None without an isdigit model."""
+    from service.core.classify import check as check_digits
     from service.core.runner import ModelRunner
 
     checker = _load_newest(model_dir, CHECKER)
@@ -50,7 +50,8 @@ def check(digits: Sequence[np.ndarray | None], model_dir: Path) -> list[bool | N
     runner = ModelRunner(CHUNK)
     verdicts: list[bool] = []
     for start in range(0, len(usable), CHUNK):
-        verdicts += check_digits(runner, checker, np.stack(usable[start : start + CHUNK])) or []
+        checks = check_digits(runner, checker, np.stack(usable[start : start + CHUNK]))
+        verdicts += checks.verdicts if checks is not None else []
     found = iter(verdicts)
     return [next(found) if d is not None else None for d in digits]
 

@@ -1,17 +1,15 @@
 """The second reader of `/read`: a CTC line recogniser (`linereader`, training/linereader.py) that reads each line
-without cutting it into characters, and the rule that joins it to the first.
+without cutting it into characters.
 
-The segmenting reader (service/core/digits.py) cuts a line into marks and classifies each; the line reader sees the
-whole line at once. They fail in different ways (a comma touching a digit, a `%` cut into digits, a 1 taken for a
-slash by geometry), so `/read` says `is_number: true` only when both read every line the same. Where they differ,
-`is_number` is false and the line reader's reading is given as an alternative, for a client to show a person.
-Without the model in the repository (or with LINE_READER_MODEL=off) `/read` answers from the first reader alone.
+The first reader (service/core/marks.py) cuts a line into marks and classifies each; the line reader sees the whole
+line at once, so a comma touching a digit or digits that overlap are one picture to it. service/core/assemble.py
+joins the two. Without the model in the repository (or with LINE_READER_MODEL=off) `/read` answers from the first
+reader alone.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
@@ -45,22 +43,3 @@ def read_lines(runner: ModelRunner, model: ModelVersion, images: list[np.ndarray
         text, confidence, _ = ctc_greedy(output)
         readings.append(LineReading(text, round(confidence, 6)))
     return readings
-
-
-def join(body: dict[str, Any], model: ModelVersion, readings: list[LineReading]) -> None:
-    """Put the line reader's `readings` beside the first reader's answer `body` (changed in place): `is_number`
-    stays true only where both read every line alike; otherwise the line reader's text is an alternative."""
-    lines = body["lines"]
-    agree = len(readings) == len(lines) and all(r.text == line["text"] for r, line in zip(readings, lines, strict=True))
-    body["readers_agree"] = agree
-    if agree:
-        return
-    if "is_number" in body:
-        body["is_number"] = False
-    body["alternatives"] = [
-        {
-            "text": "\n".join(r.text for r in readings),
-            "confidence": round(float(np.prod([r.confidence for r in readings])), 6),
-            "reader": f"{model.name} v{model.version}",
-        }
-    ]

@@ -49,3 +49,9 @@ def center_by_mass(digit: np.ndarray, size: int = SIZE) -> np.ndarray:
     field = np.zeros((size, size), dtype=np.float32)
     field[top : top + height, left : left + width] = digit
     return field
+
+
+def as_mnist(ink: np.ndarray) -> np.ndarray:
+    """A digit's ink (bright on zero, [0, 255], cropped to it) fitted as MNIST is: 28x28 float32 in [0, 1]. The one
+    formula for a digit from /predict and each character /read cuts."""
+    return center_by_mass(full_strength(fit_box(ink))) / 255.0

@@ -26,8 +26,9 @@ import numpy as np
 
 from service.errors import InvalidInput
 from service.reading import budget
+from service.reading.fit import as_mnist
 from service.reading.imageops import Box, extent
-from service.reading.segment import Glyph, Glyphs, check_count, cut_columns, fit, parts_guess
+from service.reading.segment import Glyph, Glyphs, check_count, cut_columns, parts_guess
 from service.reading.tuning import (
     BASELINE,
     COMMA_DESCENT,
@@ -246,7 +247,7 @@ def _part(glyph: Glyph, left: int, right: int) -> Part | None:
     box, crop = extent(piece > INK_THRESHOLD * 255), extent(piece > 0)
     if box is None or crop is None:
         return None
-    return Part(box.shifted(glyph.box.top, glyph.box.left + left), fit(crop.of(piece)))
+    return Part(box.shifted(glyph.box.top, glyph.box.left + left), as_mnist(crop.of(piece)))
 
 
 def _cut_points(glyph: Glyph, height: float, digit_width: float | None, reference: float) -> list[int]:

@@ -9,7 +9,7 @@ import numpy as np
 from service.errors import InvalidInput
 from service.reading import budget
 from service.reading.decode import decode_image, decode_upright, orient, shrink
-from service.reading.fit import center_by_mass, fit_box, full_strength
+from service.reading.fit import as_mnist
 from service.reading.gray import border_median, to_grayscale
 from service.reading.imageops import Box, extent, share, window_extreme
 from service.reading.ink import ink_and_clean, ink_on_dark
@@ -85,7 +85,7 @@ def _without_sheet_edges(ink: np.ndarray, digit: np.ndarray) -> np.ndarray:
 
 def mnist_from_gray(gray: np.ndarray) -> np.ndarray:
     """Grayscale [0, 255] of any size -> 28x28 float32 in [0, 1], formatted as MNIST is."""
-    return center_by_mass(full_strength(fit_box(find_digit(gray)))) / 255.0
+    return as_mnist(find_digit(gray))
 
 
 def mnist_from_image(data: bytes, max_pixels: int) -> np.ndarray:

@@ -20,7 +20,6 @@ import numpy as np
 
 from service.errors import InvalidInput
 from service.reading import budget
-from service.reading.fit import center_by_mass, fit_box, full_strength
 from service.reading.imageops import Box, Pieces, dilate, extent, label_image, label_runs, piece_boxes, runs
 from service.reading.pieces import strong_pixels
 from service.reading.tuning import (
@@ -63,11 +62,6 @@ class Glyphs:
     glyphs: list[Glyph]
     reference: float
     stroke: float
-
-
-def fit(ink: np.ndarray) -> np.ndarray:
-    """A character's ink (bright on zero, [0, 255]) fitted as MNIST is: 28x28 float32 in [0, 1]."""
-    return center_by_mass(full_strength(fit_box(ink))) / 255.0
 
 
 def _reference_height(pieces: Pieces, candidates: np.ndarray) -> float:

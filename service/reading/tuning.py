@@ -134,7 +134,7 @@ SLASH_LEAN = 12
 SLASH_TALLER = 1.03
 # layout: a glyph this wide (a share of its line's height) may be digits that touch: it gets cut points at least
 # CUT_SPACING of the height apart, a candidate digit between every two of them PART_WIDTH of the height wide (the
-# whole glyph too), and the path through them whose digits the models believe most wins (service/core/digits.py).
+# whole glyph too), and the path through them whose digits the models believe most wins (service/core/marks.py).
 MAYBE_TOUCHING = 0.85
 CUT_SPACING = 0.12
 PART_WIDTH = (0.15, 1.3)

@@ -6,7 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from service.core.linereader import LineReading, join
+from service.core.assemble import _join as join
+from service.core.linereader import LineReading
 from service.reading.imageops import Box
 from service.reading.linecrop import ALPHABET, LINE_HEIGHT, MAX_LINE_WIDTH, batch_lines, ctc_greedy, line_image, to_line
 

@@ -141,6 +141,7 @@ def test_read_against_the_real_gunicorn_counts_in_metrics_and_the_access_log(htt
         "reads": ("digit_serve_read_digits_count", {}),
         "digits": ("digit_serve_read_digits_sum", {}),
         "not_digits": ("digit_serve_digit_checks_total", {"verdict": "not_digit"}),
+        "checked_digits": ("digit_serve_digit_checks_total", {"verdict": "digit"}),
         "answered": ("digit_serve_requests_total", {"endpoint": "/read", "model": "cnn", "status": "200"}),
     }
 
@@ -165,6 +166,7 @@ def test_read_against_the_real_gunicorn_counts_in_metrics_and_the_access_log(htt
         "reads": 3,
         "digits": 12,
         "not_digits": 1,
+        "checked_digits": 12,  # /read's digits are checked and counted as /predict's are
         "answered": 3,
     }
     entry = next(line for line in lines if line.get("request_id") == "read-1")

@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw, ImageFont
 
-from service.core.digits import read, slashed_date
+from service.core.digits import read_page
+from service.core.marks import slashed_date
 from service.core.model import load_version
 from service.core.runner import ModelRunner
 from service.errors import InvalidInput
@@ -28,7 +29,7 @@ def checker():
 
 
 def _read(cnn, data: bytes, checker=None) -> dict:
-    return read(ModelRunner(100), cnn, checker, read_image(data, 25_000_000))
+    return read_page(ModelRunner(100), read_image(data, 25_000_000), cnn, checker, None)
 
 
 def _text(cnn, data: bytes) -> str:
