@@ -16,7 +16,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
-from service.reading.linecrop import ALPHABET, LINE_HEIGHT, MAX_LINE_WIDTH, to_line
+from service.reading.imageops import Box, extent
+from service.reading.linecrop import ALPHABET, LINE_HEIGHT, MAX_LINE_WIDTH, line_image, to_line
 from training.typeset import DIGITS, fonts
 
 FOREIGN = "abcdefhkmnprtuvwxyACEFHKMNPRTUVWXY$%#+€&@*="
@@ -226,25 +227,53 @@ def synth_line(rng: np.random.Generator, mnist_dir: str | None) -> tuple[np.ndar
     else:
         text_fonts = foreign_fonts if any(c not in ALPHABET for c in text) else typed_fonts
         array = _typed(text, rng, text_fonts)
+    # The box /read's layout would give the line: its characters' own ink, before wear adds specks or an underline
+    # (which then show only where they fall inside the crop, as they do in service); a little off, as boxes are.
+    box = extent(array > 40)
     worn = _worn(array, rng)
-    if rng.random() < 0.15:  # low resolution: a scan, a small photo
+    if rng.random() < 0.15:  # low resolution: a scan (blocky when enlarged again), a small photo
         rows = np.nonzero(worn.max(axis=1) > 30)[0]
         ink_height = max(1, int(rows.max() - rows.min() + 1)) if len(rows) else worn.shape[0]
         factor = rng.uniform(7, 14) / ink_height
         small = Image.fromarray(worn.astype(np.uint8)).resize(
             (max(2, int(worn.shape[1] * factor)), max(2, int(worn.shape[0] * factor))), Image.Resampling.BOX
         )
-        worn = np.asarray(small.resize((worn.shape[1], worn.shape[0]), Image.Resampling.BILINEAR)).astype(np.float32)
-    line = to_line(worn, margin=rng.uniform(0.08, 0.3))
+        enlarge = Image.Resampling.NEAREST if rng.random() < 0.5 else Image.Resampling.BILINEAR
+        worn = np.asarray(small.resize((worn.shape[1], worn.shape[0]), enlarge)).astype(np.float32)
+    if box is None:
+        return to_line(worn, margin=rng.uniform(0.08, 0.3)), label_of(text)
+    off = rng.uniform(-0.08, 0.08, 4) * box.height
+    box = Box(
+        max(0, int(box.top + off[0])),
+        min(worn.shape[0], int(box.bottom + off[1])),
+        max(0, int(box.left + off[2])),
+        min(worn.shape[1], int(box.right + off[3])),
+    )
+    line = line_image(worn, box)
     return line, label_of(text)
+
+
+def _padded(lines: list[np.ndarray]) -> np.ndarray:
+    width = min(MAX_LINE_WIDTH, max(line.shape[1] for line in lines))
+    width += -width % 4
+    out = np.zeros((len(lines), LINE_HEIGHT, width, 1), np.float32)
+    for i, line in enumerate(lines):
+        out[i, :, : min(width, line.shape[1]), 0] = line[:, :width]
+    return out
 
 
 def batch(rng: np.random.Generator, mnist_dir: str | None, size: int) -> tuple[np.ndarray, list[str]]:
     """`size` lines padded on the right to one width (a multiple of 4), and their labels."""
     lines, labels = zip(*(synth_line(rng, mnist_dir) for _ in range(size)), strict=True)
-    width = min(MAX_LINE_WIDTH, max(line.shape[1] for line in lines))
-    width += -width % 4
-    out = np.zeros((size, LINE_HEIGHT, width, 1), np.float32)
-    for i, line in enumerate(lines):
-        out[i, :, : min(width, line.shape[1]), 0] = line[:, :width]
-    return out, list(labels)
+    return _padded(list(lines)), list(labels)
+
+
+def bucketed(
+    rng: np.random.Generator, mnist_dir: str | None, size: int, count: int
+) -> list[tuple[np.ndarray, list[str]]]:
+    """`count` batches of `size` lines, the lines sorted by width first so that a batch pads little; in random order."""
+    made = sorted((synth_line(rng, mnist_dir) for _ in range(size * count)), key=lambda pair: pair[0].shape[1])
+    groups = [made[i : i + size] for i in range(0, len(made), size)]
+    return [
+        (_padded([line for line, _ in groups[i]]), [label for _, label in groups[i]]) for i in rng.permutation(count)
+    ]
