@@ -50,7 +50,7 @@ test: lint
 evaluate: $(VENV)/.installed $(if $(PEERS),peers)
 	$(VENV)/bin/python -m training.evaluate --set eval/real-world --handwriting --numbers eval/numbers \
 		--non-digits eval/non-digits --reading eval/numbers eval/amounts eval/lines $(if $(PEERS),--peers) \
-		--contact-sheet eval/misclassified.png $(EVALUATE_ARGS)
+		--contact-sheet eval/misclassified.png --risk-plot docs/risk-coverage.png $(EVALUATE_ARGS)
 
 # The OCR peers, each in an environment of its own and run without a network (tools/peers/README.md).
 peers:

@@ -243,7 +243,8 @@ def main(argv: list[str] | None = None) -> int:
         default=[],
         help="score /read on these labelled sets (eval/numbers eval/amounts eval/lines, or a development set)",
     )
-    parser.add_argument("--peers", action="store_true", help="with --reading: Tesseract and RapidOCR beside /read")
+    parser.add_argument("--peers", action="store_true", help="with --reading: the OCR peers beside /read")
+    parser.add_argument("--risk-plot", help="with --reading: write each set's risk-coverage curves to this PNG")
     args = parser.parse_args(argv)
     runs: list[tuple[str, str, str, list[Item]]] = []  # (title, card key, source, items)
     if args.set or not (args.handwriting or args.numbers or args.non_digits or args.reading):
@@ -293,17 +294,23 @@ def main(argv: list[str] | None = None) -> int:
             print(f"no {evaluate_reading.CHECKER} model in {args.model_dir}: is_digit not evaluated", file=sys.stderr)
         else:
             print(evaluate_reading.render_shares(rejected, f"is_digit on {args.non_digits}", "non-digits rejected"))
+    curves: dict[str, dict[str, list[evaluate_reading.Reading]]] = {}
     for folder in map(Path, args.reading):
         pages = evaluate_reading.written(folder, args.sample)
         readings = evaluate_reading.read_written(pages, Path(args.model_dir))
+        curves[str(folder)] = {"digit-serve": readings}
         reports = {"digit-serve": evaluate_reading.score_readings(readings)}
         print(evaluate_reading.render_readings(reports["digit-serve"], f"/read on {folder}") + "\n")
         if args.peers:
             several = any("\n" in page.text for page in pages)
             for peer in evaluate_reading.PEER_NAMES:
                 found = evaluate_reading.peer_readings(pages, peer, several)
+                curves[str(folder)][peer] = found
                 reports[peer] = evaluate_reading.score_readings(found)
             print(evaluate_reading.render_side_by_side(reports, f"/read and the OCR peers on {folder}") + "\n")
+    if args.risk_plot and curves:
+        evaluate_reading.plot_risk_coverage(curves, Path(args.risk_plot))
+        print(f"risk-coverage curves of {len(curves)} sets in {args.risk_plot}")
     if args.contact_sheet and everything:
         wrong = contact_sheet(everything, merged, Path(args.contact_sheet))
         print(f"{wrong} misclassified images; up to {SHEET_PER_SUBSET} a subset in {args.contact_sheet}")

@@ -171,6 +171,7 @@ class Reading:
     text: str | None
     is_number: bool | None
     seconds: float
+    score: float = 1.0  # how sure the reader says it is: /read's confidence; a peer, which cannot abstain, 1
 
     @property
     def right(self) -> bool:
@@ -198,10 +199,10 @@ def read_written(items: Sequence[Written], model_dir: Path) -> list[Reading]:
         started = time.perf_counter()
         try:
             body = runtime.digits.read(model, item.data).body
-            text, is_number = body["text"], body.get("is_number")
+            text, is_number, score = body["text"], body.get("is_number"), float(body["confidence"])
         except ServiceError:
-            text, is_number = None, None
-        readings.append(Reading(item, text, is_number, time.perf_counter() - started))
+            text, is_number, score = None, None, 0.0
+        readings.append(Reading(item, text, is_number, time.perf_counter() - started, score))
     return readings
 
 
@@ -255,6 +256,52 @@ def render_readings(report: dict[str, dict[str, float]], title: str) -> str:
             f"| {share(f['precision_when_sure'])} ({f['sure']}) | {f['p50_ms']:.1f} |"
         )
     return "\n".join(lines)
+
+
+def risk_coverage(readings: Sequence[Reading]) -> list[tuple[float, float]]:
+    """The reader's risk-coverage curve: its sure answers (is_number true) taken from the most confident down; at
+    each, (coverage: the share of the numbers answered so far, risk: the share of the answers so far that are
+    wrong). The last point is the reader as it answers; the curve left of it what a stricter threshold on its
+    confidence would give."""
+    numbers = sum(is_number_text(r.item.text) for r in readings)
+    sure = sorted((r for r in readings if r.is_number is True), key=lambda r: -r.score)
+    points, answered, wrong = [], 0, 0
+    for taken, reading in enumerate(sure, start=1):
+        answered += is_number_text(reading.item.text)
+        wrong += not reading.right
+        points.append((answered / max(1, numbers), wrong / taken))
+    return points
+
+
+def plot_risk_coverage(curves: dict[str, dict[str, list[Reading]]], path: Path) -> None:
+    """One panel per reading set: each reader's risk-coverage curve (service) or point (a peer, which cannot
+    abstain), to a PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(1, len(curves), figsize=(4.2 * len(curves), 3.8), squeeze=False)
+    for axis, (title, readers) in zip(axes[0], curves.items(), strict=True):
+        for name, readings in readers.items():
+            points = risk_coverage(readings)
+            if not points:
+                continue
+            xs, ys = zip(*points, strict=True)
+            if name == "digit-serve":
+                axis.plot(xs, ys, label=f"{name} (by confidence)", color="C0")
+                axis.plot(xs[-1:], ys[-1:], "o", color="C0")
+            else:
+                axis.plot(xs[-1:], ys[-1:], "s", label=name)
+        axis.axhline(0.01, color="grey", linestyle=":", linewidth=1, label="risk 0.01 (precision 0.99)")
+        axis.set(title=title, xlabel="coverage (numbers answered is_number true)", ylabel="risk (sure and wrong)")
+        axis.set_xlim(0, 1)
+        axis.set_ylim(0, max(0.2, axis.get_ylim()[1]))
+        axis.grid(alpha=0.3)
+        axis.legend(fontsize=7)
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
 
 
 def wrong_readings(readings: Sequence[Reading]) -> list[str]:

@@ -172,3 +172,43 @@ def test_read_holds_on_a_sample_of_the_amounts_and_lines(folder):
     )
     floors = LABELLED_FLOORS[folder.name]
     assert {s: report[s]["right"] for s in floors if report[s]["right"] < floors[s]} == {}, report
+
+
+def _reading(text: str, read: str | None, sure: bool, score: float) -> evaluate_reading.Reading:
+    item = evaluate_reading.Written("s", text, b"", text)
+    return evaluate_reading.Reading(item, read, sure, 0.0, score)
+
+
+def test_the_risk_coverage_curve_takes_the_sure_answers_from_the_most_confident_down():
+    readings = [
+        _reading("12", "12", True, 0.9),
+        _reading("34", "84", True, 0.5),  # sure and wrong, less confident
+        _reading("56", "56", True, 0.8),
+        _reading("78", "78", False, 0.99),  # not sure: never on the curve
+        _reading("A1", "41", True, 0.7),  # a foreign mark answered as a number: wrong, covers no number
+    ]
+    assert evaluate_reading.risk_coverage(readings) == [
+        (0.25, 0.0),
+        (0.5, 0.0),
+        (0.5, pytest.approx(1 / 3)),
+        (0.75, 0.5),
+    ]
+    assert evaluate_reading.risk_coverage([_reading("1", "1", False, 1.0)]) == []
+
+
+def test_the_risk_coverage_plot_is_written_for_each_reading_set(capsys, tmp_path):
+    plot = tmp_path / "risk.png"
+    args = [
+        "--reading",
+        str(AMOUNTS),
+        str(LINES),
+        "--model-dir",
+        str(MODELS),
+        "--sample",
+        "5",
+        "--risk-plot",
+        str(plot),
+    ]
+    assert evaluate(args) == 0
+    assert "risk-coverage curves of 2 sets" in capsys.readouterr().out
+    assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
