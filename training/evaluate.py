@@ -303,7 +303,7 @@ def main(argv: list[str] | None = None) -> int:
         print(evaluate_reading.render_readings(reports["digit-serve"], f"/read on {folder}") + "\n")
         if args.peers:
             several = any("\n" in page.text for page in pages)
-            for peer in evaluate_reading.PEER_NAMES:
+            for peer in evaluate_reading.peers_set_up():
                 found = evaluate_reading.peer_readings(pages, peer, several)
                 curves[str(folder)][peer] = found
                 reports[peer] = evaluate_reading.score_readings(found)

@@ -310,7 +310,23 @@ def wrong_readings(readings: Sequence[Reading]) -> list[str]:
 
 
 # -- the OCR peers beside the service (make evaluate PEERS=1; tools/peers) -----------------------------------------
-PEER_NAMES = ("tesseract", "rapidocr")
+PEER_NAMES = ("tesseract", "rapidocr", "easyocr")
+
+
+def peers_set_up() -> list[str]:
+    """The peers to run: Tesseract and RapidOCR (make peers), and EasyOCR where EASYOCR=1 made its venv."""
+    from tools.peers.run import PeerError, peer_python
+
+    found = []
+    for peer in PEER_NAMES:
+        try:
+            peer_python(peer)
+        except PeerError:
+            if peer != "easyocr":
+                raise
+            continue
+        found.append(peer)
+    return found
 
 
 def peer_readings(items: Sequence[Written], peer: str, several_lines: bool) -> list[Reading]:

