@@ -12,6 +12,7 @@ import os
 import sys
 from pathlib import Path
 
+from training import linereader
 from training.data import DatasetError, load_mnist
 from training.export import ExportMismatch
 from training.pipeline import (
@@ -102,7 +103,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "http://127.0.0.1:8000 (bearer token from $ADMIN_TOKEN)",
     )
     parser.add_argument(
-        "--minutes", type=positive_float, default=30.0, help="linereader: minutes to train (resuming its checkpoint)"
+        "--minutes",
+        type=positive_float,
+        default=linereader.MINUTES,
+        help=f"linereader: minutes to train, resuming its checkpoint (default {linereader.MINUTES:g})",
     )
     parser.add_argument("--no-keras", action="store_true", help="do not save model.keras beside the ONNX")
     args = parser.parse_args(argv)

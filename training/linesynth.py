@@ -17,7 +17,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
 from service.reading.imageops import Box, extent
-from service.reading.linecrop import ALPHABET, LINE_HEIGHT, MAX_LINE_WIDTH, line_image, to_line
+from service.reading.linecrop import ALPHABET, batch_lines, line_image, to_line
 from training.typeset import DIGITS, fonts
 
 FOREIGN = "abcdefhkmnprtuvwxyACEFHKMNPRTUVWXY$%#+€&@*="
@@ -253,19 +253,10 @@ def synth_line(rng: np.random.Generator, mnist_dir: str | None) -> tuple[np.ndar
     return line, label_of(text)
 
 
-def _padded(lines: list[np.ndarray]) -> np.ndarray:
-    width = min(MAX_LINE_WIDTH, max(line.shape[1] for line in lines))
-    width += -width % 4
-    out = np.zeros((len(lines), LINE_HEIGHT, width, 1), np.float32)
-    for i, line in enumerate(lines):
-        out[i, :, : min(width, line.shape[1]), 0] = line[:, :width]
-    return out
-
-
 def batch(rng: np.random.Generator, mnist_dir: str | None, size: int) -> tuple[np.ndarray, list[str]]:
     """`size` lines padded on the right to one width (a multiple of 4), and their labels."""
     lines, labels = zip(*(synth_line(rng, mnist_dir) for _ in range(size)), strict=True)
-    return _padded(list(lines)), list(labels)
+    return batch_lines(list(lines)), list(labels)
 
 
 def bucketed(
@@ -275,5 +266,6 @@ def bucketed(
     made = sorted((synth_line(rng, mnist_dir) for _ in range(size * count)), key=lambda pair: pair[0].shape[1])
     groups = [made[i : i + size] for i in range(0, len(made), size)]
     return [
-        (_padded([line for line, _ in groups[i]]), [label for _, label in groups[i]]) for i in rng.permutation(count)
+        (batch_lines([line for line, _ in groups[i]]), [label for _, label in groups[i]])
+        for i in rng.permutation(count)
     ]
