@@ -62,7 +62,7 @@ def test_one_broken_version_among_good_ones_is_served_around_and_reported(tmp_pa
         body = ready.json()
         assert body["status"] == "degraded"
         older = {"cnn": broken - 1} if broken > 1 else {}
-        assert body["models"] == {name: NEWEST[name] for name in ("linear", "mlp", "isdigit")} | older
+        assert body["models"] == {name: v for name, v in NEWEST.items() if name != "cnn"} | older
         assert "sha256" in body["failed"][f"cnn/{broken}"]
         assert requests.get(f"{server.url}/v2/health/ready", timeout=5).status_code == 503
         answer = requests.post(f"{server.url}/predict", json={"model": "linear", "inputs": [1]}, timeout=5)

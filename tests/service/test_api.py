@@ -42,7 +42,7 @@ def test_readiness_is_503_until_models_are_loaded(settings):
 
 def test_models_list_and_describe(client):
     models = {m["name"]: m for m in client.get("/models").get_json()["models"]}
-    assert set(models) == {"cnn", "isdigit", "linear", "mlp"}
+    assert set(models) == {"cnn", "isdigit", "linear", "linereader", "mlp"}
     mlp = models["mlp"]
     assert mlp["versions"] == committed_versions("mlp")
     assert mlp["served_version"] == NEWEST["mlp"]
@@ -157,7 +157,7 @@ def test_error_400_malformed_json(client):
 
 def test_error_404_unknown_model_and_version(client):
     message = _error(client.post("/predict", json={"model": "resnet", "inputs": [1]}), 404, "model_not_found")
-    assert "available: cnn, isdigit, linear, mlp" in message
+    assert "available: cnn, isdigit, linear, linereader, mlp" in message
     _error(client.post("/predict", json={"model": "mlp", "version": 9, "inputs": [[0] * 784]}), 404, "model_not_found")
     _error(client.post("/predict?version=latest", json={"model": "mlp", "inputs": [[0] * 784]}), 404, "model_not_found")
 
