@@ -89,6 +89,8 @@ class Settings:
     digit_check_model: str = "isdigit"  # the model that answers is_digit (docs/api.md); off: is_digit left out
     # the second reader of /read (service/core/linereader.py); off: /read answers from the segmenting reader alone
     line_reader_model: str = "linereader"
+    # the third reader of /read (service/core/charmodel.py): names each character in its line; off: not asked
+    char_model: str = "charmodel"
     max_body_bytes: int = 10 * 1024 * 1024
     max_instances: int = 1024  # per request, numbers or images
     max_image_pixels: int = 25_000_000  # width x height of one image, checked before decoding

@@ -29,7 +29,7 @@ def committed_versions(name: str) -> list[int]:
 
 
 # What the service serves by default: each model's newest committed version.
-NEWEST = {name: committed_versions(name)[-1] for name in ("mlp", "cnn", "linear", "isdigit", "linereader")}
+NEWEST = {name: committed_versions(name)[-1] for name in ("mlp", "cnn", "linear", "isdigit", "linereader", "charmodel")}
 # What a server loads of each: the newest MAX_VERSIONS (default 3) of its committed versions.
 LOADED = {name: committed_versions(name)[-Settings.max_versions :] for name in NEWEST}
 

@@ -216,8 +216,9 @@ def _worn(array: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return np.clip(out, 0, 255)
 
 
-def synth_line(rng: np.random.Generator, mnist_dir: str | None) -> tuple[np.ndarray, str]:
-    """One line crop as the reader sees it (LINE_HEIGHT x width, float32 in [0, 1]) and the label it should read."""
+def composed(rng: np.random.Generator, mnist_dir: str | None) -> tuple[np.ndarray, str, Box | None]:
+    """One line as drawn and worn (ink bright on dark, float32 in [0, 255], at its drawn size), its text, and the
+    box of its characters' own ink (None when it has none): what training/charsynth.py sends /read's layout."""
     text = _number(rng)
     typed_fonts = fonts(DIGITS + ".,-/:")
     foreign_fonts = fonts(DIGITS + ".,-/:" + FOREIGN)
@@ -240,6 +241,12 @@ def synth_line(rng: np.random.Generator, mnist_dir: str | None) -> tuple[np.ndar
         )
         enlarge = Image.Resampling.NEAREST if rng.random() < 0.5 else Image.Resampling.BILINEAR
         worn = np.asarray(small.resize((worn.shape[1], worn.shape[0]), enlarge)).astype(np.float32)
+    return worn, text, box
+
+
+def synth_line(rng: np.random.Generator, mnist_dir: str | None) -> tuple[np.ndarray, str]:
+    """One line crop as the reader sees it (LINE_HEIGHT x width, float32 in [0, 1]) and the label it should read."""
+    worn, text, box = composed(rng, mnist_dir)
     if box is None:
         return to_line(worn, margin=rng.uniform(0.08, 0.3)), label_of(text)
     off = rng.uniform(-0.08, 0.08, 4) * box.height

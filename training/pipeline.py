@@ -187,6 +187,21 @@ def run_line_reader(data_dir: str | None, options: RunOptions, minutes: float) -
     )
 
 
+def run_char_model(data_dir: str | None, options: RunOptions) -> Outcome:
+    """Train the character model on characters cut by /read's layout, gate it, and publish it as the next version."""
+    from training import charmodel
+
+    model, history, timing = charmodel.train(
+        charmodel.RUN, data_dir, charmodel.COUNT, options.epochs or charmodel.EPOCHS
+    )
+    version, path = charmodel.publish(model, charmodel.RUN, options.model_dir, data_dir, history, timing)
+    card = json.loads((path / "model.json").read_text())
+    return Outcome(
+        "charmodel", version, path, "characters", card["metrics"]["held_out_accuracy"], card["parameters"],
+        timing["data_s"] + timing["fit_s"],
+    )  # fmt: skip
+
+
 def run_linear(options: RunOptions) -> Outcome:
     """Fit the deck's perceptron on the seeded synthetic set and publish it as the next version."""
     x, y = linear.synthetic_data(seed=options.seed)

@@ -1,17 +1,19 @@
-"""The answer of `/read`, assembled from what its two readers read.
+"""The answer of `/read`, assembled from what its readers read.
 
-The first reader (service/core/marks.py) gives each line's characters with their boxes; the second
-(service/core/linereader.py), where one is served, gives each line's text read whole. `is_number` is true only
-when every line is a number and every digit passed the digit check, and, with a line reader, when both readers
-read every line alike. Where they differ, `is_number` is false and the line reader's reading is an alternative, for
-a client to show a person: the two fail in different ways (a comma touching a digit, a `%` cut into digits, a 1
-taken for a slash), so what both read is right far more often than what either reads alone (docs/reading.md).
+The first reader (service/core/marks.py) gives each line's characters with their boxes; the others, where they are
+served, read the same lines their own way: the line reader (service/core/linereader.py) each line whole, the
+character model (service/core/charmodel.py) each character the first reader wrote, seen in its line. `is_number` is
+true only when every line is a number, every digit passed the digit check, and every other reader read every line
+alike. Where one differs, `is_number` is false and its reading is an alternative, for a client to show a person:
+the readers fail in different ways (a comma touching a digit, a `%` cut into digits, a 1 taken for a slash, a
+letter taken for a digit), so what all read is right far more often than what any reads alone (docs/reading.md).
 """
 
 from __future__ import annotations
 
 import math
 import re
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -30,12 +32,11 @@ def assemble(
     page: Page,
     found: list[list[dict[str, Any]]],
     checked: bool,
-    readings: list[LineReading] | None = None,
-    line_model: ModelVersion | None = None,
+    others: Sequence[tuple[ModelVersion, list[LineReading]]] = (),
 ) -> dict[str, Any]:
     """The JSON body of `/read`: text (lines joined by newlines), each line, each character with its box in pixels
-    of the image as sent; is_number where the digit check ran (`checked`); the readers' agreement where a line
-    reader read the lines too (`readings`, by `line_model`)."""
+    of the image as sent; is_number where the digit check ran (`checked`); the readers' agreement where other
+    readers (`others`: the line reader, the character model) read the lines too, each line's text and sureness."""
     characters: list[dict[str, Any]] = []
     lines: list[dict[str, Any]] = []
     for number, (line, entries) in enumerate(zip(page.lines, found, strict=True)):
@@ -66,25 +67,31 @@ def assemble(
         body["is_number"] = all(NUMBER_LINE.fullmatch(line["text"]) for line in lines) and all(
             c.get("is_digit", True) for c in characters
         )
-    if readings is not None and line_model is not None:
-        _join(body, line_model, readings)
+    if others:
+        _join(body, others)
     return body
 
 
-def _join(body: dict[str, Any], model: ModelVersion, readings: list[LineReading]) -> None:
-    """The line reader's `readings` beside the first reader's `body`: `is_number` stays true only where both read
-    every line alike; otherwise the line reader's text is an alternative."""
+def _join(body: dict[str, Any], others: Sequence[tuple[ModelVersion, list[LineReading]]]) -> None:
+    """The other readers' readings beside the first reader's `body`: `is_number` stays true only where every reader
+    read every line alike; each reading that differs is an alternative."""
     lines = body["lines"]
-    agree = len(readings) == len(lines) and all(r.text == line["text"] for r, line in zip(readings, lines, strict=True))
-    body["readers_agree"] = agree
-    if agree:
+    alternatives = []
+    for model, readings in others:
+        same = len(readings) == len(lines) and all(
+            r.text == line["text"] for r, line in zip(readings, lines, strict=True)
+        )
+        if not same:
+            alternatives.append(
+                {
+                    "text": "\n".join(r.text for r in readings),
+                    "confidence": round(float(np.prod([r.confidence for r in readings])), 6),
+                    "reader": f"{model.name} v{model.version}",
+                }
+            )
+    body["readers_agree"] = not alternatives
+    if not alternatives:
         return
     if "is_number" in body:
         body["is_number"] = False
-    body["alternatives"] = [
-        {
-            "text": "\n".join(r.text for r in readings),
-            "confidence": round(float(np.prod([r.confidence for r in readings])), 6),
-            "reader": f"{model.name} v{model.version}",
-        }
-    ]
+    body["alternatives"] = alternatives

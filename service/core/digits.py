@@ -19,6 +19,7 @@ import numpy as np
 from service import observability
 from service.core import marks
 from service.core.assemble import assemble
+from service.core.charmodel import char_model, name_characters
 from service.core.classify import check, classify
 from service.core.linereader import line_reader, read_lines
 from service.core.model import ModelVersion
@@ -58,11 +59,27 @@ def reader(model: ModelVersion) -> ModelVersion:
     return model
 
 
+def predictable(model: ModelVersion) -> ModelVersion:
+    """`model` if /predict serves it (a classifier, or the linear model): the line reader and the character model
+    are parts of /read, whose outputs /predict's predictions do not describe (the protocol's /v2 serves them)."""
+    if model.task not in ("classification", "regression"):
+        raise BadRequest(
+            f"model {model.name!r} ({model.task}) is one of /read's readers: POST /read reads images with it, and "
+            f"/v2/models/{model.name}/infer takes its tensors; /predict serves the classifiers and the linear model"
+        )
+    return model
+
+
 def read_page(
-    runner: ModelRunner, page: Page, model: ModelVersion, checker: ModelVersion | None, second: ModelVersion | None
+    runner: ModelRunner,
+    page: Page,
+    model: ModelVersion,
+    checker: ModelVersion | None,
+    second: ModelVersion | None = None,
+    third: ModelVersion | None = None,
 ) -> dict[str, Any]:
     """What a detected page says (the JSON body of /read), read by `model` and the digit check `checker`, and by the
-    line reader `second` where there is one."""
+    line reader `second` and the character model `third` where they are served."""
     # recognise: every candidate digit in one batch through the classifier and the check, as /predict runs them;
     # every line in one batch through the line reader
     candidates, digits = marks.candidate_digits(page)
@@ -70,10 +87,12 @@ def read_page(
     checks = check(runner, checker, digits, count=False)
     readings = None if second is None else read_lines(runner, second, page.line_images())
     found = marks.decode(page, candidates, probabilities, checks, model.labels)  # decode: cuts, slashes, "?"
+    named = None if third is None else name_characters(runner, third, page, found)  # each character written, named
     if checks is not None:  # counted as /predict counts them: one verdict per digit answered
         verdicts = [entry["is_digit"] for line in found for entry in line if "is_digit" in entry]
         observability.record_digit_checks(len(verdicts), verdicts.count(False))
-    return assemble(model, page, found, checker is not None, readings, second)  # assemble: text, is_number
+    others = [(m, r) for m, r in ((second, readings), (third, named)) if m is not None and r is not None]
+    return assemble(model, page, found, checker is not None, others)  # assemble: text, is_number
 
 
 @dataclass(frozen=True)
@@ -110,13 +129,15 @@ class Digits:
     def predict_inputs(self, model: ModelVersion, inputs: Any) -> Answer:
         """Tensors the client prepared (numbers for the linear model, pixels for a classifier): no is_digit, as
         for /v2, since is_digit is for the images the service decodes."""
-        batch = number_batch(inputs) if model.task == "regression" else image_batch(inputs, model.input.shape)
+        batch = (
+            number_batch(inputs) if predictable(model).task == "regression" else image_batch(inputs, model.input.shape)
+        )
         outputs = self.runner.infer_one(model, batch)
         return self._answer(model, outputs, None, len(batch))
 
     def predict_images(self, model: ModelVersion, images: list[bytes], preprocessed: bool = False) -> Answer:
         """Images decoded and prepared as MNIST is, classified, each with is_digit."""
-        if model.task != "classification":
+        if predictable(model).task != "classification":
             raise InvalidInput(f'model {model.name!r} takes numbers, not images; send JSON {{"inputs": [x, ...]}}')
         digits = np.stack([mnist_from_image(data, self.settings.max_image_pixels) for data in images])
         observability.record_images(len(digits))
@@ -148,7 +169,8 @@ class Digits:
             budget.check("classifying the marks")
         observability.record_images(1)
         checker = self.checker()
-        body = read_page(self.runner, page, model, checker, self.line_reader())
+        third = char_model(self.registry, self.settings.char_model)
+        body = read_page(self.runner, page, model, checker, self.line_reader(), third)
         observability.record_reading(len(body["characters"]))
         extra = {"marks": len(body["characters"])}
         if checker is not None:

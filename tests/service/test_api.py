@@ -42,7 +42,7 @@ def test_readiness_is_503_until_models_are_loaded(settings):
 
 def test_models_list_and_describe(client):
     models = {m["name"]: m for m in client.get("/models").get_json()["models"]}
-    assert set(models) == {"cnn", "isdigit", "linear", "linereader", "mlp"}
+    assert set(models) == {"charmodel", "cnn", "isdigit", "linear", "linereader", "mlp"}
     mlp = models["mlp"]
     assert mlp["versions"] == committed_versions("mlp")
     assert mlp["served_version"] == NEWEST["mlp"]
@@ -155,9 +155,19 @@ def test_error_400_malformed_json(client):
     )
 
 
+@pytest.mark.parametrize("name", ["linereader", "charmodel"])
+def test_predict_refuses_the_readers_of_read_and_says_where_they_serve(client, name):
+    for response in (
+        client.post("/predict", json={"model": name, "inputs": [[[[0.0]] * 32] * 32]}),
+        client.post(f"/predict?model={name}", data=png(np.zeros((28, 28), np.uint8)), content_type="image/png"),
+    ):
+        message = _error(response, 400, "bad_request")
+        assert "/read" in message and f"/v2/models/{name}/infer" in message
+
+
 def test_error_404_unknown_model_and_version(client):
     message = _error(client.post("/predict", json={"model": "resnet", "inputs": [1]}), 404, "model_not_found")
-    assert "available: cnn, isdigit, linear, linereader, mlp" in message
+    assert "available: charmodel, cnn, isdigit, linear, linereader, mlp" in message
     _error(client.post("/predict", json={"model": "mlp", "version": 9, "inputs": [[0] * 784]}), 404, "model_not_found")
     _error(client.post("/predict?version=latest", json={"model": "mlp", "inputs": [[0] * 784]}), 404, "model_not_found")
 

@@ -58,7 +58,7 @@ class _Model:
 
 def test_readers_that_agree_leave_the_answer_sure():
     body = _body(["12.50", "-7"])
-    join(body, _Model(), [LineReading("12.50", 0.99), LineReading("-7", 0.98)])
+    join(body, [(_Model(), [LineReading("12.50", 0.99), LineReading("-7", 0.98)])])
     assert body["is_number"] is True and body["readers_agree"] is True and "alternatives" not in body
 
 
@@ -68,9 +68,29 @@ def test_readers_that_agree_leave_the_answer_sure():
 )
 def test_readers_that_differ_say_no_number_and_give_the_other_reading(first, second):
     body = _body(first)
-    join(body, _Model(), [LineReading(t, 0.9) for t in second])
+    join(body, [(_Model(), [LineReading(t, 0.9) for t in second])])
     assert body["is_number"] is False and body["readers_agree"] is False
     assert body["alternatives"] == [
         {"text": "\n".join(second), "confidence": pytest.approx(0.9 ** len(second)), "reader": "linereader v1"}
     ]
     assert body["text"] == "\n".join(first)  # the first reader's text stays the answer
+
+
+class _CharModel:
+    name, version = "charmodel", 2
+
+
+def test_every_reader_must_agree_and_each_that_differs_is_an_alternative():
+    body = _body(["87"])
+    join(body, [(_Model(), [LineReading("87", 0.9)]), (_CharModel(), [LineReading("8?", 0.8)])])
+    assert body["is_number"] is False and body["readers_agree"] is False
+    assert [a["reader"] for a in body["alternatives"]] == ["charmodel v2"]
+    body = _body(["5.24"])
+    join(body, [(_Model(), [LineReading("5,24", 0.5)]), (_CharModel(), [LineReading("5,24", 0.7)])])
+    assert [(a["text"], a["reader"]) for a in body["alternatives"]] == [
+        ("5,24", "linereader v1"),
+        ("5,24", "charmodel v2"),
+    ]
+    body = _body(["5,24"])
+    join(body, [(_Model(), [LineReading("5,24", 0.5)]), (_CharModel(), [LineReading("5,24", 0.7)])])
+    assert body["is_number"] is True and body["readers_agree"] is True

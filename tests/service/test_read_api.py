@@ -56,6 +56,8 @@ def test_multipart_upload_with_model_and_version_fields(client, number_png):
     [
         ({"query_string": {"model": "linear"}}, 400, "does not read digits"),
         ({"query_string": {"model": "isdigit"}}, 400, "does not read digits"),
+        ({"query_string": {"model": "linereader"}}, 400, "does not read digits"),
+        ({"query_string": {"model": "charmodel"}}, 400, "does not read digits"),
         ({"query_string": {"model": "nope"}}, 404, "unknown model"),
     ],
 )
