@@ -234,17 +234,28 @@ def number_photo(text: str = "2026", size: tuple[int, int] = (1000, 300)) -> byt
 
 
 def reading(args, rows: list[Row]) -> None:
-    """/read of a 4-digit 1000x300 photo, beside /predict of a 28x28 PNG (which now answers is_digit too)."""
+    """/read of a 4-digit 1000x300 photo, with its three readers and with the segmenting reader alone, beside /predict
+    of a 28x28 PNG (which now answers is_digit too)."""
     photo = number_photo()
     images, _ = _digits()
     png = _png(255 - images[0])
+    with service({"LINE_READER_MODEL": "off", "CHAR_MODEL": "off"}) as served:
+        assert "readers_agree" not in post(served, "/read", photo, {"Content-Type": "image/jpeg"}).json()
+        rows.append(
+            Row(
+                "/read, 4-digit 1000x300 photo, 1 conn",
+                "digit-serve, segmenting reader alone (LINE_READER_MODEL=off CHAR_MODEL=off)",
+                wrk(served, "/read", photo, {"Content-Type": "image/jpeg"}, args.seconds, 1),
+            )
+        )
     with service() as served:
+        assert post(served, "/read", photo, {"Content-Type": "image/jpeg"}).json()["readers_agree"] is True
         assert post(served, "/read", photo, {"Content-Type": "image/jpeg"}).json()["text"] == "2026"
         for connections in (1, 8):
             rows.append(
                 Row(
                     f"/read, 4-digit 1000x300 photo, {connections} conn",
-                    "digit-serve",
+                    "digit-serve, three readers",
                     wrk(served, "/read", photo, {"Content-Type": "image/jpeg"}, args.seconds, connections),
                 )
             )
