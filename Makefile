@@ -12,7 +12,7 @@ PIP_FLAGS ?= -q --disable-pip-version-check
 # uv pip compile: the lock files in requirements/*.txt from the top-level requirements in requirements/*.in.
 COMPILE = $(VENV)/bin/uv pip compile -q --python-version 3.11 --python-platform x86_64-manylinux_2_28
 
-.PHONY: serve test lint format retrain evaluate peers test-container bench profile soak audit screenshot wrk perf-analyzer pins protos clean
+.PHONY: serve test lint format retrain finetune evaluate peers test-container bench profile soak audit screenshot wrk perf-analyzer pins protos clean
 
 # A change to any pin or to pyproject.toml reinstalls.
 $(VENV)/.installed: requirements/dev.txt requirements/train.txt requirements/serve.txt pyproject.toml
@@ -62,6 +62,13 @@ test-container: $(VENV)/.installed
 
 retrain: $(VENV)/.installed
 	TF_CPP_MIN_LOG_LEVEL=2 $(VENV)/bin/python -m training $(or $(MODEL),all) $(RETRAIN_ARGS)
+
+# Fine-tune the served CNN on the corrections in FEEDBACK_DIR (the service's own), mixing in MNIST from MNIST_DIR; with
+# RELOAD_URL=http://127.0.0.1:8000 it starts from the version served there and loads the new one (docs/training.md).
+finetune: $(VENV)/.installed
+	@test -n "$(FEEDBACK_DIR)" || { echo "make finetune: set FEEDBACK_DIR to the service's corrections folder" >&2; exit 2; }
+	TF_CPP_MIN_LOG_LEVEL=2 $(VENV)/bin/python -m training finetune cnn --from-feedback "$(FEEDBACK_DIR)" \
+		$(if $(MODEL_DIR),--model-dir "$(MODEL_DIR)") $(if $(RELOAD_URL),--reload-url "$(RELOAD_URL)") $(FINETUNE_ARGS)
 
 # The service beside its references on loopback; see bench/README.md. PEERS=1 adds KServe's Python server.
 bench: $(VENV)/.installed wrk perf-analyzer

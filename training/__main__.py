@@ -119,26 +119,76 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
+FINETUNE_USAGE = """Fine-tune the served CNN on its users' corrections, gate it, publish the next version.
+
+The user's digits come from the corrections stores (--from-feedback, the service's FEEDBACK_DIR) and/or a folder of
+labelled images (--images DIR/<digit>/*.png); MNIST's training digits are mixed in and its test digits judge what
+is kept (--mnist-dir, or MNIST_DIR). Training starts from the version the service serves (asked of --reload-url),
+or --base, or the newest in --model-dir. With --reload-url the new version is loaded when it passes the gate.
+
+  make finetune                                         # FEEDBACK_DIR, MNIST_DIR, MODEL_DIR from the environment
+  python -m training finetune cnn --from-feedback /var/lib/digit-serve/feedback --mnist-dir data/mnist \\
+      --reload-url http://127.0.0.1:8000
+
+What it does, step by step: training/finetune.py and docs/training.md.
+"""
+
+
+def served_version(url: str, name: str) -> int:
+    """The version of `name` that the service at `url` serves (GET /models/<name>)."""
+    import json
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(f"{url.rstrip('/')}/models/{name}", timeout=10) as answer:
+            return int(json.loads(answer.read())["served_version"])
+    except (OSError, ValueError, KeyError) as exc:
+        raise RuntimeError(f"could not ask {url} which {name} version it serves: {exc}") from None
+
+
 def parse_finetune_args(argv: list[str]) -> argparse.Namespace:
     from training import finetune
 
-    parser = argparse.ArgumentParser(prog="python -m training finetune", description=finetune.__doc__,
+    parser = argparse.ArgumentParser(prog="python -m training finetune", description=FINETUNE_USAGE,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
-    parser.add_argument("model", choices=("cnn",), help="the model to fine-tune (the CNN, which /read uses)")
-    parser.add_argument("--from-feedback", type=Path, help="FEEDBACK_DIR: every feedback-*.sqlite in it")
-    parser.add_argument("--data", type=Path, help="a folder of labelled images: DIR/<digit>/*.png")
-    parser.add_argument("--data-dir", help="the MNIST IDX files (default $MNIST_DIR)")
-    parser.add_argument("--model-dir", type=Path, default=Path(os.environ.get("MODEL_DIR", "models")))
-    parser.add_argument("--epochs", type=positive_int, default=finetune.EPOCHS)
-    parser.add_argument("--holdout", type=fraction, default=finetune.HOLDOUT, help="share of source images held out")
-    parser.add_argument("--seed", type=non_negative_int, default=0)
-    parser.add_argument("--reload-url", help="service base URL to ask to load the new version (token: $ADMIN_TOKEN)")
+    parser.add_argument("model", choices=("cnn",), help="the model to fine-tune: cnn (the one /read uses)")
+    parser.add_argument(
+        "--from-feedback", type=Path, metavar="FEEDBACK_DIR",
+        default=Path(os.environ["FEEDBACK_DIR"]) if os.environ.get("FEEDBACK_DIR") else None,
+        help="the corrections: every feedback-*.sqlite in this folder (default: $FEEDBACK_DIR, if set)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--images", "--data", dest="data", type=Path, metavar="DIR",
+        help="the user's labelled images, DIR/<digit>/*.png (default: none)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--mnist-dir", "--data-dir", dest="data_dir", metavar="DIR", default=os.environ.get("MNIST_DIR"),
+        help="MNIST's IDX .gz files, mixed in and judged on (default: $MNIST_DIR; never downloaded)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--model-dir", type=Path, default=Path(os.environ.get("MODEL_DIR", "models")),
+        help="the model repository, read and published into (default: $MODEL_DIR or models; now %(default)s)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--base", type=positive_int, metavar="VERSION",
+        help="the cnn version to start from (default: the one --reload-url serves, else the newest in --model-dir)",
+    )  # fmt: skip
+    parser.add_argument("--epochs", type=positive_int, default=finetune.EPOCHS,
+                        help="passes over the mixed digits (default: %(default)s)")  # fmt: skip
+    parser.add_argument("--holdout", type=fraction, default=finetune.HOLDOUT,
+                        help="share of the source images held out to judge it (default: %(default)s)")  # fmt: skip
+    parser.add_argument("--seed", type=non_negative_int, default=0, help="the random seed (default: %(default)s)")
+    parser.add_argument("--reload-url", help="the service to start from and load the new version into, e.g. "
+                        "http://127.0.0.1:8000 (bearer token: $ADMIN_TOKEN; default: none)")  # fmt: skip
     args = parser.parse_args(argv)
     if args.from_feedback is None and args.data is None:
-        parser.error("give --from-feedback FEEDBACK_DIR, --data DIR, or both")
+        parser.error("give --from-feedback FEEDBACK_DIR (or set FEEDBACK_DIR), --images DIR, or both")
     for folder in (args.from_feedback, args.data):
         if folder is not None and not folder.is_dir():
             parser.error(f"{folder} is not a directory")
+    if not args.data_dir:
+        parser.error("MNIST is needed to mix in and to judge on: set MNIST_DIR or pass --mnist-dir DIR "
+                     "(a directory of MNIST's IDX .gz files); fine-tuning never downloads it")  # fmt: skip
     return args
 
 
@@ -147,16 +197,27 @@ def main_finetune(argv: list[str]) -> int:
 
     args = parse_finetune_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    base = args.base
+    try:
+        if args.reload_url:
+            serving = served_version(args.reload_url, "cnn")
+            if base is not None and base != serving:
+                print(f"note: starting from cnn v{base}, which {args.reload_url} no longer serves (it serves "
+                      f"v{serving})", file=sys.stderr)  # fmt: skip
+            base = serving if base is None else base
+    except RuntimeError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 3
     try:
         data = load_mnist(args.data_dir)
         result = finetune.finetune(
-            data, args.model_dir, args.from_feedback, args.data, args.epochs, args.seed, args.holdout
+            data, args.model_dir, args.from_feedback, args.data, args.epochs, args.seed, args.holdout, base
         )
     except (DatasetError, finetune.FinetuneError, ExportMismatch) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print(
-        f"cnn version {result['version']} ({result['path']}): held-out user digits "
+        f"cnn version {result['version']} ({result['path']}), fine-tuned from v{result['base']}: held-out user digits "
         f"{result['before']['user_held_out']:.4f} -> {result['after']['user_held_out']:.4f}, MNIST test "
         f"{result['before']['mnist_test']:.4f} -> {result['after']['mnist_test']:.4f}, from {result['digits']} digits"
     )

@@ -135,9 +135,10 @@ def held_out(sources: list[str], share: float = HOLDOUT) -> np.ndarray:
     return np.array([int(hashlib.sha256(s.encode()).hexdigest()[:8], 16) / 16**8 < share for s in sources], dtype=bool)
 
 
-def served_cnn(model_dir: Path):
-    """The newest CNN version as a Keras model: its model.keras, else its weights read back from model.onnx (each
-    layer's by name; checked against onnxruntime on MNIST-like input). Returns the model and the version's folder."""
+def served_cnn(model_dir: Path, base: int | None = None):
+    """CNN version `base` (default: the newest in `model_dir`) as a Keras model: its model.keras, else its weights
+    read back from model.onnx (each layer's by name; checked against onnxruntime on MNIST-like input). Returns the
+    model and the version's folder."""
     import keras
     import onnx
     from onnx import numpy_helper
@@ -147,7 +148,9 @@ def served_cnn(model_dir: Path):
     versions = existing_versions(model_dir, "cnn")
     if not versions:
         raise FinetuneError(f"no cnn version in {model_dir} to start from")
-    folder = model_dir / "cnn" / str(versions[-1])
+    if base is not None and base not in versions:
+        raise FinetuneError(f"no cnn version {base} in {model_dir} to start from (it has {versions})")
+    folder = model_dir / "cnn" / str(versions[-1] if base is None else base)
     if (folder / "model.keras").is_file():
         return keras.models.load_model(folder / "model.keras"), folder
     model = build_cnn()
@@ -177,6 +180,7 @@ def finetune(
     epochs: int = EPOCHS,
     seed: int = 0,
     holdout: float = HOLDOUT,
+    base: int | None = None,
 ) -> dict:
     """Fine-tune, gate and publish the next CNN version; returns what the card records, with its version."""
     import keras
@@ -190,7 +194,7 @@ def finetune(
     test_mask = held_out(found.sources, holdout)
     if test_mask.all() or not test_mask.any():
         raise FinetuneError(f"{len(set(found.sources))} source images cannot be split into training and held-out ones")
-    model, served = served_cnn(model_dir)
+    model, served = served_cnn(model_dir, base)
     served_card = json.loads((served / "model.json").read_text())
     # The weights read back must answer as the served ONNX does.
     session = ort.InferenceSession(str(served / "model.onnx"), providers=["CPUExecutionProvider"])
@@ -278,4 +282,7 @@ def finetune(
         f"cnn fine-tuned — held-out user digits {after['user_held_out']:.3f}", fit.history, matrix)}  # fmt: skip
     version, path = publish_version(model_dir, "cnn", files, card)
     model.save(path / "model.keras")
-    return {"version": version, "path": str(path), "before": before, "after": after, "digits": len(labels)}
+    return {
+        "version": version, "path": str(path), "base": served_card["version"], "before": before, "after": after,
+        "digits": len(labels),
+    }  # fmt: skip

@@ -57,13 +57,38 @@ def test_every_numeric_flag_is_checked_with_a_one_line_error(argv, says, capsys)
     assert says in error, error
 
 
-def test_the_finetune_flags_are_checked_too(tmp_path, capsys):
+def test_the_finetune_flags_are_checked_too(tmp_path, capsys, monkeypatch):
     from training.__main__ import parse_finetune_args
 
-    assert parse_finetune_args(["cnn", "--from-feedback", str(tmp_path), "--holdout", "0.25"]).holdout == 0.25
+    monkeypatch.delenv("MNIST_DIR", raising=False)
+    monkeypatch.delenv("FEEDBACK_DIR", raising=False)
+    mnist = ["--mnist-dir", str(tmp_path)]
+    assert parse_finetune_args(["cnn", "--from-feedback", str(tmp_path), "--holdout", "0.25", *mnist]).holdout == 0.25
     with pytest.raises(SystemExit):
-        parse_finetune_args(["cnn", "--from-feedback", str(tmp_path), "--holdout", "2"])
+        parse_finetune_args(["cnn", "--from-feedback", str(tmp_path), "--holdout", "2", *mnist])
     assert "--holdout: must be from 0 to 1" in capsys.readouterr().err
     with pytest.raises(SystemExit):
-        parse_finetune_args(["cnn", "--from-feedback", str(tmp_path / "nowhere")])
+        parse_finetune_args(["cnn", "--from-feedback", str(tmp_path / "nowhere"), *mnist])
     assert "is not a directory" in capsys.readouterr().err
+    # Offline without MNIST: an error that names the variable, never a download.
+    with pytest.raises(SystemExit):
+        parse_finetune_args(["cnn", "--from-feedback", str(tmp_path)])
+    assert "set MNIST_DIR" in capsys.readouterr().err
+    # The old spellings still work; the environment gives the defaults make finetune relies on.
+    monkeypatch.setenv("MNIST_DIR", str(tmp_path))
+    monkeypatch.setenv("FEEDBACK_DIR", str(tmp_path))
+    args = parse_finetune_args(["cnn", "--data", str(tmp_path), "--data-dir", "elsewhere", "--base", "3"])
+    assert (args.data, args.data_dir, args.from_feedback, args.base) == (tmp_path, "elsewhere", tmp_path, 3)
+
+
+def test_finetune_help_says_every_default():
+    import subprocess
+    import sys
+
+    shown = subprocess.run([sys.executable, "-m", "training", "finetune", "--help"], capture_output=True, text=True,
+                           timeout=120, check=True).stdout  # fmt: skip
+    assert "**" not in shown and "`" not in shown  # plain text, not Markdown
+    for flag in ("--from-feedback", "--images", "--mnist-dir", "--model-dir", "--base", "--epochs", "--holdout",
+                 "--seed", "--reload-url"):  # fmt: skip
+        assert flag in shown
+    assert " ".join(shown.split()).count("default:") >= 9

@@ -101,3 +101,10 @@ def test_nothing_usable_publishes_nothing(tmp_path):
     with pytest.raises(finetune.FinetuneError, match="no usable user digit"):
         finetune.finetune(None, models, empty, None)  # type: ignore[arg-type]
     assert sorted(p.name for p in (models / "cnn").iterdir()) == [str(NEWEST["cnn"])]
+
+
+def test_a_base_version_that_is_not_there_is_refused(tmp_path):
+    models = tmp_path / "models"
+    shutil.copytree(MODELS / "cnn" / str(NEWEST["cnn"]), models / "cnn" / str(NEWEST["cnn"]))
+    with pytest.raises(finetune.FinetuneError, match=f"no cnn version 99 in .* \\(it has \\[{NEWEST['cnn']}\\]\\)"):
+        finetune.served_cnn(models, 99)
