@@ -250,8 +250,8 @@ def reading(args, rows: list[Row]) -> None:
         )
     with service() as served:
         answer = post(served, "/read", photo, {"Content-Type": "image/jpeg"}).json()
-        assert answer["text"] == "2026" and "readers_agree" in answer  # all three readers ran
-        assert post(served, "/read", photo, {"Content-Type": "image/jpeg"}).json()["text"] == "2026"
+        assert answer["text"] == "2026"
+        assert "readers_agree" in answer  # all three readers ran
         for connections in (1, 8):
             rows.append(
                 Row(
