@@ -5,15 +5,19 @@
    reads it). Each image goes through the service's own preprocessing: a digit as `/predict` prepares it, a number's
    correction cut into its digits by `/read`'s own segmentation, kept only where its marks match the text (as many
    digits, the separators where the text has them).
-2. **Held out by source**: a share of the source images (never of their crops: a number's digits stay together)
-   is kept apart to judge the result, chosen by the hash of each image, the same on every run.
-3. **Training** starts from the served version (its model.keras where one was saved, else its weights read back
-   from model.onnx and checked against onnxruntime) and trains on the user's digits, repeated, mixed with MNIST
-   training digits so that nothing is forgotten, at a low learning rate.
-4. **The gate**: the held-out user digits must be read better than the served version reads them, and MNIST's
-   test accuracy may fall by at most MAX_MNIST_DROP. Then the version is exported, verified, published and, with
-   --reload-url, loaded, as `python -m training cnn` does. Its card records what it learned from: counts, the
-   sha256 of every source image (never the images), and the figures before and after.
+2. **Folds by source**: the source images fall into FOLDS folds by the hash of each (a number's digits stay
+   together), the same on every run.
+3. **The gate, cross-fitted**: for each fold, the served version is fine-tuned on the other folds and reads the
+   fold's digits, so every correction is judged by a model that never saw it. The digits that fixes and those it
+   breaks, against the served version on the same digits, go through a one-sided exact McNemar test; it publishes
+   only when the gain is positive at CONFIDENCE, and says what it judged (the count, the two accuracies with their
+   Wilson intervals, fixed, broken, p) either way.
+4. **Training** starts again from the served version (`--base`, the version the service serves, or the newest:
+   its model.keras where one was saved, else its weights read back from model.onnx and checked against
+   onnxruntime) and trains on all the user's digits, repeated, mixed with MNIST training digits so that nothing
+   is forgotten, at a low learning rate. MNIST's test accuracy may fall by at most MAX_MNIST_DROP. Then the
+   version is exported, verified, published and, with --reload-url, loaded, as `python -m training cnn` does. Its
+   card records what it learned from (counts, the sha256 of every source image, never the images) and the gate.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,7 +38,12 @@ from training.publish import existing_versions, package_versions, publish_versio
 
 log = logging.getLogger("training.finetune")
 
-HOLDOUT = 0.2  # the share of source images held out
+# The gate (cross-fitting): the user's source images fall into FOLDS folds by their hash; each fold's digits are
+# judged by a model fine-tuned on the other folds, so every correction counts as evidence and none judges a model
+# that learned it. The gain must be positive at CONFIDENCE: a one-sided exact (McNemar) test on the digits the
+# fine-tune fixed against those it broke.
+FOLDS = 3
+CONFIDENCE = 0.95
 MAX_MNIST_DROP = 0.002
 EPOCHS = 4
 LEARNING_RATE = 2e-4
@@ -130,9 +140,29 @@ def user_digits(feedback_dir: Path | None, data_dir: Path | None) -> UserDigits:
     return found
 
 
-def held_out(sources: list[str], share: float = HOLDOUT) -> np.ndarray:
-    """Which digits are held out: those of the source images whose hash falls in the first `share` of the range."""
-    return np.array([int(hashlib.sha256(s.encode()).hexdigest()[:8], 16) / 16**8 < share for s in sources], dtype=bool)
+def fold_of(sources: list[str], folds: int = FOLDS) -> np.ndarray:
+    """Each digit's fold: its source image's hash modulo `folds` (a number's digits stay together; the same on every
+    run)."""
+    return np.array([int(hashlib.sha256(s.encode()).hexdigest()[:8], 16) % folds for s in sources], dtype=np.int64)
+
+
+def paired_test(fixed: int, broken: int) -> float:
+    """The one-sided exact McNemar p-value that fixing `fixed` digits while breaking `broken` is no real gain: the
+    chance of at least `fixed` heads in `fixed + broken` fair coin tosses."""
+    n = fixed + broken
+    if n == 0:
+        return 1.0
+    return sum(math.comb(n, i) for i in range(fixed, n + 1)) / 2**n
+
+
+def wilson(right: int, total: int, z: float = 1.96) -> tuple[float, float]:
+    """The 95 % Wilson interval of a share `right / total`."""
+    if total == 0:
+        return 0.0, 1.0
+    p = right / total
+    centre, spread = p + z * z / (2 * total), z * math.sqrt(p * (1 - p) / total + z * z / (4 * total * total))
+    low, high = (centre - spread) / (1 + z * z / total), (centre + spread) / (1 + z * z / total)
+    return max(0.0, low), min(1.0, high)
 
 
 def served_cnn(model_dir: Path, base: int | None = None):
@@ -172,6 +202,30 @@ def _accuracy(model, pixels: np.ndarray, labels: np.ndarray) -> float:
     return float(np.mean(predicted == labels))
 
 
+def _fitted(model, weights: list, x_user: np.ndarray, y_user: np.ndarray, data: Mnist, seed: int, epochs: int):
+    """`model` set to `weights` (the base) and fine-tuned on the user's digits, repeated to USER_SHARE of each epoch,
+    mixed with MNIST_MIX MNIST training digits; with its fit history, the MNIST rows mixed in and the repeats."""
+    import keras
+
+    keras.utils.set_random_seed(seed)
+    model.set_weights(weights)
+    rng = np.random.default_rng(seed)
+    mnist_rows = rng.choice(len(data.x_train), size=min(MNIST_MIX, len(data.x_train)), replace=False)
+    repeats = max(1, round(USER_SHARE / (1 - USER_SHARE) * len(mnist_rows) / len(y_user)))
+    x = np.concatenate([data.x_train[mnist_rows] / np.float32(255.0), np.repeat(x_user, repeats, axis=0)])
+    y = np.concatenate([data.y_train[mnist_rows], np.repeat(y_user, repeats)])
+    order = rng.permutation(len(y))
+    model.compile(
+        optimizer=keras.optimizers.Adam(LEARNING_RATE), loss="sparse_categorical_crossentropy", metrics=["accuracy"]
+    )
+    fit = model.fit(x[order][..., np.newaxis], y[order], epochs=epochs, batch_size=64, verbose=0)
+    return fit.history, len(mnist_rows), repeats
+
+
+def _right(model, pixels: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    return model.predict(pixels[..., np.newaxis], batch_size=512, verbose=0).argmax(axis=1) == labels
+
+
 def finetune(
     data: Mnist,
     model_dir: Path,
@@ -179,21 +233,19 @@ def finetune(
     data_dir: Path | None,
     epochs: int = EPOCHS,
     seed: int = 0,
-    holdout: float = HOLDOUT,
+    folds: int = FOLDS,
     base: int | None = None,
 ) -> dict:
-    """Fine-tune, gate and publish the next CNN version; returns what the card records, with its version."""
-    import keras
+    """Fine-tune, gate (cross-fitted, see FOLDS) and publish the next CNN version; returns what the card records."""
     import onnxruntime as ort
 
-    keras.utils.set_random_seed(seed)
     found = user_digits(feedback_dir, data_dir)
     if not found.labels:
         raise FinetuneError(f"no usable user digit in {feedback_dir or ''} {data_dir or ''} ({found.skipped})")
     pixels, labels = np.stack(found.pixels).astype(np.float32), np.array(found.labels)
-    test_mask = held_out(found.sources, holdout)
-    if test_mask.all() or not test_mask.any():
-        raise FinetuneError(f"{len(set(found.sources))} source images cannot be split into training and held-out ones")
+    fold = fold_of(found.sources, folds)
+    if len(set(fold.tolist())) < 2:
+        raise FinetuneError(f"{len(set(found.sources))} source images fall in fewer than two of {folds} folds")
     model, served = served_cnn(model_dir, base)
     served_card = json.loads((served / "model.json").read_text())
     # The weights read back must answer as the served ONNX does.
@@ -203,35 +255,57 @@ def finetune(
     if gap > 1e-4:
         raise FinetuneError(f"the served version's weights could not be read back (off by {gap:.2e})")
     x_test = data.x_test / np.float32(255.0)
-    before = {"user_held_out": _accuracy(model, pixels[test_mask], labels[test_mask]),
-              "mnist_test": _accuracy(model, x_test, data.y_test)}  # fmt: skip
-    rng = np.random.default_rng(seed)
-    mnist_rows = rng.choice(len(data.x_train), size=min(MNIST_MIX, len(data.x_train)), replace=False)
-    train_user = np.flatnonzero(~test_mask)
-    repeats = max(1, round(USER_SHARE / (1 - USER_SHARE) * len(mnist_rows) / len(train_user)))
-    x = np.concatenate([data.x_train[mnist_rows] / np.float32(255.0), np.repeat(pixels[train_user], repeats, axis=0)])
-    y = np.concatenate([data.y_train[mnist_rows], np.repeat(labels[train_user], repeats)])
-    order = rng.permutation(len(y))
-    model.compile(
-        optimizer=keras.optimizers.Adam(LEARNING_RATE), loss="sparse_categorical_crossentropy", metrics=["accuracy"]
-    )
+    weights = model.get_weights()
+    base_right = _right(model, pixels, labels)
+    mnist_before = float(_right(model, x_test, data.y_test).mean())
     started = time.perf_counter()
-    fit = model.fit(x[order][..., np.newaxis], y[order], epochs=epochs, batch_size=64, verbose=2)
+    # Cross-fitting: every digit judged by a model that never saw its source image.
+    crossed = np.zeros(len(labels), dtype=bool)
+    for k in sorted(set(fold.tolist())):
+        _fitted(model, weights, pixels[fold != k], labels[fold != k], data, seed + 1 + k, epochs)
+        crossed[fold == k] = _right(model, pixels[fold == k], labels[fold == k])
+    fixed, broken = int((~base_right & crossed).sum()), int((base_right & ~crossed).sum())
+    p_value = paired_test(fixed, broken)
+    judged = len(labels)
+    before = {"user_held_out": float(base_right.mean()), "mnist_test": mnist_before}
+    served_interval = wilson(int(base_right.sum()), judged)
+    tuned_interval = wilson(int(crossed.sum()), judged)
+    gate: dict[str, object] = {
+        "judged_digits": judged,
+        "folds": folds,
+        "served_right": int(base_right.sum()),
+        "finetuned_right": int(crossed.sum()),
+        "served_interval": [round(v, 4) for v in served_interval],
+        "finetuned_interval": [round(v, 4) for v in tuned_interval],
+        "fixed": fixed,
+        "broken": broken,
+        "p_value": round(p_value, 6),
+        "confidence": CONFIDENCE,
+    }
+    said = (
+        f"judged {judged} user digits, each by a model fine-tuned without it ({folds} folds): served "
+        f"v{served_card['version']} {base_right.mean():.4f} [{served_interval[0]:.3f}, {served_interval[1]:.3f}], "
+        f"fine-tuned {crossed.mean():.4f} [{tuned_interval[0]:.3f}, {tuned_interval[1]:.3f}]; "
+        f"fixed {fixed}, broke {broken} (one-sided p = {p_value:.3f})"
+    )
+    log.info("fine-tune gate: %s", said)
+    if not (fixed > broken and p_value <= 1 - CONFIDENCE):
+        missed = {str(d): int(((labels == d) & ~base_right).sum()) for d in range(10)}
+        worst = ", ".join(f"{d} ({n} misread)" for d, n in sorted(missed.items(), key=lambda kv: -kv[1]) if n)[:120]
+        raise FinetuneError(
+            f"{said}: the gain is not shown at {CONFIDENCE:.0%}; nothing published. More corrections would decide "
+            f"it, above all of the digits the served version misreads: {worst or 'none misread yet'}"
+        )
+    history, mixed, repeats = _fitted(model, weights, pixels, labels, data, seed, epochs)
     wall_time = time.perf_counter() - started
-    after = {"user_held_out": _accuracy(model, pixels[test_mask], labels[test_mask]),
-             "mnist_test": _accuracy(model, x_test, data.y_test)}  # fmt: skip
-    log.info("fine-tune: held-out user digits %.4f -> %.4f, MNIST test %.4f -> %.4f",
-             before["user_held_out"], after["user_held_out"], before["mnist_test"], after["mnist_test"])  # fmt: skip
-    if not after["user_held_out"] > before["user_held_out"]:
+    mnist_after = float(_right(model, x_test, data.y_test).mean())
+    after = {"user_held_out": float(crossed.mean()), "mnist_test": mnist_after}
+    if mnist_after < mnist_before - MAX_MNIST_DROP:
         raise FinetuneError(
-            f"the held-out user digits are read no better ({before['user_held_out']:.4f} -> "
-            f"{after['user_held_out']:.4f}); nothing published"
+            f"{said}; but MNIST test accuracy falls by more than {MAX_MNIST_DROP} ({mnist_before:.4f} -> "
+            f"{mnist_after:.4f}); nothing published"
         )
-    if after["mnist_test"] < before["mnist_test"] - MAX_MNIST_DROP:
-        raise FinetuneError(
-            f"MNIST test accuracy falls by more than {MAX_MNIST_DROP} ({before['mnist_test']:.4f} -> "
-            f"{after['mnist_test']:.4f}); nothing published"
-        )
+    log.info("fine-tune: published-to-be reads MNIST test %.4f (was %.4f)", mnist_after, mnist_before)
     proto = export.export_keras(model, doc="digit-serve cnn MNIST classifier, fine-tuned on its users' digits")
     probabilities = model.predict(x_test[:1000][..., np.newaxis], batch_size=512, verbose=0)
     parity = export.verify_parity(proto, x_test[:1000][..., np.newaxis].astype(np.float32), probabilities)
@@ -244,16 +318,16 @@ def finetune(
             "test_accuracy": round(after["mnist_test"], 6),
             "test_samples": len(data.y_test),
             "onnx_parity_max_abs_diff": parity,
-            "finetune": {"before": before, "after": after, "max_mnist_drop": MAX_MNIST_DROP},
+            "finetune": {"before": before, "after": after, "gate": gate, "max_mnist_drop": MAX_MNIST_DROP},
         },
         "training": {
             "finetuned_from": served_card["version"],
             "epochs": epochs,
             "learning_rate": LEARNING_RATE,
             "seed": seed,
-            "mnist_mixed_in": len(mnist_rows),
+            "mnist_mixed_in": mixed,
             "user_repeats": repeats,
-            "history": {k: [round(float(v), 6) for v in vs] for k, vs in fit.history.items()},
+            "history": {k: [round(float(v), 6) for v in vs] for k, vs in history.items()},
             "wall_time_s": round(wall_time, 1),
         },
         "data": {
@@ -261,9 +335,7 @@ def finetune(
             "sha256": data.sha256,
             "user": {
                 "digits": len(labels),
-                "train_digits": int((~test_mask).sum()),
-                "held_out_digits": int(test_mask.sum()),
-                "held_out_share_of_sources": holdout,
+                "folds": {str(k): int((fold == k).sum()) for k in range(folds)},
                 "by_label": {str(d): int((labels == d).sum()) for d in range(10)},
                 "inputs": found.counts,
                 "skipped": found.skipped,
@@ -279,10 +351,10 @@ def finetune(
         data.y_test, model.predict(x_test[..., np.newaxis], batch_size=512, verbose=0).argmax(axis=1)
     )
     files = {"model.onnx": onnx_bytes, "report.png": report.classifier_report(
-        f"cnn fine-tuned — held-out user digits {after['user_held_out']:.3f}", fit.history, matrix)}  # fmt: skip
+        f"cnn fine-tuned — cross-fitted user digits {after['user_held_out']:.3f}", history, matrix)}  # fmt: skip
     version, path = publish_version(model_dir, "cnn", files, card)
     model.save(path / "model.keras")
     return {
         "version": version, "path": str(path), "base": served_card["version"], "before": before, "after": after,
-        "digits": len(labels),
+        "digits": len(labels), "gate": gate, "said": said,
     }  # fmt: skip

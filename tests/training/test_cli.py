@@ -63,10 +63,10 @@ def test_the_finetune_flags_are_checked_too(tmp_path, capsys, monkeypatch):
     monkeypatch.delenv("MNIST_DIR", raising=False)
     monkeypatch.delenv("FEEDBACK_DIR", raising=False)
     mnist = ["--mnist-dir", str(tmp_path)]
-    assert parse_finetune_args(["cnn", "--from-feedback", str(tmp_path), "--holdout", "0.25", *mnist]).holdout == 0.25
+    assert parse_finetune_args(["cnn", "--from-feedback", str(tmp_path), "--folds", "5", *mnist]).folds == 5
     with pytest.raises(SystemExit):
-        parse_finetune_args(["cnn", "--from-feedback", str(tmp_path), "--holdout", "2", *mnist])
-    assert "--holdout: must be from 0 to 1" in capsys.readouterr().err
+        parse_finetune_args(["cnn", "--from-feedback", str(tmp_path), "--folds", "1", *mnist])
+    assert "--folds: must be at least 2" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         parse_finetune_args(["cnn", "--from-feedback", str(tmp_path / "nowhere"), *mnist])
     assert "is not a directory" in capsys.readouterr().err
@@ -88,7 +88,7 @@ def test_finetune_help_says_every_default():
     shown = subprocess.run([sys.executable, "-m", "training", "finetune", "--help"], capture_output=True, text=True,
                            timeout=120, check=True).stdout  # fmt: skip
     assert "**" not in shown and "`" not in shown  # plain text, not Markdown
-    for flag in ("--from-feedback", "--images", "--mnist-dir", "--model-dir", "--base", "--epochs", "--holdout",
+    for flag in ("--from-feedback", "--images", "--mnist-dir", "--model-dir", "--base", "--epochs", "--folds",
                  "--seed", "--reload-url"):  # fmt: skip
         assert flag in shown
     assert " ".join(shown.split()).count("default:") >= 9
