@@ -29,8 +29,7 @@ CONTRADICTS = 0.3
 
 def char_model(registry: ModelRegistry, name: str) -> ModelVersion | None:
     """The served version of the character model, or None when it is off, not in the repository, or no such model."""
-    model = optional_model(registry, name)
-    return model if model is not None and model.task == "character-reading" else None
+    return optional_model(registry, name, "character-reading")
 
 
 def name_characters(

@@ -29,8 +29,7 @@ class LineReading:
 
 def line_reader(registry: ModelRegistry, name: str) -> ModelVersion | None:
     """The served version of the line reader, or None when it is off, not in the repository, or no line reader."""
-    model = optional_model(registry, name)
-    return model if model is not None and model.task == "line-reading" else None
+    return optional_model(registry, name, "line-reading")
 
 
 def read_lines(runner: ModelRunner, model: ModelVersion, images: list[np.ndarray]) -> list[LineReading]:

@@ -240,14 +240,16 @@ class ModelRegistry:
 OFF = "off"  # a setting that names an optional model (DIGIT_CHECK_MODEL, LINE_READER_MODEL) turned off
 
 
-def optional_model(registry: ModelRegistry, name: str) -> ModelVersion | None:
-    """The served version of an optional model, or None when its setting is OFF or the repository lacks it."""
+def optional_model(registry: ModelRegistry, name: str, task: str | None = None) -> ModelVersion | None:
+    """The served version of an optional model, or None when its setting is OFF, the repository lacks it, or it is
+    not a model of `task` (where one is asked for)."""
     if name == OFF:
         return None
     try:
-        return registry.get(name, None)
+        model = registry.get(name, None)
     except ModelNotFound:
         return None
+    return model if task is None or model.task == task else None
 
 
 def serving_status(registry: ModelRegistry, drain_file: Path | None) -> tuple[str, dict[str, int], dict[str, str]]:
