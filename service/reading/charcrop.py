@@ -12,19 +12,18 @@ import numpy as np
 from PIL import Image
 
 from service.reading.imageops import Box
+from service.reading.linecrop import full_strength
 
 CHAR_SIZE = 32
 # What the character model writes: the ten digits, the five separators /read writes, and "?" for any other mark
 # (a letter, `$ % € # +`, a unit, a speck, a scribble).
 CHAR_CLASSES = "0123456789.,-/:?"
-FULL = 0.98  # the quantile of the ink pixels brought to 1, as service/reading/linecrop.py does
-INK_LEVEL = 0.25
 
 
 def char_image(ink: np.ndarray, band: Box, box: Box) -> np.ndarray:
     """The character whose ink spans `box` of `ink` (the image's ink map), seen across `band` (its line's box):
     its columns (a little margin either side) by the band's rows (a sixth of its height above and below), centred
-    in a square as high as that, scaled to CHAR_SIZE square, float32 in [0, 1] at full strength."""
+    in a square as high as that, scaled to CHAR_SIZE square, float32 in [0, 1] at full strength (as a line is)."""
     height = max(1, band.height)
     pad_y = max(1, height // 6)
     pad_x = max(1, height // 16)
@@ -43,9 +42,4 @@ def char_image(ink: np.ndarray, band: Box, box: Box) -> np.ndarray:
             (CHAR_SIZE, CHAR_SIZE), Image.Resampling.BOX if shrinking else Image.Resampling.BILINEAR
         )
     )
-    top_ink = float(scaled.max())
-    if top_ink <= 0:
-        return np.zeros((CHAR_SIZE, CHAR_SIZE), np.float32)
-    inked = scaled[scaled >= INK_LEVEL * top_ink]
-    full = float(np.quantile(inked, FULL))
-    return np.clip(scaled / max(full, 1e-6), 0.0, 1.0).astype(np.float32)
+    return full_strength(scaled)

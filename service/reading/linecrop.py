@@ -42,6 +42,12 @@ def to_line(ink: np.ndarray, margin: float = 0.15) -> np.ndarray:
             (width, LINE_HEIGHT), Image.Resampling.BOX if shrinking else Image.Resampling.BILINEAR
         )
     )
+    return full_strength(scaled)
+
+
+def full_strength(scaled: np.ndarray) -> np.ndarray:
+    """Ink brought to full strength: its FULL quantile (of the pixels at least INK_LEVEL of its strongest) to 1,
+    float32 clipped to [0, 1]; no ink stays all zeros."""
     inked = scaled[scaled >= INK_LEVEL * float(scaled.max())] if scaled.max() > 0 else scaled
     full = float(np.quantile(inked, FULL)) if inked.size else 1.0
     return np.clip(scaled / max(full, 1e-6), 0.0, 1.0).astype(np.float32)
