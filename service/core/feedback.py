@@ -288,12 +288,29 @@ def _os_problem(exc: OSError) -> ServiceError:
     return ServiceUnavailable(f"the feedback store cannot be opened: {exc}")
 
 
-def read_items(directory: Path) -> Iterator[tuple[str, str, str, bytes, str]]:
-    """Every item of every instance's file in `directory`, for the fine-tune: (file, kind, label, image, sha256)."""
+@dataclass(frozen=True)
+class StoredCorrection:
+    """One stored correction as the fine-tune reads it, with where it came from (its card traces every one)."""
+
+    instance: str  # the store's instance: feedback-<instance>.sqlite
+    id: int
+    kind: str
+    label: str
+    image: bytes
+    sha256: str
+    created_at: str
+    model: str | None  # the model and version that answered the request corrected, where the client said
+    version: int | None
+
+
+def read_items(directory: Path) -> Iterator[StoredCorrection]:
+    """Every item of every instance's file in `directory`, in id order per file, for the fine-tune."""
     for path in sorted(directory.glob("feedback-*.sqlite")):
+        instance = path.stem.removeprefix("feedback-")
         db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=BUSY_TIMEOUT_S)
         try:
-            for kind, label, image, digest in db.execute("SELECT kind, label, image, sha256 FROM items ORDER BY id"):
-                yield path.name, kind, label, image, digest
+            query = "SELECT id, kind, label, image, sha256, created_at, model, version FROM items ORDER BY id"
+            for row in db.execute(query):
+                yield StoredCorrection(instance, *row)
         finally:
             db.close()

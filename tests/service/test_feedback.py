@@ -3,6 +3,7 @@ against the real gunicorn (two servers sharing one FEEDBACK_DIR, two workers eac
 
 from __future__ import annotations
 
+import hashlib
 import io
 import multiprocessing
 import os
@@ -74,7 +75,9 @@ def test_a_correction_is_stored_once_with_what_it_corrects(feedback_app, digit):
     with sqlite3.connect(path) as db:
         rows = db.execute("SELECT kind, label, request_id, model, version, image FROM items").fetchall()
     assert rows == [("digit", "7", "abc-1", "cnn", 3, kept_image(body, 4_000_000, number=False))]
-    assert [(kind, label) for _, kind, label, _, _ in read_items(folder)] == [("digit", "7")]
+    (item,) = read_items(folder)
+    assert (item.instance, item.kind, item.label, item.model, item.version) == ("test", "digit", "7", "cnn", 3)
+    assert item.id == 1 and item.created_at and item.sha256 == hashlib.sha256(item.image).hexdigest()
 
 
 def test_a_number_is_corrected_with_its_text_in_a_multipart_upload(feedback_app):

@@ -88,7 +88,7 @@ def test_finetune_help_says_every_default():
     shown = subprocess.run([sys.executable, "-m", "training", "finetune", "--help"], capture_output=True, text=True,
                            timeout=120, check=True).stdout  # fmt: skip
     assert "**" not in shown and "`" not in shown  # plain text, not Markdown
-    for flag in ("--from-feedback", "--images", "--mnist-dir", "--model-dir", "--base", "--epochs", "--folds",
-                 "--seed", "--reload-url"):  # fmt: skip
+    for flag in ("--from-feedback", "--images", "--mnist-dir", "--model-dir", "--base", "--epochs", "--mix",
+                 "--rendering-digits", "--folds", "--seed", "--reload-url"):  # fmt: skip
         assert flag in shown
-    assert " ".join(shown.split()).count("default:") >= 9
+    assert " ".join(shown.split()).count("default:") >= 11
