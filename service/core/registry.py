@@ -1,7 +1,7 @@
 """The model repository's lifecycle in one process: discover versions on disk, load, unload, follow, choose.
 
 Layout: <model_dir>/<name>/<version>/model.onnx + model.json. Each worker owns one registry. What the
-server's processes should hold is recorded in a ServingState (service/serving_state.py): a worker that
+server's processes should hold is recorded in a ServingState (service/core/serving_state.py): a worker that
 loads or unloads records it, and every worker follows the record with `sync()` before each request.
 """
 

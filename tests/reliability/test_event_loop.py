@@ -1,5 +1,5 @@
-"""Small requests run in the worker's event loop (service/workers.py): a client that does not read its
-responses must hold no one else up, and must not keep its connection for ever. One worker, so that every
+"""Small requests run in the worker's event loop (service/transport/http/worker/workers.py): a client that does
+not read its responses must hold no one else up, and must not keep its connection for ever. One worker, so that every
 client lands on the loop under test. Loopback only, bounded in count and time."""
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""The parts of gunicorn that service/workers.py and service/sockets.py rely on beyond its public settings.
+"""The parts of gunicorn that service/transport/http/worker/workers.py and .../worker/sockets.py rely on beyond its
+public settings.
 
 They are gunicorn's own classes and methods, some private. pyproject.toml bounds gunicorn to the versions
 this suite has run; this test names what an upgrade removed or changed, so that the failure says where to
@@ -65,10 +66,12 @@ def test_gunicorn_is_a_version_this_suite_has_run():
 @pytest.mark.parametrize(("owner", "name", "parameters"), METHODS, ids=lambda v: getattr(v, "__name__", str(v)))
 def test_each_method_relied_on_exists_with_its_parameters(owner, name, parameters):
     method = getattr(owner, name, None)
-    assert callable(method), f"gunicorn {gunicorn.__version__} has no {owner.__name__}.{name}: see service/workers.py"
+    assert callable(method), (
+        f"gunicorn {gunicorn.__version__} has no {owner.__name__}.{name}: see service/transport/http/worker/workers.py"
+    )
     found = [p for p in inspect.signature(method).parameters if p != "self"]
     assert found == parameters, (
-        f"{owner.__name__}.{name}{tuple(found)} changed; service/workers.py expects {parameters}"
+        f"{owner.__name__}.{name}{tuple(found)} changed; service/transport/http/worker/workers.py expects {parameters}"
     )
 
 

@@ -1,4 +1,5 @@
-"""service/sockets.py: the socket wrapper the event loop writes through, and the unreader over read-ahead bytes."""
+"""service/transport/http/worker/sockets.py: the socket wrapper the event loop writes through, and the unreader over
+read-ahead bytes."""
 
 import socket
 

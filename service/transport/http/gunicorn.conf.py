@@ -200,7 +200,8 @@ def _before_gunicorn(signum: int, action) -> None:
 
 
 def _start_grpc(server, slot: int) -> None:
-    # Every process binds GRPC_PORT with SO_REUSEPORT (service/grpc_server.py): the kernel spreads connections.
+    # Every process binds GRPC_PORT with SO_REUSEPORT (service/transport/grpc/server.py): the kernel spreads
+    # connections.
     process = subprocess.Popen([sys.executable, "-m", "service.transport.grpc"], env=os.environ.copy())
     _grpc["processes"][slot] = process
     server.log.info("gRPC server %d started (pid %d) on port %d", slot, process.pid, settings.grpc_port)

@@ -23,9 +23,10 @@ fails with the name of whatever an upgrade removed or changed):
   method_queue (PollableMethodQueue.defer), worker_connections.
 - TConn: sock (replaced by a LoopSocket before the parser is made), parser (its unreader replaced by a
   HeldUnreader), init(), initialized, data_ready, is_http2, close().
-- gunicorn.http.wsgi.Response, replaced in each worker by CoalescingResponse (service/sockets.py), which
-  overrides send_headers, _emit_body, sendfile, write and close; SocketUnreader's read, unread,
-  take_buffered, chunk and mxchunk; finish_request's check of `conn.parser.unreader.buf.getvalue()`.
+- gunicorn.http.wsgi.Response, replaced in each worker by CoalescingResponse
+  (service/transport/http/worker/sockets.py), which overrides send_headers, _emit_body, sendfile, write and close;
+  SocketUnreader's read, unread, take_buffered, chunk and mxchunk; finish_request's check of
+  `conn.parser.unreader.buf.getvalue()`.
 - Request.body (a Body over a LengthReader: its `buf`, the reader's `length`), replaced by a HeldBody
   (service/transport/http/worker/sockets.py) when the loop holds the whole body; Parser.finish_body's
   `body.read` and `body.failed`.
@@ -114,8 +115,8 @@ class BalancedThreadWorker(ThreadWorker):
     - Runs a small request (a body of at most `inline_max_bytes`) in the event loop itself once all of its
       bytes are there, instead of handing it to a thread and back: that hand-off (a future, a queue, two
       thread switches, the wake-up pipe) cost a third of a small request's CPU. Its response is written
-      without blocking (service/sockets.py). Larger requests, and every request while adaptive batching
-      is on (which needs concurrent callers), go to the thread pool.
+      without blocking (service/transport/http/worker/sockets.py). Larger requests, and every request while
+      adaptive batching is on (which needs concurrent callers), go to the thread pool.
     - Sheds load: with `threads + max_queue` requests already running or waiting (in the pool, or served
       by the loop before this one in the same turn), a new one is answered at once with a JSON 503 and
       Retry-After instead of queueing without bound.
