@@ -122,10 +122,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 FINETUNE_USAGE = """Fine-tune the served CNN on its users' corrections, gate it, publish the next version.
 
 Every correction counts as evidence: each is judged by a model fine-tuned without it (--folds), and the version
-is published only when that model makes the right digit likelier than the served version does on more of them, at
-95 % confidence (an exact sign test), reads them right no worse than 0.005 below it, and the version trained on all
-of them falls by at most 0.002 on MNIST's test digits and by at most 0.005 on each of the 17 renderings of real
-handwriting that make evaluate reads (the first --rendering-digits of each).
+is published only when that model is surer of the right digit than the served version (where it gives it more
+than half its probability) on more of them, at 95 % confidence (an exact sign test), reads them right no worse than
+0.005 below it, and the version trained on all of them falls by at most 0.002 on MNIST's test digits and by at
+most 0.005 on each of the 17 renderings of real handwriting that make evaluate reads (the first --rendering-digits
+of each).
 
 The user's digits come from the corrections stores (--from-feedback, the service's FEEDBACK_DIR) and/or a folder
 of labelled images (--images DIR/<digit>/*.png); MNIST's training digits are mixed in and its test digits judge

@@ -31,6 +31,7 @@ from training import degrade, export, gate, report
 from training.corrections import FOLDS, corrections_traced, fold_of, user_digits
 from training.data import Mnist
 from training.publish import existing_versions, package_versions, publish_version, sha256_bytes, utc_now
+from training.train import DEGRADE_SEED  # the degraded copies' seed is the base's training seed plus this
 
 log = logging.getLogger("training.finetune")
 
@@ -38,7 +39,6 @@ EPOCHS = 3
 LEARNING_RATE = 2e-4
 MNIST_MIX = 10_000  # MNIST training digits mixed in ...
 DEGRADED_SHARE = 0.5  # ... this share of them degraded as the served version's training degraded them
-DEGRADE_SEED = 1000  # training/train.py's: the degraded copies' seed is the base's training seed plus this
 USER_SHARE = 0.3  # the user's digits, repeated, make up this share of each epoch
 
 
@@ -142,7 +142,8 @@ def finetune(
         raise FinetuneError(f"no usable user digit in {feedback_dir or ''} {data_dir or ''} ({found.skipped})")
     pixels, labels = np.stack(found.pixels).astype(np.float32), np.array(found.labels)
     fold = fold_of(found.sources, folds)
-    if len(set(fold.tolist())) < 2:
+    used = len(set(fold.tolist()))  # the folds that hold a digit: as many as asked for, or fewer
+    if used < 2:
         raise FinetuneError(f"{len(set(found.sources))} source images fall in fewer than two of {folds} folds")
     started = time.perf_counter()
     model, served = served_cnn(model_dir, base)
@@ -161,12 +162,12 @@ def finetune(
     for k in sorted(set(fold.tolist())):
         _fitted(model, weights, pixels[fold != k], labels[fold != k], mix, seed + 1 + k, epochs)
         crossed[fold == k] = _probabilities(model, pixels[fold == k])
-    verdict = gate.judge(labels, served_user, crossed, served_card["version"], folds)
+    verdict = gate.judge(labels, served_user, crossed, served_card["version"], used)
     said = verdict.said
     log.info("fine-tune gate: %s", said)
     if not verdict.shown:
         raise FinetuneError(
-            f"{said}: the gain is not shown at {gate.CONFIDENCE:.0%}; nothing published. {verdict.advice}"
+            f"{said}: no gain shown at {gate.CONFIDENCE:.0%} within the bounds; nothing published. {verdict.advice}"
         )
     # The bounds: MNIST's test digits and the renderings, read by the served version and by the final fine-tune.
     x_test = data.x_test / np.float32(255.0)

@@ -8,8 +8,10 @@ Why sureness: the read-right counts alone are too few to decide. A served versio
 6 to fix, and even fixing all 6 and breaking none is p = 0.016; one broken makes it 0.0625. Why not any rise in the
 right digit's probability (or its log-odds, tried first): it rises when a model merely grows less sure of a wrong
 answer, so 200 corrections with shuffled labels "gained" on 175 (p = 3e-29); counted only above a guess among ten
-(0.1), still on 38 against 19 (p = 0.008). Sureness counts only where the model reads the digit (READS), so a
-gain is a digit fixed or one read right more surely, a loss one broken or read right less surely.
+(0.1), still on 38 against 19 (p = 0.008). Sureness counts only where the model gives the right digit more than
+half its probability (READS), so a gain is a digit it comes to read surely or reads more surely, a loss the
+reverse. (Fixed and broken, below, go by the answer the service gives, the likeliest digit; a digit can be read
+right at under half, and then counts there but not here.)
 
 Then what the user's digits read right may not fall by more than any rendering may (MAX_RENDERING_DROP: one digit in
 200), and the version fine-tuned on all of them may fall by MAX_MNIST_DROP on MNIST's test digits and by
@@ -44,8 +46,8 @@ def sureness(probabilities: np.ndarray, labels: np.ndarray) -> np.ndarray:
 
 
 def paired_test(gained: int, lost: int) -> float:
-    """The one-sided exact sign test's p-value (McNemar's, on paired right/wrong) that `gained` against `lost` is no
-    real gain: the chance of at least `gained` heads in `gained + lost` fair coin tosses."""
+    """The one-sided exact sign test's p-value that `gained` against `lost` is no real gain: the chance of at least
+    `gained` heads in `gained + lost` fair coin tosses."""
     n = gained + lost
     if n == 0:
         return 1.0
@@ -94,15 +96,17 @@ def judge(labels: np.ndarray, served: np.ndarray, crossed: np.ndarray, version: 
         f"fixed {fixed}, broke {broken}"
     )
     allowed = math.floor(MAX_RENDERING_DROP * judged)  # the user's digits are held to every rendering's bound
-    shown = rose > fell and p_value <= 1 - CONFIDENCE and broken - fixed <= allowed
+    gained = rose > fell and p_value <= 1 - CONFIDENCE
+    shown = gained and broken - fixed <= allowed
     missed = {d: int(((labels == d) & ~served_right).sum()) for d in range(10)}
     worst = ", ".join(f"{d} ({n} misread)" for d, n in sorted(missed.items(), key=lambda kv: -kv[1]) if n)
     if shown:
         advice = ""
     elif broken - fixed > allowed:
         advice = (
-            f"The fine-tune breaks more of the user's digits than it fixes (at most {allowed} more may break): check "
-            "that the corrections' labels are right (a wrong label teaches the wrong digit)."
+            f"{'Surer as it is, t' if gained else 'T'}he fine-tune breaks more of the user's digits than it fixes (at "
+            f"most {allowed} more may break): check that the corrections' labels are right (a wrong label teaches "
+            "the wrong digit)."
         )
     else:
         advice = (
