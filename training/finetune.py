@@ -79,11 +79,10 @@ def served_cnn(model_dir: Path, base: int | None = None):
 @dataclass
 class Mix:
     """What every fine-tune mixes in beside the user's digits: MNIST training digits, uint8 (N, 28, 28), part of
-    them degraded as the served version's training degraded them, their labels, and what the served version
-    answers for each (N, 10): the targets the fine-tune keeps to there (learning without forgetting)."""
+    them degraded as the served version's training degraded them, and what the served version answers for each
+    (N, 10): the targets the fine-tune keeps to there (learning without forgetting), in place of their labels."""
 
     pixels: np.ndarray
-    labels: np.ndarray
     degraded: int
     targets: np.ndarray
 
@@ -94,10 +93,9 @@ def mnist_mix(data: Mnist, served, base_seed: int, count: int = MNIST_MIX, seed:
     rng = np.random.default_rng(seed)
     rows = rng.choice(len(data.x_train), size=min(count, len(data.x_train)), replace=False)
     cut = round(len(rows) * DEGRADED_SHARE)
-    worn, worn_labels = degrade.degraded_copies(data.x_train[rows[:cut]], data.y_train[rows[:cut]], base_seed)
+    worn, _ = degrade.degraded_copies(data.x_train[rows[:cut]], data.y_train[rows[:cut]], base_seed)
     pixels = np.concatenate([worn, data.x_train[rows[cut:]]])
-    targets = _probabilities(served, pixels / np.float32(255.0))
-    return Mix(pixels, np.concatenate([worn_labels, data.y_train[rows[cut:]]]), len(worn_labels), targets)
+    return Mix(pixels, len(worn), _probabilities(served, pixels / np.float32(255.0)))
 
 
 def _fitted(model, weights: list, x_user: np.ndarray, y_user: np.ndarray, mix: Mix, seed: int, epochs: int):
@@ -109,7 +107,7 @@ def _fitted(model, weights: list, x_user: np.ndarray, y_user: np.ndarray, mix: M
 
     keras.utils.set_random_seed(seed)
     model.set_weights(weights)
-    repeats = max(1, round(USER_SHARE / (1 - USER_SHARE) * len(mix.labels) / len(y_user)))
+    repeats = max(1, round(USER_SHARE / (1 - USER_SHARE) * len(mix.pixels) / len(y_user)))
     x = np.concatenate([mix.pixels / np.float32(255.0), np.repeat(x_user, repeats, axis=0)])
     y = np.concatenate([mix.targets, np.eye(10, dtype=np.float32)[np.repeat(y_user, repeats)]])
     order = np.random.default_rng(seed).permutation(len(y))
@@ -173,12 +171,13 @@ def finetune(
     x_test = data.x_test / np.float32(255.0)
     model.set_weights(weights)
     renderings = gate.Renderings.of(data, rendering_count)
-    mnist_before, renderings_before = _probabilities(model, x_test).argmax(axis=1), renderings.read(model)
+    mnist_before = _probabilities(model, x_test).argmax(axis=1)
+    renderings_before = _probabilities(model, renderings.pixels).argmax(axis=1)
     history, repeats = _fitted(model, weights, pixels, labels, mix, seed, epochs)
     mnist_read = _probabilities(model, x_test).argmax(axis=1)  # once: for the bound and the confusion matrix
     before = {"user_held_out": verdict.served_share, "mnist_test": float((mnist_before == data.y_test).mean())}
     after = {"user_held_out": verdict.finetuned_share, "mnist_test": float((mnist_read == data.y_test).mean())}
-    by_rendering = renderings.accuracies(renderings_before, renderings.read(model))
+    by_rendering = renderings.accuracies(renderings_before, _probabilities(model, renderings.pixels).argmax(axis=1))
     fallen = gate.fallen(before["mnist_test"], after["mnist_test"], by_rendering)
     if fallen:
         raise FinetuneError(f"{said}; but {fallen} (the first {rendering_count} MNIST test digits of each rendering); "
@@ -212,7 +211,7 @@ def finetune(
             "epochs": epochs,
             "learning_rate": LEARNING_RATE,
             "seed": seed,
-            "mnist_mixed_in": len(mix.labels),
+            "mnist_mixed_in": len(mix.pixels),
             "mix_targets": "the base version's probabilities (learning without forgetting)",
             "degraded_mixed_in": mix.degraded,
             "user_repeats": repeats,

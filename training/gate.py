@@ -149,10 +149,6 @@ class Renderings:
         labels = np.array([-1 if a is None else item.label for item, a in zip(items, prepared, strict=True)])
         return cls(np.array([item.subset for item in items]), pixels, labels)
 
-    def read(self, model) -> np.ndarray:
-        """A Keras model's digit for each."""
-        return model.predict(self.pixels[..., np.newaxis], batch_size=512, verbose=0).argmax(axis=1)
-
     def accuracies(self, before: np.ndarray, after: np.ndarray) -> dict[str, list[float]]:
         """{rendering: [accuracy before, after]}, in `make evaluate`'s order."""
         return {

@@ -15,7 +15,8 @@ from PIL import Image, ImageDraw, ImageFont
 
 from service.core.feedback import FeedbackStore, correction
 from tests.conftest import MODELS, NEWEST
-from training import corrections, finetune, gate, newwriter
+from tests.training.writer import writer_png
+from training import corrections, finetune, gate
 
 
 def _png(image: Image.Image) -> bytes:
@@ -37,21 +38,17 @@ def _repository(tmp_path) -> Path:
     return models
 
 
-def _writer(label: int, index: int, seed: int = 7) -> bytes:
-    return _png(newwriter.render(label, np.random.default_rng([seed, label, index])))
-
-
 def test_the_users_digits_come_from_every_store_and_the_folder(tmp_path):
     feedback = tmp_path / "feedback"
     for instance, labels in (("pod-a", (1, 7)), ("pod-b", (4,))):
         store = FeedbackStore(feedback, instance, 1000, 10_000_000)
         for i, label in enumerate(labels):
-            store.add(correction(_writer(label, i), str(label), None, f"req-{label}", "cnn", 4))
+            store.add(correction(writer_png(label, i), str(label), None, f"req-{label}", "cnn", 4))
     store.add(correction(_typed("205"), None, "205", None, None, None))  # a number: cut into its three digits
     store.add(correction(_typed("205"), None, "2057", None, None, None))  # marks that do not match the text
     folder = tmp_path / "mine"
     (folder / "3").mkdir(parents=True)
-    (folder / "3" / "a.png").write_bytes(_writer(3, 0))
+    (folder / "3" / "a.png").write_bytes(writer_png(3, 0))
     (folder / "notes").mkdir()
     found = corrections.user_digits(feedback, folder)
     assert sorted(found.labels) == [0, 1, 2, 3, 4, 5, 7]

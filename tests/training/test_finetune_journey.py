@@ -4,7 +4,6 @@ answering /predict, with a card that traces every correction to its store and id
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import shutil
@@ -12,13 +11,12 @@ import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
 import requests
 
 from support.server import running_server
 from tests.conftest import NEWEST, ROOT
-from training import newwriter
+from tests.training.writer import writer_png
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(420)]
 TOKEN = "journey-token"
@@ -27,12 +25,6 @@ MAKE_TIMEOUT_S = 360
 # Per rendering: one digit is 0.0025 of 400, so a fine-tune may lose two net digits in a rendering (0.005), not
 # one in 60 (0.017); fewer would refuse on noise. TF_DETERMINISTIC_OPS: the same fine-tune on every run.
 RENDERING_DIGITS = 400
-
-
-def _writer_png(label: int, index: int) -> bytes:
-    buffer = io.BytesIO()
-    newwriter.render(label, np.random.default_rng([7, label, index])).save(buffer, "PNG")
-    return buffer.getvalue()
 
 
 def test_corrections_sent_to_the_server_make_a_version_it_then_serves(tmp_path, models_dir, mnist_dir):
@@ -46,7 +38,7 @@ def test_corrections_sent_to_the_server_make_a_version_it_then_serves(tmp_path, 
                 answer = requests.post(
                     f"{server.url}/feedback",
                     params={"label": label, "model": "cnn", "version": base},
-                    data=_writer_png(label, index),
+                    data=writer_png(label, index),
                     headers={"Content-Type": "image/png"},
                     timeout=10,
                 )
@@ -67,7 +59,7 @@ def test_corrections_sent_to_the_server_make_a_version_it_then_serves(tmp_path, 
         served = requests.get(f"{server.url}/models/cnn", timeout=10).json()
         assert served["served_version"] == base + 1
         digit = requests.post(
-            f"{server.url}/predict?model=cnn", data=_writer_png(3, 99), headers={"Content-Type": "image/png"},
+            f"{server.url}/predict?model=cnn", data=writer_png(3, 99), headers={"Content-Type": "image/png"},
             timeout=10,
         )  # fmt: skip
         assert digit.status_code == 200 and digit.json()["version"] == base + 1, digit.text
