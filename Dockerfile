@@ -37,7 +37,7 @@ RUN useradd --uid 10001 --create-home --shell /usr/sbin/nologin app \
 COPY --from=train-deps /opt/venv /opt/venv
 WORKDIR /app
 COPY training/ /app/training/
-# The CNN's degraded training copies go through the service's own preprocessing (training/degrade.py).
+# The CNN's degraded training copies go through the service's own preprocessing (training/datasets/degrade.py).
 COPY service/ /app/service/
 USER 10001
 ENTRYPOINT ["python", "-m", "training"]

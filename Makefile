@@ -48,7 +48,7 @@ test: lint
 # and /read on eval/numbers, eval/amounts and eval/lines. About 10 minutes on 2 cores. make test runs a sample.
 # PEERS=1 puts Tesseract and RapidOCR beside /read on the same sets (make peers sets them up; tools/peers).
 evaluate: $(VENV)/.installed $(if $(PEERS),peers)
-	$(VENV)/bin/python -m training.evaluate --set eval/real-world --handwriting --numbers eval/numbers \
+	$(VENV)/bin/python -m training evaluate --set eval/real-world --handwriting --numbers eval/numbers \
 		--non-digits eval/non-digits --reading eval/numbers eval/amounts eval/lines $(if $(PEERS),--peers) \
 		--contact-sheet eval/misclassified.png --risk-plot docs/risk-coverage.png $(EVALUATE_ARGS)
 

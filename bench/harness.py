@@ -139,3 +139,63 @@ def post(server: Server, path: str, body: bytes, headers: dict[str, str]) -> req
     response = requests.post(server.url + path, data=body, headers=headers, timeout=30)
     response.raise_for_status()
     return response
+
+
+@dataclass
+class Row:
+    scenario: str
+    server: str
+    load: Load
+    samples_per_request: int = 1
+    references: dict[str, Load] | None = None  # name -> that reference's best run in the same scenario
+
+
+TREE = ROOT  # the checkout of digit-serve to serve (its code and models): this one, unless bench.run --tree
+
+
+def use_tree(tree: Path) -> None:
+    """Serve digit-serve from another checkout (bench.run --tree) instead of this one."""
+    global TREE
+    TREE = tree
+
+
+def service(env: dict[str, str] | None = None, log_dir: Path | None = None):
+    other = {} if TREE == ROOT else {"PYTHONPATH": str(TREE), "MODEL_DIR": str(TREE / "models")}
+    return gunicorn(
+        "digit-serve",
+        ["-c", str(TREE / "service" / "transport" / "http" / "gunicorn.conf.py"), "--chdir", str(TREE)],
+        {"LOG_LEVEL": "info", "THREADS": "2", **other, **(env or {})},
+        log_dir=log_dir,
+    )
+
+
+def _commit(tree: Path) -> str:
+    found = subprocess.run(["git", "-C", str(tree), "log", "-1", "--format=%h"], capture_output=True, text=True)
+    return found.stdout.strip() or "(not a git checkout)"
+
+
+def render(rows: list[Row], extra: list[str], args) -> str:
+    lines = [
+        f"{os.cpu_count()} cores; servers: 2 workers; wrk: 1 thread, keep-alive, {args.seconds:g} s per row "
+        "(wrk shares the cores with the server); CPU vs plain / bare: server CPU per request over the "
+        "reference's in the same run (below 1.00x: less CPU than the reference)",
+        *([] if TREE == ROOT else [f"digit-serve served from {TREE} at {_commit(TREE)}"]),
+        "",
+        "| scenario | server | req/s | samples/s | p50 ms | p99 ms | CPU ms/req | busiest worker | CPU vs plain "
+        "| CPU vs bare | errors |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for row in rows:
+        load, refs = row.load, row.references or {}
+        ratio = {
+            name: f"{load.cpu_ms_per_request / refs[name].cpu_ms_per_request:.2f}x" if refs.get(name) else ""
+            for name in ("plain", "bare")
+        }
+        samples = f"{load.rps * row.samples_per_request:,.0f}" if row.samples_per_request > 1 else ""
+        busiest = f"{load.busiest_share:.2f}" if load.worker_cpu_s else ""
+        lines.append(
+            f"| {row.scenario} | {row.server} | {load.rps:,.0f} | {samples} | {load.p50_ms:.2f} | "
+            f"{load.p99_ms:.2f} | {load.cpu_ms_per_request:.3f} | {busiest} | "
+            f"{ratio['plain']} | {ratio['bare']} | {load.errors + load.non_2xx} |"
+        )
+    return "\n".join([*lines, "", *extra])

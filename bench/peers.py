@@ -18,6 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
+from bench.harness import Load, wrk_path
+
 ROOT = Path(__file__).resolve().parent.parent
 VENV = Path(os.environ.get("KSERVE_VENV", "/tmp/digit-serve-kserve"))
 PORT = 18080
@@ -35,7 +37,6 @@ def _kserve_python() -> Path:
 
 def _inner(seconds: float, connections: int, logging_on: str) -> None:
     """Inside the namespace: start KServe, wait for it, run wrk, print wrk's summary and the server's CPU."""
-    from bench.harness import wrk_path
 
     with np.load(ROOT / "tests" / "data" / "mnist_test_1000.npz") as data:
         pixels = np.round(data["images"][0] / 255.0, 4).reshape(784).tolist()
@@ -110,7 +111,6 @@ def _tree_cpu(pid: int) -> float:
 
 def kserve_rows(args) -> list[tuple]:
     """Table rows (scenario, server, Load) for KServe with its access logs on and off."""
-    from bench.harness import Load
 
     if shutil.which("unshare") is None:
         raise SystemExit("PEERS=1 needs unshare (util-linux) to keep KServe off the network")

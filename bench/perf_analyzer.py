@@ -12,13 +12,13 @@ from __future__ import annotations
 import argparse
 import time
 
+from bench.harness import Load, Row, process_cpu, render, service
 from support.perf_analyzer import install, measure
+from support.server import unused_port
 
 
 def perf_rows(args, service) -> list[tuple]:
     """(scenario, server, Load) rows for bench/run.py: MLP, one instance, binary tensors, HTTP and gRPC."""
-    from bench.harness import Load, process_cpu
-    from support.server import unused_port
 
     port = unused_port()
     rows = []
@@ -65,8 +65,6 @@ def main() -> None:
     parser.add_argument("--connections", type=lambda v: [int(c) for c in v.split(",")], default=[8, 32])
     args = parser.parse_args()
     install()
-    from bench.run import Row, render, service
-
     print(render([Row(*row) for row in perf_rows(args, service)], [], args))
 
 

@@ -18,28 +18,34 @@ from __future__ import annotations
 import argparse
 import io
 import json
-import os
-import subprocess
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageDraw
 
-from bench.harness import ROOT, Load, gunicorn, post, rss_mb, v2_binary_request, wrk
+from bench.harness import (
+    ROOT,
+    Load,
+    Row,
+    gunicorn,
+    post,
+    render,
+    rss_mb,
+    service,
+    use_tree,
+    v2_binary_request,
+    wrk,
+)
+from bench.peers import kserve_rows
+from bench.perf_analyzer import perf_rows
+from bench.protocols import grpc_rows
+from service.core.model import load_version
+from support.load import ordinary_requests, p99, trickling_clients
+from training.datasets import handwriting, numberset
 
 SYNC = ["-w", "2", "-k", "sync", "--chdir", str(ROOT / "bench")]
 JSON = {"Content-Type": "application/json"}
-
-
-@dataclass
-class Row:
-    scenario: str
-    server: str
-    load: Load
-    samples_per_request: int = 1
-    references: dict[str, Load] | None = None  # name -> that reference's best run in the same scenario
 
 
 def _digits() -> tuple[np.ndarray, np.ndarray]:
@@ -66,7 +72,6 @@ def _photo() -> bytes:
 
 
 def _raw_runs(batch: np.ndarray, threads: int, seconds: float, results) -> None:
-    from service.core.model import load_version
 
     model = load_version(ROOT / "models" / "mlp" / "1", ["CPUExecutionProvider"], threads)
     feeds = {"pixels": batch}
@@ -97,19 +102,6 @@ def raw_onnxruntime(
     samples_per_s = sum(runs * len(batch) / wall for runs, wall, _ in found)
     cpu_ms_per_run = 1000 * sum(cpu for *_, cpu in found) / sum(runs for runs, *_ in found)
     return samples_per_s, cpu_ms_per_run
-
-
-TREE = ROOT  # --tree: the checkout of digit-serve to serve (its code and models); this one by default
-
-
-def service(env: dict[str, str] | None = None, log_dir: Path | None = None):
-    other = {} if TREE == ROOT else {"PYTHONPATH": str(TREE), "MODEL_DIR": str(TREE / "models")}
-    return gunicorn(
-        "digit-serve",
-        ["-c", str(TREE / "service" / "transport" / "http" / "gunicorn.conf.py"), "--chdir", str(TREE)],
-        {"LOG_LEVEL": "info", "THREADS": "2", **other, **(env or {})},
-        log_dir=log_dir,
-    )
 
 
 def _cheaper(known: Load | None, load: Load) -> Load:
@@ -218,7 +210,6 @@ def batches(args, rows: list[Row], extra: list[str]) -> None:
 
 def number_photo(text: str = "2026", size: tuple[int, int] = (1000, 300)) -> bytes:
     """A phone-style JPEG of `text` written with MNIST test digits on unevenly lit paper, `size` pixels."""
-    from training import handwriting, numberset
 
     images, labels = _digits()
     rng = np.random.default_rng(0)
@@ -297,7 +288,6 @@ def batching(args, rows: list[Row]) -> None:
 def workers(args, rows: list[Row], extra: list[str]) -> None:
     """The service's own gunicorn worker against stock gthread (WORKER_CLASS=gthread), same settings: CPU per
     request and evenness under wrk, and ordinary clients beside 64 that trickle their bodies."""
-    from support.load import ordinary_requests, p99, trickling_clients
 
     images, _ = _digits()
     body = json.dumps({"model": "mlp", "inputs": [np.round(images[0] / 255.0, 4).reshape(784).tolist()]}).encode()
@@ -348,38 +338,6 @@ def start_and_memory(args, extra: list[str]) -> None:
     )
 
 
-def _commit(tree: Path) -> str:
-    found = subprocess.run(["git", "-C", str(tree), "log", "-1", "--format=%h"], capture_output=True, text=True)
-    return found.stdout.strip() or "(not a git checkout)"
-
-
-def render(rows: list[Row], extra: list[str], args) -> str:
-    lines = [
-        f"{os.cpu_count()} cores; servers: 2 workers; wrk: 1 thread, keep-alive, {args.seconds:g} s per row "
-        "(wrk shares the cores with the server); CPU vs plain / bare: server CPU per request over the "
-        "reference's in the same run (below 1.00x: less CPU than the reference)",
-        *([] if TREE == ROOT else [f"digit-serve served from {TREE} at {_commit(TREE)}"]),
-        "",
-        "| scenario | server | req/s | samples/s | p50 ms | p99 ms | CPU ms/req | busiest worker | CPU vs plain "
-        "| CPU vs bare | errors |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
-    ]
-    for row in rows:
-        load, refs = row.load, row.references or {}
-        ratio = {
-            name: f"{load.cpu_ms_per_request / refs[name].cpu_ms_per_request:.2f}x" if refs.get(name) else ""
-            for name in ("plain", "bare")
-        }
-        samples = f"{load.rps * row.samples_per_request:,.0f}" if row.samples_per_request > 1 else ""
-        busiest = f"{load.busiest_share:.2f}" if load.worker_cpu_s else ""
-        lines.append(
-            f"| {row.scenario} | {row.server} | {load.rps:,.0f} | {samples} | {load.p50_ms:.2f} | "
-            f"{load.p99_ms:.2f} | {load.cpu_ms_per_request:.3f} | {busiest} | "
-            f"{ratio['plain']} | {ratio['bare']} | {load.errors + load.non_2xx} |"
-        )
-    return "\n".join([*lines, "", *extra])
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=float, default=6)
@@ -397,8 +355,7 @@ def main() -> None:
         "measured by the same harness and references",
     )
     args = parser.parse_args()
-    global TREE
-    TREE = (args.tree or ROOT).resolve()
+    use_tree((args.tree or ROOT).resolve())
     every = {"single", "batches", "read", "batching", "grpc", "perf", "start", "workers"}
     parts = set(args.only.split(",")) if args.only else every
     if args.peers:
@@ -414,20 +371,14 @@ def main() -> None:
     if "batching" in parts:
         batching(args, rows)
     if "grpc" in parts:
-        from bench.protocols import grpc_rows
-
         rows.extend(Row(*row) for row in grpc_rows(args, service))
     if "perf" in parts:
-        from bench.perf_analyzer import perf_rows
-
         rows.extend(Row(*row) for row in perf_rows(args, service))
     if "start" in parts:
         start_and_memory(args, extra)
     if "workers" in parts:
         workers(args, rows, extra)
     if "peers" in parts:
-        from bench.peers import kserve_rows
-
         rows.extend(Row(*row) for row in kserve_rows(args))
     print(render(rows, extra, args))
 

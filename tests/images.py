@@ -42,7 +42,8 @@ def tight(digit: np.ndarray, threshold: float = 0) -> np.ndarray:
 
 def number_ink(glyphs: dict[int, np.ndarray], text: str, gap: float = 0.3, seed: int = 0) -> np.ndarray:
     """The digits of `text` (from `glyphs`: ink 255 on 0) side by side, `gap` of their height apart, each a little
-    off the line, with a 16 px margin; ink 255 on 0. (training/numberset.py's compose, for the serving-only tests.)"""
+    off the line, with a 16 px margin; ink 255 on 0. (training/datasets/numberset.py's compose, for the serving-only
+    tests.)"""
     rng = np.random.default_rng(seed)
     chosen = [glyphs[int(c)] for c in text]
     height, margin = max(g.shape[0] for g in chosen), 16

@@ -43,5 +43,5 @@ def test_every_relative_link_in_the_markdown_leads_somewhere():
 
 
 def test_the_pattern_finds_what_it_should():
-    text = "see service/workers.py, (training/gate.py) and `docs/api.md`; not feedback-*.sqlite or DIR/7/*.png"
-    assert NAMED.findall(text) == ["service/workers.py", "training/gate.py", "docs/api.md"]
+    text = "see service/workers.py, (training/learn/gate.py) and `docs/api.md`; not feedback-*.sqlite or DIR/7/*.png"
+    assert NAMED.findall(text) == ["service/workers.py", "training/learn/gate.py", "docs/api.md"]

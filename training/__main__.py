@@ -1,22 +1,35 @@
-"""python -m training {mlp,cnn,linear,isdigit,linereader,charmodel,all}: retrain, export, check, publish versions.
+"""python -m training COMMAND: the training side's one program.
 
-python -m training finetune cnn --from-feedback DIR --data DIR: fine-tune the served CNN on its users' digits
-(training/finetune.py), gate, publish the next version.
+  python -m training {mlp,cnn,linear,isdigit,linereader,charmodel,all} [options]
+      retrain, export, check and publish versions into the model repository (make retrain)
+  python -m training finetune cnn --from-feedback DIR
+      fine-tune the served CNN on its users' corrections, gate it, publish the next version (make finetune)
+  python -m training evaluate [options]
+      the served models on every yardstick (make evaluate)
+  python -m training prepared [options]
+      one digest per subset of what the service's preprocessing gives: proof that a faster path changed nothing
+  python -m training dataset {real-world,non-digits,numbers,amounts,lines,reading-dev,new-writer} [options]
+      write an evaluation or development set
+
+`python -m training COMMAND --help` says more about each.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 import sys
+import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 
-from training import linereader
-from training.data import DatasetError, load_mnist
-from training.export import ExportMismatch
+from training.datasets import amountset, evalset, lineset, newwriter, nondigits, numberset, readingdev
+from training.datasets.mnist import DatasetError, load_mnist
+from training.evaluation import evaluate, prepared
+from training.learn import finetune, gate, linereader
 from training.pipeline import (
-    GateRefused,
     RunOptions,
     request_reload,
     run_char_model,
@@ -26,8 +39,19 @@ from training.pipeline import (
     run_linear,
     summary_table,
 )
+from training.release.export import ExportMismatch
+from training.release.publish import GateRefused
 
 MODELS = ("mlp", "cnn", "linear", "isdigit")  # what `all` retrains
+DATASETS: dict[str, Callable[[list[str]], int]] = {
+    "real-world": evalset.main,  # eval/real-world: typed, framed, drawn, photographed and faint digits
+    "non-digits": nondigits.main,  # eval/non-digits: letters, symbols, drawings, shapes, textures
+    "numbers": numberset.main,  # eval/numbers: whole numbers of MNIST test digits, fonts, paper, canvas, scans
+    "amounts": amountset.main,  # eval/amounts: amounts, dates and times; numbers with a foreign mark
+    "lines": lineset.main,  # eval/lines: two or three lines
+    "reading-dev": readingdev.main,  # /read's development set, from another generator (never committed)
+    "new-writer": newwriter.main,  # a writer's digits as labelled PNGs, for trying the fine-tune
+}
 # By name only: /read's two learned readers train for long on these 2 cores (the line reader 90 minutes, the
 # character model 24: their cards), so `all` leaves them out.
 SEPARATE = ("linereader", "charmodel")
@@ -71,8 +95,12 @@ def positive_float(text: str) -> float:
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m training", description=__doc__)
-    parser.add_argument("model", choices=(*MODELS, *SEPARATE, "all"), help="which model to retrain")
+    parser = argparse.ArgumentParser(
+        prog="python -m training", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "model", choices=(*MODELS, *SEPARATE, "all"), help="which model to retrain (or a COMMAND above)"
+    )
     parser.add_argument("--epochs", type=positive_int, help="epochs (default: the model's recipe)")
     parser.add_argument("--batch-size", type=positive_int, help="batch size (default: the model's recipe)")
     parser.add_argument(
@@ -110,6 +138,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=linereader.MINUTES,
         help=f"linereader: minutes to train, resuming its checkpoint (default {linereader.MINUTES:g})",
     )
+    parser.add_argument(
+        "--learning-rate",
+        type=positive_float,
+        default=linereader.LEARNING_RATE,
+        help=f"linereader: Adam's learning rate for this run (default {linereader.LEARNING_RATE:g})",
+    )
     parser.add_argument("--no-keras", action="store_true", help="do not save model.keras beside the ONNX")
     args = parser.parse_args(argv)
     if args.model == "linear" and args.min_accuracy is not None:
@@ -137,15 +171,12 @@ or --base, or the newest in --model-dir. With --reload-url the new version is lo
   python -m training finetune cnn --from-feedback /var/lib/digit-serve/feedback --mnist-dir data/mnist \\
       --reload-url http://127.0.0.1:8000
 
-What it does, step by step: training/finetune.py and docs/training.md.
+What it does, step by step: training/learn/finetune.py and docs/training.md.
 """
 
 
 def served_version(url: str, name: str) -> int:
     """The version of `name` that the service at `url` serves (GET /models/<name>)."""
-    import json
-    import urllib.request
-
     try:
         with urllib.request.urlopen(f"{url.rstrip('/')}/models/{name}", timeout=10) as answer:
             return int(json.loads(answer.read())["served_version"])
@@ -154,8 +185,6 @@ def served_version(url: str, name: str) -> int:
 
 
 def parse_finetune_args(argv: list[str]) -> argparse.Namespace:
-    from training import finetune, gate
-
     parser = argparse.ArgumentParser(prog="python -m training finetune", description=FINETUNE_USAGE,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
     parser.add_argument("model", choices=("cnn",), help="the model to fine-tune: cnn (the one /read uses)")
@@ -207,7 +236,6 @@ def parse_finetune_args(argv: list[str]) -> argparse.Namespace:
 
 
 def main_finetune(argv: list[str]) -> int:
-    from training import finetune
 
     args = parse_finetune_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -244,10 +272,29 @@ def main_finetune(argv: list[str]) -> int:
     return 0
 
 
+def main_dataset(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="python -m training dataset", description="write an evaluation set")
+    parser.add_argument("name", choices=DATASETS, help="which set (its --help says more)")
+    if not argv or argv[0].startswith("-"):
+        parser.parse_args(argv)  # --help, or the error naming the choices
+    name, rest = argv[0], argv[1:]
+    if name not in DATASETS:
+        parser.parse_args(argv[:1])
+    return DATASETS[name](rest) or 0
+
+
+COMMANDS: dict[str, Callable[[list[str]], int]] = {
+    "finetune": lambda argv: main_finetune(argv),
+    "evaluate": evaluate.main,
+    "prepared": prepared.main,
+    "dataset": main_dataset,
+}
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    if argv[:1] == ["finetune"]:
-        return main_finetune(argv[1:])
+    if argv[:1] and argv[0] in COMMANDS:
+        return COMMANDS[argv[0]](argv[1:])
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     names = MODELS if args.model == "all" else (args.model,)
@@ -268,7 +315,7 @@ def main(argv: list[str] | None = None) -> int:
             if name == "linear":
                 outcomes.append(run_linear(options))
             elif name == "linereader":
-                outcomes.append(run_line_reader(args.data_dir, options, args.minutes))
+                outcomes.append(run_line_reader(args.data_dir, options, args.minutes, args.learning_rate))
             elif name == "charmodel":
                 outcomes.append(run_char_model(args.data_dir, options))
             elif name == "isdigit":

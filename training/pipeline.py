@@ -12,9 +12,11 @@ from pathlib import Path
 
 import numpy as np
 
-from training import export, linear, report
-from training.data import Mnist
-from training.publish import package_versions, publish_version, sha256_bytes, utc_now
+from training.datasets.mnist import Mnist
+from training.learn import charmodel, digitcheck, linear, linereader
+from training.learn.train import model_inputs, train_classifier
+from training.release import export, report
+from training.release.publish import GateRefused, package_versions, publish_version, sha256_bytes, utc_now
 
 log = logging.getLogger("training")
 
@@ -28,10 +30,6 @@ PREPROCESSING = {
     "linear": "none: one float x per instance",
     "isdigit": "the classifiers' own: grayscale 28x28x1, ink bright on dark, centred by mass; pixels/255 in [0, 1]",
 }
-
-
-class GateRefused(Exception):
-    """The trained model is not good enough to publish."""
 
 
 @dataclass
@@ -63,7 +61,6 @@ def _tensor(name: str, shape: list[int]) -> dict:
 
 def run_classifier(name: str, data: Mnist, options: RunOptions) -> Outcome:
     """Train an MNIST classifier and publish it as the next version."""
-    from training.train import model_inputs, train_classifier
 
     trained = train_classifier(name, data.limited(options.limit), options.epochs, options.batch_size, options.seed)
     model = trained.model
@@ -121,7 +118,6 @@ def run_classifier(name: str, data: Mnist, options: RunOptions) -> Outcome:
 
 def run_digit_check(data: Mnist, options: RunOptions) -> Outcome:
     """Train the `isdigit` model, calibrate its threshold, and publish it as the next version."""
-    from training import digitcheck
 
     scale = 1.0 if options.limit is None else min(1.0, options.limit / len(data.x_train))
     trained = digitcheck.train(
@@ -173,12 +169,13 @@ def run_digit_check(data: Mnist, options: RunOptions) -> Outcome:
     )  # fmt: skip
 
 
-def run_line_reader(data_dir: str | None, options: RunOptions, minutes: float) -> Outcome:
+def run_line_reader(
+    data_dir: str | None, options: RunOptions, minutes: float, learning_rate: float = linereader.LEARNING_RATE
+) -> Outcome:
     """Train the line reader for `minutes` (resuming its checkpoint), gate it, and publish it as the next version."""
-    from training import linereader
 
     run = Path("training/runs/linereader")
-    state = linereader.train(data_dir, run, minutes, seed=options.seed)
+    state = linereader.train(data_dir, run, minutes, seed=options.seed, learning_rate=learning_rate)
     gate = linereader.MIN_EXACT if options.min_accuracy is None else options.min_accuracy
     version, path = linereader.publish(run, options.model_dir, data_dir, gate)
     card = json.loads((path / "model.json").read_text())
@@ -189,7 +186,6 @@ def run_line_reader(data_dir: str | None, options: RunOptions, minutes: float) -
 
 def run_char_model(data_dir: str | None, options: RunOptions) -> Outcome:
     """Train the character model on characters cut by /read's layout, gate it, and publish it as the next version."""
-    from training import charmodel
 
     model, history, timing = charmodel.train(
         charmodel.RUN, data_dir, charmodel.COUNT, options.epochs or charmodel.EPOCHS

@@ -1,4 +1,4 @@
-"""The third reader of `/read`: the character model (`charmodel`, training/charmodel.py) names each character the
+"""The third reader of `/read`: the character model (`charmodel`, training/learn/charmodel.py) names each character the
 first reader wrote, seen across its line (service/reading/charcrop.py).
 
 The first reader (service/core/marks.py) names a mark by what the digit classifier makes of its 28x28 fit, and a
@@ -22,8 +22,8 @@ from service.reading import Page
 from service.reading.charcrop import CHAR_SIZE, char_image
 
 # The character model contradicts a character only when it gives the first reader's label less than this: on the
-# development set (training/readingdev, seed 1) a veto at 0.3 leaves as few sure and wrong answers (12 of 1,500) as
-# a veto wherever its best label differs (0.5 and up), and keeps 0.592 of the numbers sure instead of 0.577.
+# development set (training/datasets/readingdev, seed 1) a veto at 0.3 leaves as few sure and wrong answers (12 of
+# 1,500) as a veto wherever its best label differs (0.5 and up), and keeps 0.592 of the numbers sure instead of 0.577.
 CONTRADICTS = 0.3
 
 

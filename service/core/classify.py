@@ -1,7 +1,7 @@
 """Running the digit models on prepared 28x28 digits: the classifier's probabilities and the digit check's scores.
 
 `/predict` and `/read` both come here, so a digit is classified, and checked, and counted, the same way whichever
-endpoint it came through. The `isdigit` model (DIGIT_CHECK_MODEL, trained by training/digitcheck.py) scores the
+endpoint it came through. The `isdigit` model (DIGIT_CHECK_MODEL, trained by training/learn/digitcheck.py) scores the
 inputs the classifier sees; a score at or above the threshold in its model.json is `"is_digit": true`.
 """
 

@@ -3,7 +3,7 @@
 One database file per serving instance, `FEEDBACK_DIR/feedback-<instance>.sqlite` (the instance: FEEDBACK_INSTANCE,
 else the pod's or host's name), so that replicas sharing one volume (a ReadWriteMany claim in Kubernetes) never
 share a SQLite file across hosts, where its locking is not safe; the fine-tune reads every file it finds
-(training/finetune.py). Within one instance, every gunicorn worker and the gRPC server open the same file: WAL
+(training/learn/finetune.py). Within one instance, every gunicorn worker and the gRPC server open the same file: WAL
 journaling and a busy timeout let them write at once without losing an item.
 
 Each item keeps the image's bytes and their sha256, what it shows (a digit's `label`, or the `text` of a number),

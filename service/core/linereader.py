@@ -1,4 +1,4 @@
-"""The second reader of `/read`: a CTC line recogniser (`linereader`, training/linereader.py) that reads each line
+"""The second reader of `/read`: a CTC line recogniser (`linereader`, training/learn/linereader.py) that reads each line
 without cutting it into characters.
 
 The first reader (service/core/marks.py) cuts a line into marks and classifies each; the line reader sees the whole

@@ -28,7 +28,7 @@ FOREIGN = 0.25
 # A glyph read as several touching digits is trusted only when every digit cut from it is confident: the
 # classifier's top probability at least CUT_CONFIDENCE and the digit check at least CUT_CHECK times its threshold.
 # Cut up, a `%`, an `m` or an `x` reads as digits that the check alone would pass ("96", "172", "28"); on the
-# development set (training/readingdev, seed 1) this doubts 56 % of such cuts and keeps 96 % of the right ones.
+# development set (training/datasets/readingdev, seed 1) this doubts 56 % of such cuts and keeps 96 % of the right ones.
 # It must be wide enough too: at least CUT_WIDTH digits' widths of its line for each digit cut from it (on that
 # set the right cuts are 1.8 digits wide or more for two digits, nine in ten of them; a cut-up `%` 1.2-1.7).
 CUT_CONFIDENCE = 0.8

@@ -1,4 +1,4 @@
-"""A character in its line as the character model takes it (`charmodel`, training/charmodel.py): CHAR_SIZE square.
+"""A character in its line as the character model takes it (`charmodel`, training/learn/charmodel.py): CHAR_SIZE square.
 
 Pure functions of arrays. The digit classifiers see a mark fitted to 28x28 as MNIST is, which throws away what
 tells a separator from a digit and a speck from a 1: how tall the mark is beside its line, and where it sits in

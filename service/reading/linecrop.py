@@ -1,9 +1,9 @@
-"""A line of ink as the line reader takes it (`linereader`, training/linereader.py): LINE_HEIGHT pixels high.
+"""A line of ink as the line reader takes it (`linereader`, training/learn/linereader.py): LINE_HEIGHT pixels high.
 
 Pure functions of arrays. The line reader reads a line without cutting it into characters, so it sees what
 segmentation decides by geometry (a comma touching a digit, digits that overlap) as one picture; what it is given
 is the ink of the line's box, cropped to that ink with a margin, scaled to LINE_HEIGHT with its proportions kept,
-and brought to full strength, the same steps training/linesynth.py ends its synthetic lines with.
+and brought to full strength, the same steps training/datasets/linesynth.py ends its synthetic lines with.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Every tuning constant of the preprocessing, in one place: what it is, in what unit, and why this value.
 
-Each was chosen on the development set (`python -m training.evaluate --handwriting --development`: MNIST's
+Each was chosen on the development set (`python -m training evaluate --handwriting --development`: MNIST's
 training digits rendered as users send them, from another seed) and the committed synthetic set, never on
 the real-handwriting evaluation itself. Change one only with `make evaluate` before and after, every subset.
 """

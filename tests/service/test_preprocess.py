@@ -21,7 +21,7 @@ LIMIT = 4_000_000
 
 
 def tight_crop(digit: np.ndarray) -> np.ndarray:
-    """An MNIST digit cropped to its pixels above 30, uint8, as training/handwriting.py's tight crop."""
+    """An MNIST digit cropped to its pixels above 30, uint8, as training/datasets/handwriting.py's tight crop."""
     return tight(digit, 30).astype(np.uint8)
 
 

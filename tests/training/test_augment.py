@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from training.train import Recipe, _augmenter, random_affine, stroke_width
+from training.learn.train import Recipe, _augmenter, random_affine, stroke_width
 
 
 @pytest.fixture(scope="module")

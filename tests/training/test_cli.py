@@ -3,7 +3,7 @@
 import pytest
 
 from training.__main__ import parse_args
-from training.train import Recipe, _optimizer
+from training.learn.train import Recipe, _optimizer
 
 
 def test_each_gate_belongs_to_its_models():

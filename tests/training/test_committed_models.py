@@ -53,8 +53,8 @@ def test_committed_classifier_accuracy(name, version, mnist_sample):
 
 @pytest.mark.parametrize(("name", "version"), CLASSIFIER_VERSIONS)
 def test_every_classifier_card_records_the_real_world_figures(name, version):
-    """`make evaluate` wrote them (training/evaluate.py --write-cards): every subset, the full set."""
-    from training.evalset import SUBSETS
+    """`make evaluate` wrote them (training/evaluation/evaluate.py --write-cards): every subset, the full set."""
+    from training.datasets.evalset import SUBSETS
 
     found = _card(name, version)["metrics"]["real_world"]
     assert found["images"] == 1000 and set(found["subsets"]) == set(SUBSETS)
@@ -64,7 +64,7 @@ def test_every_classifier_card_records_the_real_world_figures(name, version):
 @pytest.mark.slow
 @pytest.mark.parametrize(("name", "version"), CLASSIFIER_VERSIONS)
 def test_committed_classifier_full_test_set_accuracy(name, version, mnist_dir):
-    from training.data import load_idx_dir
+    from training.datasets.mnist import load_idx_dir
 
     data = load_idx_dir(mnist_dir)
     card = _card(name, version)

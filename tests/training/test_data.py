@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from training.__main__ import main
-from training.data import FILES, IMAGE_MAGIC, LABEL_MAGIC, DatasetError, load_idx_dir, read_idx
+from training.datasets.mnist import FILES, IMAGE_MAGIC, LABEL_MAGIC, DatasetError, load_idx_dir, read_idx
 
 
 def _write_idx(path: Path, magic: int, array: np.ndarray) -> None:

@@ -7,7 +7,7 @@ from PIL import Image
 
 from service.errors import InvalidInput
 from service.reading import mnist_from_image
-from training import degrade
+from training.datasets import degrade
 
 
 def test_a_rendering_is_a_pure_function_of_the_seed_and_the_index(mnist_sample):

@@ -9,9 +9,11 @@ import pytest
 from PIL import Image
 
 from tests.conftest import MODELS, ROOT
-from training import evalset, evaluate_reading, handwriting, nondigits, numberset
-from training.evaluate import handwriting_items, predict_in_process, score
-from training.evaluate import main as evaluate
+from training.datasets import evalset, handwriting, nondigits, numberset
+from training.datasets.items import handwriting_items
+from training.evaluation import reading as evaluate_reading
+from training.evaluation.evaluate import main as evaluate
+from training.evaluation.evaluate import predict_in_process, score
 
 SET = ROOT / "eval" / "real-world"
 

@@ -16,7 +16,7 @@ from PIL import Image, ImageDraw, ImageFont
 from service.core.feedback import FeedbackStore, correction
 from tests.conftest import MODELS, NEWEST
 from tests.training.writer import writer_png
-from training import corrections, finetune, gate
+from training.learn import corrections, finetune, gate
 
 
 def _png(image: Image.Image) -> bytes:
@@ -192,7 +192,7 @@ def test_what_fell_is_named_with_its_figures():
 @pytest.mark.slow
 def test_four_corrections_can_never_show_a_gain_and_the_refusal_says_what_was_judged(tmp_path, mnist_dir):
     """Surer on all four would be p = 1/16: the test cannot reach 95 % on four digits, so this refuses, always."""
-    from training.data import load_mnist
+    from training.datasets.mnist import load_mnist
 
     models = _repository(tmp_path)
     folder = tmp_path / "few"

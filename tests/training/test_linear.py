@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from training.linear import TOY_X, TOY_Y, LinearRegressorGD, synthetic_data
+from training.learn.linear import TOY_X, TOY_Y, LinearRegressorGD, synthetic_data
 
 
 def _relative_gap(model: LinearRegressorGD, x: np.ndarray, y: np.ndarray) -> float:

@@ -1,11 +1,11 @@
-"""The line reader's synthetic lines (training/linesynth.py): shaped and labelled as /read's line crops are."""
+"""The line reader's synthetic lines (training/datasets/linesynth.py): shaped and labelled as /read's line crops are."""
 
 from __future__ import annotations
 
 import numpy as np
 
 from service.reading.linecrop import ALPHABET, LINE_HEIGHT, MAX_LINE_WIDTH
-from training.linesynth import bucketed, label_of, synth_line
+from training.datasets.linesynth import bucketed, label_of, synth_line
 
 
 def test_foreign_marks_are_taught_as_question_marks():

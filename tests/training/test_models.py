@@ -1,7 +1,7 @@
 import json
 
 from tests.conftest import MODELS
-from training.models import CNN_PARAMS, MLP_PARAMS, build_cnn, build_digit_check, build_mlp
+from training.learn.models import CNN_PARAMS, MLP_PARAMS, build_cnn, build_digit_check, build_mlp
 
 
 def test_mlp_has_the_decks_architecture_and_parameter_count():

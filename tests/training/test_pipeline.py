@@ -8,8 +8,8 @@ import onnx
 import onnxruntime as ort
 import pytest
 
-from training import typeset
 from training.__main__ import main
+from training.datasets import typeset
 
 REQUIRED_CARD_KEYS = {
     "name",
@@ -57,7 +57,7 @@ def test_short_run_publishes_a_verified_version(name, mnist_dir, tmp_path, capsy
     assert card["version"] == 1
     assert card["training"]["train_samples"] == 2700
     # The CNN's recipe adds degraded copies of half the split (a few that the preprocessing refuses are left out),
-    # and typed digits of 0.15 of it where the training fonts are installed (training/typeset.py).
+    # and typed digits of 0.15 of it where the training fonts are installed (training/datasets/typeset.py).
     degraded = card["training"]["degraded_samples"]
     typed = round(0.15 * 2700) if typeset.available() else 0
     assert degraded == 0 if name == "mlp" else 1300 + typed <= degraded <= 1350 + typed

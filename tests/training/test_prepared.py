@@ -1,7 +1,7 @@
 """Every prepared 28x28 array is what it was when tests/data/prepared.json was written (issue 30's fast paths).
 
 The digests cover the first 20 digits of each of the 17 real-handwriting renderings and of every committed
-set, through `/predict`'s preparation and `/read`'s cutting. `python -m training.prepared --check FILE`
+set, through `/predict`'s preparation and `/read`'s cutting. `python -m training prepared --check FILE`
 compares every image (170,000 renderings) with digests written before a change; docs/performance.md
 records that run. Regenerate this file only for a change meant to alter what the models see.
 """
@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from training import prepared
+from training.evaluation import prepared
 
 EXPECTED = Path(__file__).resolve().parent.parent / "data" / "prepared.json"
 

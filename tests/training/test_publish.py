@@ -5,7 +5,7 @@ import threading
 
 import pytest
 
-from training.publish import existing_versions, next_version, publish_version
+from training.release.publish import existing_versions, next_version, publish_version
 
 
 def test_versions_count_up_from_one(tmp_path):

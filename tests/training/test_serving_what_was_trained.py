@@ -12,8 +12,8 @@ from service import create_app
 from service.settings import Settings
 from support.server import running_server
 from training.__main__ import main as retrain
-from training.export import export_linear
-from training.publish import publish_version
+from training.release.export import export_linear
+from training.release.publish import publish_version
 
 TOKEN = "reload-token"
 

@@ -1,4 +1,4 @@
-"""A writer the models do not know (training/newwriter.py), as PNG bytes: the fine-tune tests' user digits."""
+"""A writer the models do not know (training/datasets/newwriter.py), as PNG bytes: the fine-tune tests' user digits."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import io
 
 import numpy as np
 
-from training import newwriter
+from training.datasets import newwriter
 
 
 def writer_png(label: int, index: int, seed: int = 7) -> bytes:

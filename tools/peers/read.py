@@ -1,6 +1,6 @@
 """Reads whole numbers from images with one general OCR engine (a "peer"), as its users run it.
 
-Run with the PEER's interpreter, never the project's (tools/peers/run.py runs it inside `unshare -n`):
+Run with the PEER's interpreter, never the project's (training/evaluation/peers.py runs it inside `unshare -n`):
 
     .venv-peers/rapidocr/bin/python tools/peers/read.py --peer tesseract|rapidocr --images LISTFILE \
         --mode line|lines --charset "0123456789" --out RESULTS.json
