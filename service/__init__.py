@@ -10,13 +10,15 @@ os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
 
 from typing import TYPE_CHECKING
 
+__all__ = ["__version__", "create_app"]
+
 if TYPE_CHECKING:
     from flask import Flask
 
     from service.core.registry import ModelRegistry
     from service.settings import Settings
 
-__version__ = "0.2.0"
+from service.version import __version__
 
 
 def create_app(settings: Settings | None = None, registry: ModelRegistry | None = None) -> Flask:

@@ -24,6 +24,7 @@ import numpy as np
 import requests
 
 ROOT = Path(__file__).resolve().parent.parent
+CONFIG = Path("service/transport/http/gunicorn.conf.py")  # the service's gunicorn config, relative to ROOT
 
 
 def listening_socket(host: str = "127.0.0.1") -> socket.socket:
@@ -45,15 +46,21 @@ def unused_port(host: str = "127.0.0.1") -> int:
 
 
 def spawn_gunicorn(
-    args: list[str], env: dict[str, str], log_path: Path, host: str = "127.0.0.1", cwd: Path = ROOT
+    args: list[str],
+    env: dict[str, str],
+    log_path: Path,
+    host: str = "127.0.0.1",
+    cwd: Path = ROOT,
+    python: str = sys.executable,
 ) -> tuple[subprocess.Popen, str]:
-    """gunicorn `args` serving on a fresh loopback socket it inherits; returns the process and its base URL."""
+    """gunicorn `args` serving on a fresh loopback socket it inherits; returns the process and its base URL.
+    `python` is the interpreter whose gunicorn runs (another environment's, for an installed package)."""
     sock = listening_socket(host)
     try:
         port = sock.getsockname()[1]
         with open(log_path, "wb") as log:
             process = subprocess.Popen(
-                [sys.executable, "-m", "gunicorn", *args, "--bind", f"fd://{sock.fileno()}"],
+                [python, "-m", "gunicorn", *args, "--bind", f"fd://{sock.fileno()}"],
                 cwd=cwd,
                 env={**env, "PORT": str(port)},
                 stdout=log,
@@ -128,21 +135,32 @@ def wait_grpc_ready(client, timeout: float = 30.0, why: Callable[[], str] = lamb
 
 @contextlib.contextmanager
 def running_server(
-    tmp_path: Path, ready_timeout: float = 60.0, unset: tuple[str, ...] = (), ready_path: str = "/readyz", **env: str
+    tmp_path: Path,
+    ready_timeout: float = 60.0,
+    unset: tuple[str, ...] = (),
+    ready_path: str = "/readyz",
+    *,
+    python: str = sys.executable,
+    config: Path = CONFIG,
+    cwd: Path = ROOT,
+    **env: str,
 ) -> Iterator[Server]:
     """gunicorn with the service's config on 127.0.0.1; yields once /readyz answers 200.
 
-    `env` is added to this process's environment and the names in `unset` are removed from it.
+    `env` is added to this process's environment and the names in `unset` are removed from it. `python`, `config`
+    and `cwd` serve another environment's installed copy instead of this checkout.
     """
     log_path = tmp_path / f"gunicorn-{time.monotonic_ns()}.log"
     with _serving(
-        ["-c", "service/transport/http/gunicorn.conf.py"],
+        ["-c", str(config)],
         {"LOG_LEVEL": "info", **env},
         int(env.get("WORKERS", "2")),
         log_path,
         ready_timeout,
         ready_path,
         unset,
+        python,
+        cwd,
     ) as server:
         yield server
 
@@ -156,6 +174,8 @@ def _serving(
     ready_timeout: float,
     ready_path: str,
     unset: tuple[str, ...] = (),
+    python: str = sys.executable,
+    cwd: Path = ROOT,
 ) -> Iterator[Server]:
     """gunicorn on a fresh loopback socket, ready when `ready_path` answers 200 and every worker is up; stopped
     afterwards. GRPC_PORT 0: no gRPC server unless the caller asks for one."""
@@ -169,7 +189,7 @@ def _serving(
     }
     for name in unset:
         environ.pop(name, None)
-    process, url = spawn_gunicorn(args, environ, log_path)
+    process, url = spawn_gunicorn(args, environ, log_path, cwd=cwd, python=python)
     server = Server(url, process, log_path)
     try:
         wait_ready(server, workers, ready_timeout, path=ready_path)

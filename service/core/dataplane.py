@@ -14,7 +14,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from service import __version__
 from service.core import statistics, tensors
 from service.core.model import ModelVersion
 from service.core.registry import ModelRegistry, serving_status
@@ -24,6 +23,7 @@ from service.core.tensors import OutputTensor
 from service.core.validation import parse_version
 from service.errors import BadRequest, ModelNotFound, ServiceUnavailable
 from service.settings import Settings
+from service.version import __version__
 
 
 @dataclass(frozen=True)

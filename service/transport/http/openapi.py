@@ -1,7 +1,7 @@
 """The OpenAPI 3 document (served at /openapi.json): openapi.yaml beside this file, with what has one source
 elsewhere filled in, so that it cannot drift from the code.
 
-- info.version: service.__version__;
+- info.version: service.version.__version__;
 - the models `/predict` takes: those the repository serves now, and DEFAULT_MODEL;
 - the image media types of `/predict` and `/read`: what the decoder accepts (`image/*` in the YAML);
 - the error codes: every typed error's (service/errors.py) and every HTTP error's that werkzeug can raise.

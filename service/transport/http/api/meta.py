@@ -7,9 +7,10 @@ from pathlib import Path
 from flask import Blueprint, Response, send_from_directory
 from werkzeug.exceptions import NotFound
 
-from service import __version__, observability
+from service import observability
 from service.transport.http.api import json_response, runtime
 from service.transport.http.openapi import build_openapi
+from service.version import __version__
 
 bp = Blueprint("meta", __name__)
 
