@@ -1,6 +1,6 @@
 """Metrics (Prometheus, correct across gunicorn workers) and the JSON access log's writer. No Flask, no grpc.
 
-What a request ran is recorded by its transport (service/transport/http/access.py writes the HTTP access
+What a request ran is recorded by its transport (service/transport/http/request_log.py writes the HTTP access
 line; the gRPC servicer calls `record_grpc`); the runtime below records only what it measures itself.
 Multiprocess mode: gunicorn.conf.py sets PROMETHEUS_MULTIPROC_DIR before anything imports
 prometheus_client, every worker writes its samples there, and /metrics aggregates them.
@@ -156,27 +156,50 @@ def new_request_id() -> str:
     return f"{random.getrandbits(128):032x}"
 
 
+def record_answer(
+    endpoint: str,
+    method: str,
+    path: str,
+    status: int | str,
+    model: str,
+    version: int | str,
+    seconds: float,
+    *,
+    request_id: str,
+    instances: int | None,
+    remote: str | None,
+    extra: dict | None = None,
+) -> None:
+    """One request answered, by either transport: its metrics and its access-log line. An HTTP method outside the
+    standard ones is counted as "other", so the metric's label values stay bounded; the line keeps it as sent."""
+    labelled = method if method in HTTP_METHODS or method == "GRPC" else "other"
+    record_request(endpoint, labelled, status, model, str(version), seconds)
+    if access_log.enabled:
+        entry = {
+            "ts": utc_timestamp(time.time()),
+            "request_id": request_id or None,
+            "method": method,
+            "path": path,
+            "model": model or None,
+            "version": version or None,
+            "status": status,
+            "latency_ms": round(seconds * 1000, 3),
+            "instances": instances,
+            "remote": remote,
+            "worker": access_log.worker,
+        }
+        if extra:
+            entry.update(extra)
+        access_log.write(entry)
+
+
 def record_grpc(method: str, code: str, tags: dict, seconds: float, peer: str) -> None:
     """One gRPC call: the same request metrics (endpoint "/inference.GRPCInferenceService/<Method>") and log line."""
     endpoint = f"/inference.GRPCInferenceService/{method}"
-    model, version = tags.get("model", ""), tags.get("version", "")
-    record_request(endpoint, "GRPC", code, model, str(version), seconds)
-    if access_log.enabled:
-        access_log.write(
-            {
-                "ts": utc_timestamp(time.time()),
-                "request_id": new_request_id(),
-                "method": "GRPC",
-                "path": endpoint,
-                "model": model or None,
-                "version": version or None,
-                "status": code,
-                "latency_ms": round(seconds * 1000, 3),
-                "instances": tags.get("instances"),
-                "remote": peer,
-                "worker": access_log.worker,
-            }
-        )
+    record_answer(
+        endpoint, "GRPC", endpoint, code, tags.get("model", ""), tags.get("version", ""), seconds,
+        request_id=new_request_id(), instances=tags.get("instances"), remote=peer,
+    )  # fmt: skip
 
 
 def record_feedback(outcome: str) -> None:

@@ -12,10 +12,10 @@ from service.bootstrap import Runtime, build_runtime
 from service.core.registry import ModelRegistry
 from service.observability import configure_logging
 from service.settings import Settings
-from service.transport.http.access import finish_request, start_request
 from service.transport.http.errors import register_error_handlers
 from service.transport.http.hooks import install_hooks
 from service.transport.http.limit import ConcurrencyLimit
+from service.transport.http.request_log import finish_request, start_request
 from service.transport.http.security import Security
 
 

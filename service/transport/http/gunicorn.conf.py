@@ -13,19 +13,16 @@ import os
 import shutil
 import signal
 import socket
-import subprocess
-import sys
 import tempfile
-import threading
-import time
 from pathlib import Path
 
 # Light imports only: nothing here loads onnxruntime, Flask or prometheus_client (which picks its storage
 # when first imported, so it must come after on_starting has set PROMETHEUS_MULTIPROC_DIR). The service
 # package turns onnxruntime's telemetry off when imported, in the master and so in every forked worker.
 from service.settings import Settings
+from service.transport.grpc.supervisor import GrpcSupervisor, PortTaken, check_port
+from service.transport.http.worker.connection_table import ConnectionTable
 from service.transport.http.worker.errors import use_json_errors
-from service.transport.http.worker.workers import ConnectionTable
 
 settings = Settings.from_env()
 _runtime: dict = {"created_state_dir": False, "connection_table": None}  # what on_starting made
@@ -112,21 +109,11 @@ def _open_feedback_store(server) -> None:
 
 
 def _check_grpc_port(server) -> None:
-    """Fail at start, as HTTP does, when GRPC_PORT is held by another program (another instance, say): the
-    gRPC processes bind it with SO_REUSEPORT so that they share it, and would otherwise share it with that one
-    too. The probe binds without SO_REUSEPORT, which any other listener on the port refuses; it is closed before
-    this server's own gRPC processes start."""
-    if not settings.grpc_port:
-        return
-    family = socket.AF_INET6 if ":" in settings.host else socket.AF_INET
-    with socket.socket(family, socket.SOCK_STREAM) as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as gRPC binds: past TIME_WAIT, not a listener
-        try:
-            probe.bind((settings.host, settings.grpc_port))
-        except OSError as exc:
-            message = f"cannot listen for gRPC on {settings.host}:{settings.grpc_port} (GRPC_PORT): {exc.strerror}"
-            server.log.error("%s", message)
-            raise SystemExit(f"digit-serve: {message}") from None
+    try:
+        check_port(settings)
+    except PortTaken as exc:
+        server.log.error("%s", exc)
+        raise SystemExit(f"digit-serve: {exc}") from None
 
 
 def pre_fork(server, worker) -> None:
@@ -150,15 +137,13 @@ def child_exit(server, worker) -> None:
         _runtime["connection_table"].release(worker.slot)
 
 
-_grpc: dict = {"processes": {}, "stopping": False}  # the gRPC server processes by slot, and whether we are exiting
+_grpc = GrpcSupervisor(settings)  # the gRPC server processes (GRPC_PORT) beside the workers: started in when_ready
 
 
 def when_ready(server) -> None:
     """Refuse new connections the moment SIGTERM arrives; start the gRPC servers (GRPC_PORT) beside the workers."""
     _refuse_connections_on_sigterm(server)
-    if settings.grpc_port:
-        for slot in range(settings.grpc_processes):
-            _start_grpc(server, slot)
+    _grpc.start_all(server.log)
 
 
 def _refuse_connections_on_sigterm(server) -> None:
@@ -173,18 +158,14 @@ def _refuse_connections_on_sigterm(server) -> None:
     """
 
     def refuse() -> None:
-        _mark_stopping()
+        _grpc.mark_stopping()
         for listener in server.LISTENERS:
             with contextlib.suppress(OSError):
                 listener.sock.shutdown(socket.SHUT_RDWR)
 
     _before_gunicorn(signal.SIGTERM, refuse)
     for other in (signal.SIGINT, signal.SIGQUIT):  # gunicorn's fast stops: the gRPC servers end with the master
-        _before_gunicorn(other, _mark_stopping)
-
-
-def _mark_stopping() -> None:
-    _grpc["stopping"] = True
+        _before_gunicorn(other, _grpc.mark_stopping)
 
 
 def _before_gunicorn(signum: int, action) -> None:
@@ -199,41 +180,7 @@ def _before_gunicorn(signum: int, action) -> None:
     signal.signal(signum, handler)
 
 
-def _start_grpc(server, slot: int) -> None:
-    # Every process binds GRPC_PORT with SO_REUSEPORT (service/transport/grpc/server.py): the kernel spreads
-    # connections.
-    process = subprocess.Popen([sys.executable, "-m", "service.transport.grpc"], env=os.environ.copy())
-    _grpc["processes"][slot] = process
-    server.log.info("gRPC server %d started (pid %d) on port %d", slot, process.pid, settings.grpc_port)
-    threading.Thread(target=_watch_grpc, args=(server, slot, process), name=f"grpc-watch-{slot}", daemon=True).start()
-
-
-def _watch_grpc(server, slot: int, process: subprocess.Popen) -> None:
-    """Restart a gRPC server that dies while the service runs, as the master does for a worker."""
-    process.wait()
-    from prometheus_client import multiprocess
-
-    multiprocess.mark_process_dead(process.pid)
-    # A SIGTERM to the whole process group (a container runtime, Ctrl-C) reaches the gRPC server too, which may
-    # exit before the master's main thread has run its handler: give that a moment before calling this a crash.
-    time.sleep(1)
-    if _grpc["stopping"]:
-        return
-    # No exit status: gunicorn's arbiter reaps every child of the master (os.waitpid(-1)), so Popen.wait() here
-    # often finds the process already reaped and cannot tell how it ended.
-    server.log.error("gRPC server %d (pid %d) ended while the service runs; starting another", slot, process.pid)
-    _start_grpc(server, slot)
-
-
 def on_exit(server) -> None:
-    _grpc["stopping"] = True
-    running = [process for process in _grpc["processes"].values() if process.poll() is None]
-    for process in running:
-        process.terminate()  # its own graceful stop: health NOT_SERVING, calls in flight finish
-    for process in running:
-        try:
-            process.wait(25)
-        except subprocess.TimeoutExpired:
-            process.kill()
+    _grpc.stop_all()
     if _runtime["created_state_dir"]:
         shutil.rmtree(os.environ["STATE_DIR"], ignore_errors=True)

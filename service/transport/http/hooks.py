@@ -3,7 +3,7 @@
 Flask looks up and wraps every hook it runs (`ensure_sync`, an inspection of the function) and each hook
 reads the request through a context proxy; one hook of each kind, handing the request and `g` themselves to
 plain functions, does the same steps for less. Before a view: the request id and clock
-(service/transport/http/access.py), the API key (security.py), the registry following another worker's
+(service/transport/http/request_log.py), the API key (security.py), the registry following another worker's
 loads and unloads. After it: the security and CORS headers, then the metrics and the access line, which
 see the final status.
 """

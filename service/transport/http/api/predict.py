@@ -10,8 +10,8 @@ from service.core.model import ModelVersion
 from service.core.validation import parse_json
 from service.errors import InvalidInput, UnsupportedMedia
 from service.reading import IMAGE_MEDIA_TYPES
-from service.transport.http.access import note
 from service.transport.http.api import json_response, runtime
+from service.transport.http.request_log import note
 
 bp = Blueprint("predict", __name__)
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from flask import Blueprint, Response, request
 
 from service.errors import BadRequest, UnsupportedMedia
-from service.transport.http.access import note
 from service.transport.http.api import json_response, runtime
 from service.transport.http.api.predict import choose_model, uploaded_images
+from service.transport.http.request_log import note
 
 bp = Blueprint("read", __name__)
 

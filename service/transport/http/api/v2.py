@@ -12,9 +12,9 @@ from service.auth import require_admin
 from service.core.dataplane import DataPlane
 from service.errors import BadRequest, PayloadTooLarge
 from service.settings import Settings
-from service.transport.http.access import note
 from service.transport.http.api import json_response, runtime
 from service.transport.http.body import body_view
+from service.transport.http.request_log import note
 from service.transport.http.v2_codec import encode_infer_response, parse_infer_request
 
 bp = Blueprint("v2", __name__, url_prefix="/v2")

@@ -17,7 +17,6 @@ from flask import Request, Response, g
 from service import observability
 from service.core.served import Served
 
-HTTP_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"})
 REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
 
@@ -39,27 +38,10 @@ def finish_request(req: Request, state: Any, response: Response) -> None:
     served: Served | None = getattr(state, "served", None)
     model, version = (served.model, served.version) if served is not None else ("", "")
     rule = req.url_rule
-    method = req.method
-    status = response.status_code
-    labelled = method if method in HTTP_METHODS else "other"  # label values stay bounded
-    observability.record_request(rule.rule if rule else "unmatched", labelled, status, model, str(version), elapsed)
     request_id = getattr(state, "request_id", "")
     response.headers["X-Request-ID"] = request_id
-    access_log = observability.access_log
-    if access_log.enabled:
-        entry = {
-            "ts": observability.utc_timestamp(time.time()),
-            "request_id": request_id or None,
-            "method": method,
-            "path": req.path,
-            "model": model or None,
-            "version": version or None,
-            "status": status,
-            "latency_ms": round(elapsed * 1000, 3),
-            "instances": served.instances if served is not None else None,
-            "remote": req.remote_addr,
-            "worker": access_log.worker,
-        }
-        if served is not None and served.extra:
-            entry.update(served.extra)
-        access_log.write(entry)
+    observability.record_answer(
+        rule.rule if rule else "unmatched", req.method, req.path, response.status_code, model, version, elapsed,
+        request_id=request_id, instances=served.instances if served is not None else None, remote=req.remote_addr,
+        extra=served.extra if served is not None else None,
+    )  # fmt: skip
