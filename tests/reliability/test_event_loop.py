@@ -1,4 +1,4 @@
-"""Small requests run in the worker's event loop (service/transport/http/worker/workers.py): a client that does
+"""Small requests run in the worker's event loop (service/transport/http/worker/loop_serving.py): a client that does
 not read its responses must hold no one else up, and must not keep its connection for ever. One worker, so that every
 client lands on the loop under test. Loopback only, bounded in count and time."""
 

@@ -8,7 +8,7 @@ and `body_view` (service/transport/http/body.py) hands it out as a view, without
 
 `LoopSocket` wraps every HTTP/1 client socket of a `BalancedThreadWorker`. In a request thread it is the
 socket, blocking. While the worker's event loop runs a request itself (`inline`, see
-service/transport/http/worker/workers.py), it is non-blocking: `sendall` sends what the kernel takes and keeps the
+service/transport/http/worker/loop_serving.py), it is non-blocking: `sendall` sends what the kernel takes and keeps the
 rest in `pending`, which the loop flushes when the socket becomes writable. A client that does not read its responses
 then holds memory (one response), never the loop.
 """
