@@ -1,5 +1,5 @@
 """Triton's perf_analyzer, set up and run against digit-serve over HTTP and gRPC, for the benchmarks
-(bench/perf_analyzer.py, `make bench` part "perf") and the suite (tests/service/test_perf_analyzer.py).
+(bench/perf_analyzer.py, `make bench` part "perf") and the suite (tests/service/transport/http/test_perf_analyzer.py).
 
     python -m support.perf_analyzer     # set up .venv-perf/ (make perf-analyzer does this; the suite too)
 

@@ -1,4 +1,5 @@
-"""Shared fixtures: the committed models, the committed MNIST sample, the real MNIST files when present."""
+"""Shared fixtures: the committed models, the committed MNIST sample, the real MNIST files when present, and one
+real server per configuration. The constants they are built from, which tests import too, are in tests/fixtures.py."""
 
 from __future__ import annotations
 
@@ -9,29 +10,14 @@ os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
 
 import shutil
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pytest
+import tritonclient.grpc as grpcclient
 
-from service.settings import Settings
 from support.server import Server, running_server, unused_port, wait_grpc_ready
-
-ROOT = Path(__file__).resolve().parent.parent
-MODELS = ROOT / "models"
-SAMPLE = ROOT / "tests" / "data" / "mnist_test_1000.npz"
-
-
-def committed_versions(name: str) -> list[int]:
-    """The versions of `name` in the committed model repository, oldest first."""
-    return sorted(int(p.name) for p in (MODELS / name).iterdir() if p.name.isdigit() and (p / "model.json").is_file())
-
-
-# What the service serves by default: each model's newest committed version.
-NEWEST = {name: committed_versions(name)[-1] for name in ("mlp", "cnn", "linear", "isdigit", "linereader", "charmodel")}
-# What a server loads of each: the newest MAX_VERSIONS (default 3) of its committed versions.
-LOADED = {name: committed_versions(name)[-Settings.max_versions :] for name in NEWEST}
+from tests.fixtures import MODELS, PROTOCOL_ADMIN_TOKEN, PROTOCOL_MAX_INSTANCES, ROOT, SAMPLE, ProtocolServer
 
 
 @pytest.fixture(scope="session")
@@ -59,19 +45,6 @@ def mnist_dir() -> Path:
 # -- one real server per configuration, shared by the whole session ------------------------------------------
 # Each starts only when a test asks for it and stops at the end of the session. Tests that share one compare
 # counters before and after, find their own log lines by request id, and leave what they load as they found it.
-PROTOCOL_ADMIN_TOKEN = "protocol-admin"
-PROTOCOL_MAX_INSTANCES = 512
-
-
-@dataclass(frozen=True)
-class ProtocolServer:
-    """The real gunicorn with the gRPC server beside it: its HTTP base URL, its gRPC target, the server."""
-
-    url: str
-    grpc_target: str
-    server: Server
-
-
 @pytest.fixture(scope="session")
 def http_server(tmp_path_factory, models_dir) -> Iterator[Server]:
     """gunicorn as `make serve` runs it (two workers, HTTP only, no keys, no model control)."""
@@ -83,8 +56,6 @@ def http_server(tmp_path_factory, models_dir) -> Iterator[Server]:
 def protocol_server(tmp_path_factory, models_dir) -> Iterator[ProtocolServer]:
     """HTTP and gRPC, model control on (PROTOCOL_ADMIN_TOKEN), MAX_INSTANCES of 512, on a model directory of its
     own: the open inference protocol's tests, its official clients and perf_analyzer share it."""
-    import tritonclient.grpc as grpcclient
-
     model_dir = tmp_path_factory.mktemp("protocol-models") / "models"
     shutil.copytree(models_dir, model_dir)
     port = unused_port()

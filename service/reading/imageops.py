@@ -1,6 +1,6 @@
 """Generic image operations on numpy arrays, each the counterpart of a scipy.ndimage function (which the serving
 image does without: scipy would add 114 MB to a serving image 197 MB above its base, for a few functions), and
-tested against it in the development environment (tests/service/test_imageops.py). No domain rules in here.
+tested against it in the development environment (tests/service/reading/test_imageops.py). No domain rules in here.
 
 - `Box`: a rectangle of pixels, the one box type of the reading stages;
 - block reduction: `reduce_blocks`, `block_means`, and `stretch` back;

@@ -17,7 +17,7 @@ import pytest
 import requests
 
 from support.server import ROOT, unused_port, wait_grpc_ready, wait_until
-from tests.conftest import NEWEST
+from tests.fixtures import NEWEST
 from tests.images import png
 
 pytestmark = pytest.mark.container

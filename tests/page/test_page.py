@@ -13,7 +13,7 @@ from selenium.webdriver.support.ui import WebDriverWait
 
 from support.browser import draw, number_strokes, strokes_for
 from support.server import ROOT, running_server
-from tests.conftest import NEWEST
+from tests.fixtures import NEWEST
 
 pytestmark = pytest.mark.slow
 

@@ -10,7 +10,7 @@ import pytest
 import requests
 
 from support.server import ROOT, running_server
-from tests.conftest import NEWEST
+from tests.fixtures import NEWEST
 
 pytestmark = pytest.mark.slow
 

@@ -3,7 +3,7 @@ corrections store that cannot be opened (a full disk, a folder that cannot be ma
 bounded in count and time. Each test prints the figures docs/reliability.md quotes.
 
 The full-disk tests mount a small tmpfs, which needs root (CI and the development VM run as root); elsewhere they
-are skipped, and tests/service/test_hostile.py still covers the store in process.
+are skipped, and tests/service/transport/http/test_hostile.py still covers the store in process.
 """
 
 from __future__ import annotations

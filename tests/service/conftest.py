@@ -47,7 +47,7 @@ def glyphs(mnist_sample, models_dir) -> dict[int, np.ndarray]:
 
     from service.core.model import load_version
     from service.reading import mnist_from_image
-    from tests.conftest import NEWEST
+    from tests.fixtures import NEWEST
     from tests.images import encode, on_white, tight
 
     cnn = load_version(models_dir / "cnn" / str(NEWEST["cnn"]), ["CPUExecutionProvider"], 1)

@@ -5,7 +5,7 @@ import json
 import pytest
 import requests
 
-from tests.conftest import LOADED, NEWEST
+from tests.fixtures import LOADED, NEWEST
 from tests.metrics import sample
 
 

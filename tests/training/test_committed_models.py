@@ -8,7 +8,7 @@ import onnx
 import onnxruntime as ort
 import pytest
 
-from tests.conftest import MODELS, committed_versions
+from tests.fixtures import MODELS, committed_versions
 
 # The first 1,000 MNIST test images are harder than the rest for these models; the full-set
 # figures (in model.json) are checked against the README's claims, the sample against margins below them.

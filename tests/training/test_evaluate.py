@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.conftest import MODELS, ROOT
+from tests.fixtures import MODELS, ROOT
 from training.datasets import evalset, handwriting, nondigits, numberset
 from training.datasets.items import handwriting_items
 from training.evaluation import reading as evaluate_reading

@@ -14,7 +14,7 @@ import pytest
 from PIL import Image, ImageDraw, ImageFont
 
 from service.core.feedback import FeedbackStore, correction
-from tests.conftest import MODELS, NEWEST
+from tests.fixtures import MODELS, NEWEST
 from tests.training.writer import writer_png
 from training.learn import corrections, finetune, gate
 

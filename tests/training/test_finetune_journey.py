@@ -15,7 +15,7 @@ import pytest
 import requests
 
 from support.server import running_server
-from tests.conftest import NEWEST, ROOT
+from tests.fixtures import NEWEST, ROOT
 from tests.training.writer import writer_png
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(420)]

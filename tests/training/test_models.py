@@ -1,6 +1,6 @@
 import json
 
-from tests.conftest import MODELS
+from tests.fixtures import MODELS
 from training.learn.models import CNN_PARAMS, MLP_PARAMS, build_cnn, build_digit_check, build_mlp
 
 

@@ -12,7 +12,7 @@ from PIL import Image
 from service import create_app
 from service.core.registry import ModelRegistry
 from service.settings import Settings
-from tests.conftest import LOADED, NEWEST, committed_versions
+from tests.fixtures import LOADED, NEWEST, committed_versions
 from tests.images import encode, png
 
 

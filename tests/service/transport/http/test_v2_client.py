@@ -6,7 +6,7 @@ import requests
 import tritonclient.http as httpclient
 from tritonclient.utils import InferenceServerException
 
-from tests.conftest import LOADED, NEWEST, PROTOCOL_ADMIN_TOKEN, PROTOCOL_MAX_INSTANCES, committed_versions
+from tests.fixtures import LOADED, NEWEST, PROTOCOL_ADMIN_TOKEN, PROTOCOL_MAX_INSTANCES, committed_versions
 
 pytestmark = pytest.mark.slow
 TOKEN = PROTOCOL_ADMIN_TOKEN

@@ -14,7 +14,7 @@ from service.core.runner import ModelRunner
 from service.errors import InvalidInput
 from service.reading import read_image
 from service.reading.pipeline import mnist_from_image
-from tests.conftest import MODELS, NEWEST
+from tests.fixtures import MODELS, NEWEST
 from tests.images import encode, number_ink, on_white
 
 

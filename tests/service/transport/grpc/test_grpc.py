@@ -28,7 +28,7 @@ from tritonclient.grpc import service_pb2 as triton_pb2
 from tritonclient.utils import InferenceServerException
 
 from support.server import ROOT, running_server, unused_port, wait_grpc_ready, wait_until
-from tests.conftest import NEWEST, PROTOCOL_ADMIN_TOKEN, PROTOCOL_MAX_INSTANCES, committed_versions
+from tests.fixtures import NEWEST, PROTOCOL_ADMIN_TOKEN, PROTOCOL_MAX_INSTANCES, committed_versions
 
 pytestmark = pytest.mark.slow
 TOKEN = PROTOCOL_ADMIN_TOKEN

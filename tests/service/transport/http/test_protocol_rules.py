@@ -17,7 +17,7 @@ import pytest
 import requests
 from tritonclient.grpc import service_pb2 as triton_pb2
 
-from tests.conftest import PROTOCOL_MAX_INSTANCES
+from tests.fixtures import PROTOCOL_MAX_INSTANCES
 
 pytestmark = pytest.mark.slow
 HUGE = 1 << 60  # times 784 the element count no longer fits in 64 bits

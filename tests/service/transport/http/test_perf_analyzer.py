@@ -11,7 +11,7 @@ import re
 import pytest
 
 from support import perf_analyzer
-from tests.conftest import NEWEST
+from tests.fixtures import NEWEST
 
 pytestmark = pytest.mark.slow
 

@@ -5,7 +5,7 @@ import pytest
 
 from service.core.runner import ModelRunner
 from service.errors import PayloadTooLarge
-from tests.conftest import NEWEST
+from tests.fixtures import NEWEST
 from tests.metrics import sample
 
 

@@ -24,7 +24,7 @@ from service import __version__, create_app
 from service.core.registry import discover
 from service.settings import Settings
 from service.transport.http.openapi import build_openapi
-from tests.conftest import MODELS
+from tests.fixtures import MODELS
 
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
 

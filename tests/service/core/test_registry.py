@@ -7,7 +7,7 @@ import pytest
 from service.core.registry import ModelRegistry
 from service.core.serving_state import serving_state
 from service.errors import ModelLoadError, ModelNotFound
-from tests.conftest import committed_versions
+from tests.fixtures import committed_versions
 from tests.metrics import sample
 from tests.repository import add_version
 

@@ -1,0 +1,1 @@
+"""Tests of service/core/: the runtime, without a transport."""

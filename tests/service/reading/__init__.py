@@ -1,0 +1,1 @@
+"""Tests of service/reading/: the image work and reading geometry."""

@@ -1,0 +1,1 @@
+"""Tests of service/transport/: HTTP (Flask, gunicorn, the workers) and gRPC."""
