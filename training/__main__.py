@@ -29,7 +29,9 @@ from training.datasets import amountset, evalset, lineset, newwriter, nondigits,
 from training.datasets.mnist import DatasetError, load_mnist
 from training.evaluation import evaluate, prepared
 from training.learn import finetune, gate, linereader
-from training.pipeline import (
+from training.release.export import ExportMismatch
+from training.release.publish import GateRefused
+from training.retrain import (
     RunOptions,
     request_reload,
     run_char_model,
@@ -39,8 +41,6 @@ from training.pipeline import (
     run_linear,
     summary_table,
 )
-from training.release.export import ExportMismatch
-from training.release.publish import GateRefused
 
 MODELS = ("mlp", "cnn", "linear", "isdigit")  # what `all` retrains
 DATASETS: dict[str, Callable[[list[str]], int]] = {

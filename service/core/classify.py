@@ -1,7 +1,7 @@
 """Running the digit models on prepared 28x28 digits: the classifier's probabilities and the digit check's scores.
 
 `/predict` and `/read` both come here, so a digit is classified, and checked, and counted, the same way whichever
-endpoint it came through. The `isdigit` model (DIGIT_CHECK_MODEL, trained by training/learn/digitcheck.py) scores the
+endpoint it came through. The `isdigit` model (DIGIT_CHECK_MODEL, trained by training/learn/isdigit.py) scores the
 inputs the classifier sees; a score at or above the threshold in its model.json is `"is_digit": true`.
 """
 
@@ -35,12 +35,13 @@ class Checks:
         return (self.scores >= self.threshold).tolist()
 
 
-def check(runner: ModelRunner, checker: ModelVersion | None, digits: np.ndarray, count: bool = True) -> Checks | None:
+def check(runner: ModelRunner, isdigit: ModelVersion | None, digits: np.ndarray, count: bool = True) -> Checks | None:
     """The digit check of preprocessed 28x28 digits (N x 28 x 28 in [0, 1]), counted in the metrics unless `count`
-    is false (/read counts the characters it answers, not every cut it tried); None without a checker or digits."""
-    if checker is None or not len(digits):
+    is false (/read counts the characters it answers, not every cut it tried); None without the isdigit model or
+    digits."""
+    if isdigit is None or not len(digits):
         return None
-    found = Checks(classify(runner, checker, digits)[:, -1], float(checker.card.get("threshold", 0.5)))
+    found = Checks(classify(runner, isdigit, digits)[:, -1], float(isdigit.card.get("threshold", 0.5)))
     if count:
         verdicts = found.verdicts
         observability.record_digit_checks(len(verdicts), verdicts.count(False))

@@ -145,7 +145,7 @@ def test_is_digit_rejects_non_digits_and_accepts_real_handwriting(mnist_sample):
     images, labels = mnist_sample
     items = handwriting_items(images, labels, 40, handwriting.SEED)
     answers = predict_in_process(items, MODELS, with_check=True)
-    accepted = evaluate_reading.acceptance([item.subset for item in items], answers[evaluate_reading.CHECKER])
+    accepted = evaluate_reading.acceptance([item.subset for item in items], answers[evaluate_reading.ISDIGIT])
     assert accepted["overall"] >= 0.96 and accepted["as-is"] >= 0.97, accepted
     assert set(score(items, answers)) == {"mlp", "cnn"}  # the verdicts are not scored as a classifier
 

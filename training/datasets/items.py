@@ -1,7 +1,7 @@
 """A labelled image made on demand, and the service's own preprocessing of many of them on all cores.
 
 Every yardstick of the classifiers (training/evaluation/evaluate.py), the fine-tune's gate (training/learn/gate.py)
-and the digit check's training data (training/learn/digitcheck.py) read images through these: what they measure is
+and the digit check's training data (training/learn/isdigit.py) read images through these: what they measure is
 what `/predict` would see.
 """
 

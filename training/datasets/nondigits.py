@@ -16,7 +16,7 @@ photographed paper as JPEG):
             only: never trained on; clutter is the nearest kind training sees).
 The committed evaluation set (`eval/non-digits/<kind>/<index>.<ext>`, MANIFEST.sha256) holds letters, drawn,
 symbols, shapes and scenes, 60 each, from SEED; training draws its negatives from other seeds
-(training/learn/digitcheck.py), so it has seen the kinds but never these images, and never a scene.
+(training/learn/isdigit.py), so it has seen the kinds but never these images, and never a scene.
 """
 
 from __future__ import annotations

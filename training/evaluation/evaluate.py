@@ -66,7 +66,7 @@ def predict_in_process(items: Sequence[Item], model_dir: Path, with_check: bool 
         answers[name] = [next(found) if d is not None else None for d in digits]
     verdicts = evaluate_reading.check(digits, model_dir) if with_check else None
     if verdicts is not None:
-        answers[evaluate_reading.CHECKER] = verdicts
+        answers[evaluate_reading.ISDIGIT] = verdicts
     return answers
 
 
@@ -93,7 +93,7 @@ def score(items: Sequence[Item], answers: dict[str, list[int | None]]) -> dict[s
     """Per model: accuracy overall and per subset, the confusion matrix (rows: true digit; column 10: refused)."""
     report = {}
     for name, predicted in answers.items():
-        if name == evaluate_reading.CHECKER:
+        if name == evaluate_reading.ISDIGIT:
             continue  # is_digit verdicts, scored by evaluate_reading.acceptance
         per_subset: dict[str, list[bool]] = defaultdict(list)
         matrix = np.zeros((10, 11), dtype=int)
@@ -228,8 +228,8 @@ def main(argv: list[str] | None = None) -> int:
         )
         report = score(items, answers)
         print(render(report, f"{title} ({len(items)} images)") + "\n")
-        if evaluate_reading.CHECKER in answers:
-            accepted = evaluate_reading.acceptance([i.subset for i in items], answers[evaluate_reading.CHECKER])
+        if evaluate_reading.ISDIGIT in answers:
+            accepted = evaluate_reading.acceptance([i.subset for i in items], answers[evaluate_reading.ISDIGIT])
             print(evaluate_reading.render_shares(accepted, f"is_digit on {source}", "real digits accepted") + "\n")
         if args.write_cards and not args.development:
             _record(Path(args.model_dir), report, key, source)
@@ -242,7 +242,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.non_digits:
         rejected = evaluate_reading.reject_non_digits(Path(args.non_digits), Path(args.model_dir), args.sample)
         if rejected is None:
-            print(f"no {evaluate_reading.CHECKER} model in {args.model_dir}: is_digit not evaluated", file=sys.stderr)
+            print(f"no {evaluate_reading.ISDIGIT} model in {args.model_dir}: is_digit not evaluated", file=sys.stderr)
         else:
             print(evaluate_reading.render_shares(rejected, f"is_digit on {args.non_digits}", "non-digits rejected"))
     curves: dict[str, dict[str, list[evaluate_reading.Reading]]] = {}

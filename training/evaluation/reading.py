@@ -32,7 +32,7 @@ from training.evaluation.peers import DIGITS, SEPARATORS, PeerError, peer_python
 from training.release.publish import existing_versions
 
 READER = "cnn"
-CHECKER = "isdigit"
+ISDIGIT = "isdigit"
 CHUNK = 2048  # digits per run of the check
 
 
@@ -48,14 +48,14 @@ def check(digits: Sequence[np.ndarray | None], model_dir: Path) -> list[bool | N
     """is_digit for each preprocessed digit (None where the image was refused), as the service decides it
     (`service.core.classify.check`); None without an isdigit model."""
 
-    checker = _load_newest(model_dir, CHECKER)
-    if checker is None:
+    isdigit = _load_newest(model_dir, ISDIGIT)
+    if isdigit is None:
         return None
     usable = [d for d in digits if d is not None]
     runner = ModelRunner(CHUNK)
     verdicts: list[bool] = []
     for start in range(0, len(usable), CHUNK):
-        checks = check_digits(runner, checker, np.stack(usable[start : start + CHUNK]))
+        checks = check_digits(runner, isdigit, np.stack(usable[start : start + CHUNK]))
         verdicts += checks.verdicts if checks is not None else []
     found = iter(verdicts)
     return [next(found) if d is not None else None for d in digits]

@@ -9,7 +9,7 @@ import pytest
 
 from service.core.model import load_version
 from training.__main__ import main
-from training.learn.digitcheck import calibrate
+from training.learn.isdigit import calibrate
 
 
 def test_the_threshold_accepts_the_share_of_digits_it_is_asked_to():

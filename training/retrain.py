@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from training.datasets.mnist import Mnist
-from training.learn import charmodel, digitcheck, linear, linereader
+from training.learn import charmodel, isdigit, linear, linereader
 from training.learn.train import model_inputs, train_classifier
 from training.release import export, report
 from training.release.publish import GateRefused, package_versions, publish_version, sha256_bytes, utc_now
@@ -120,11 +120,9 @@ def run_digit_check(data: Mnist, options: RunOptions) -> Outcome:
     """Train the `isdigit` model, calibrate its threshold, and publish it as the next version."""
 
     scale = 1.0 if options.limit is None else min(1.0, options.limit / len(data.x_train))
-    trained = digitcheck.train(
-        data, options.epochs or digitcheck.EPOCHS, options.batch_size or 128, options.seed, scale
-    )
+    trained = isdigit.train(data, options.epochs or isdigit.EPOCHS, options.batch_size or 128, options.seed, scale)
     model, calibration = trained["model"], trained["calibration"]
-    gate = digitcheck.MIN_REJECTION if options.min_accuracy is None else options.min_accuracy
+    gate = isdigit.MIN_REJECTION if options.min_accuracy is None else options.min_accuracy
     log.info(
         "isdigit: threshold %.4f accepts %.4f of calibration digits, rejects %.4f of non-digits (minimum %.2f)",
         trained["threshold"], calibration["accepted"], calibration["rejected"], gate,
@@ -145,7 +143,7 @@ def run_digit_check(data: Mnist, options: RunOptions) -> Outcome:
         "inputs": [_tensor(export.CLASSIFIER_INPUT, [-1, 28, 28, 1])],
         "outputs": [_tensor(export.CLASSIFIER_OUTPUT, [-1, 2])],
         "preprocessing": PREPROCESSING["isdigit"],
-        "labels": digitcheck.LABELS,
+        "labels": isdigit.LABELS,
         "threshold": round(trained["threshold"], 6),
         "parameters": int(model.count_params()),
         "metrics": {
