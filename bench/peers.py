@@ -37,7 +37,6 @@ def _kserve_python() -> Path:
 
 def _inner(seconds: float, connections: int, logging_on: str) -> None:
     """Inside the namespace: start KServe, wait for it, run wrk, print wrk's summary and the server's CPU."""
-
     with np.load(ROOT / "tests" / "data" / "mnist_test_1000.npz") as data:
         pixels = np.round(data["images"][0] / 255.0, 4).reshape(784).tolist()
     body = json.dumps({"inputs": [{"name": "pixels", "shape": [1, 784], "datatype": "FP32", "data": pixels}]})
@@ -111,7 +110,6 @@ def _tree_cpu(pid: int) -> float:
 
 def kserve_rows(args) -> list[tuple]:
     """Table rows (scenario, server, Load) for KServe with its access logs on and off."""
-
     if shutil.which("unshare") is None:
         raise SystemExit("PEERS=1 needs unshare (util-linux) to keep KServe off the network")
     _kserve_python()

@@ -19,7 +19,6 @@ from support.server import unused_port
 
 def perf_rows(args, service) -> list[tuple]:
     """(scenario, server, Load) rows for bench/run.py: MLP, one instance, binary tensors, HTTP and gRPC."""
-
     port = unused_port()
     rows = []
     with service({"GRPC_PORT": str(port)}) as served:

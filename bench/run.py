@@ -72,7 +72,6 @@ def _photo() -> bytes:
 
 
 def _raw_runs(batch: np.ndarray, threads: int, seconds: float, results) -> None:
-
     model = load_version(ROOT / "models" / "mlp" / "1", ["CPUExecutionProvider"], threads)
     feeds = {"pixels": batch}
     for _ in range(20):
@@ -210,7 +209,6 @@ def batches(args, rows: list[Row], extra: list[str]) -> None:
 
 def number_photo(text: str = "2026", size: tuple[int, int] = (1000, 300)) -> bytes:
     """A phone-style JPEG of `text` written with MNIST test digits on unevenly lit paper, `size` pixels."""
-
     images, labels = _digits()
     rng = np.random.default_rng(0)
     glyphs = [np.asarray(Image.fromarray(images[np.flatnonzero(labels == int(c))[0]]).resize((180, 180)), np.float32)
@@ -288,7 +286,6 @@ def batching(args, rows: list[Row]) -> None:
 def workers(args, rows: list[Row], extra: list[str]) -> None:
     """The service's own gunicorn worker against stock gthread (WORKER_CLASS=gthread), same settings: CPU per
     request and evenness under wrk, and ordinary clients beside 64 that trickle their bodies."""
-
     images, _ = _digits()
     body = json.dumps({"model": "mlp", "inputs": [np.round(images[0] / 255.0, 4).reshape(784).tolist()]}).encode()
     png = _png(255 - images[0])

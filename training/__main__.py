@@ -236,7 +236,6 @@ def parse_finetune_args(argv: list[str]) -> argparse.Namespace:
 
 
 def main_finetune(argv: list[str]) -> int:
-
     args = parse_finetune_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     base = args.base
@@ -284,7 +283,7 @@ def main_dataset(argv: list[str]) -> int:
 
 
 COMMANDS: dict[str, Callable[[list[str]], int]] = {
-    "finetune": lambda argv: main_finetune(argv),
+    "finetune": main_finetune,
     "evaluate": evaluate.main,
     "prepared": prepared.main,
     "dataset": main_dataset,

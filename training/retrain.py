@@ -16,7 +16,7 @@ from training.datasets.mnist import Mnist
 from training.learn import charmodel, isdigit, linear, linereader
 from training.learn.train import model_inputs, train_classifier
 from training.release import export, report
-from training.release.publish import GateRefused, package_versions, publish_version, sha256_bytes, utc_now
+from training.release.publish import GateRefused, publish_version, sha256_bytes
 
 log = logging.getLogger("training")
 
@@ -61,7 +61,6 @@ def _tensor(name: str, shape: list[int]) -> dict:
 
 def run_classifier(name: str, data: Mnist, options: RunOptions) -> Outcome:
     """Train an MNIST classifier and publish it as the next version."""
-
     trained = train_classifier(name, data.limited(options.limit), options.epochs, options.batch_size, options.seed)
     model = trained.model
     gate = MIN_ACCURACY[name] if options.min_accuracy is None else options.min_accuracy
@@ -99,8 +98,6 @@ def run_classifier(name: str, data: Mnist, options: RunOptions) -> Outcome:
         "training": {**trained.settings, "wall_time_s": round(trained.wall_time_s, 1)},
         "data": {"source": data.source, "sha256": data.sha256, "limit": options.limit},
         "onnx": {"sha256": sha256_bytes(onnx_bytes), "opset": export.OPSET},
-        "created_at": utc_now(),
-        "libraries": package_versions(),
     }
     files = {
         "model.onnx": onnx_bytes,
@@ -118,7 +115,6 @@ def run_classifier(name: str, data: Mnist, options: RunOptions) -> Outcome:
 
 def run_digit_check(data: Mnist, options: RunOptions) -> Outcome:
     """Train the `isdigit` model, calibrate its threshold, and publish it as the next version."""
-
     scale = 1.0 if options.limit is None else min(1.0, options.limit / len(data.x_train))
     trained = isdigit.train(data, options.epochs or isdigit.EPOCHS, options.batch_size or 128, options.seed, scale)
     model, calibration = trained["model"], trained["calibration"]
@@ -155,8 +151,6 @@ def run_digit_check(data: Mnist, options: RunOptions) -> Outcome:
         "training": {**trained["settings"], "wall_time_s": round(trained["wall_time_s"], 1)},
         "data": {"source": data.source, "sha256": data.sha256, "limit": options.limit},
         "onnx": {"sha256": sha256_bytes(onnx_bytes), "opset": export.OPSET},
-        "created_at": utc_now(),
-        "libraries": package_versions(),
     }
     version, path = publish_version(options.model_dir, "isdigit", {"model.onnx": onnx_bytes}, card)
     if options.save_keras:
@@ -171,7 +165,6 @@ def run_line_reader(
     data_dir: str | None, options: RunOptions, minutes: float, learning_rate: float = linereader.LEARNING_RATE
 ) -> Outcome:
     """Train the line reader for `minutes` (resuming its checkpoint), gate it, and publish it as the next version."""
-
     run = Path("training/runs/linereader")
     state = linereader.train(data_dir, run, minutes, seed=options.seed, learning_rate=learning_rate)
     gate = linereader.MIN_EXACT if options.min_accuracy is None else options.min_accuracy
@@ -184,7 +177,6 @@ def run_line_reader(
 
 def run_char_model(data_dir: str | None, options: RunOptions) -> Outcome:
     """Train the character model on characters cut by /read's layout, gate it, and publish it as the next version."""
-
     model, history, timing = charmodel.train(
         charmodel.RUN, data_dir, charmodel.COUNT, options.epochs or charmodel.EPOCHS
     )
@@ -247,8 +239,6 @@ def run_linear(options: RunOptions) -> Outcome:
             "sha256": sha256_bytes(np.stack([x, y]).tobytes()),
         },
         "onnx": {"sha256": sha256_bytes(onnx_bytes), "opset": export.OPSET},
-        "created_at": utc_now(),
-        "libraries": package_versions(),
     }
     files = {
         "model.onnx": onnx_bytes,

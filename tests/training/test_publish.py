@@ -1,7 +1,9 @@
 import json
 import os
+import platform
 import stat
 import threading
+from datetime import datetime
 
 import pytest
 
@@ -15,6 +17,14 @@ def test_versions_count_up_from_one(tmp_path):
         assert version == expected
         assert json.loads((path / "model.json").read_text())["version"] == expected
     assert existing_versions(tmp_path, "mlp") == [1, 2, 3]
+
+
+def test_every_card_is_stamped_with_when_and_with_what_it_was_made(tmp_path):
+    _, path = publish_version(tmp_path, "mlp", {"model.onnx": b"x"}, {"name": "mlp"})
+    card = json.loads((path / "model.json").read_text())
+    assert list(card) == ["name", "created_at", "libraries", "version"]
+    assert datetime.fromisoformat(card["created_at"]).tzinfo is not None
+    assert card["libraries"]["python"] == platform.python_version() and "numpy" in card["libraries"]
 
 
 def test_a_published_version_is_readable_by_other_users(tmp_path):

@@ -72,7 +72,6 @@ def degraded_copies(images: np.ndarray, labels: np.ndarray, seed: int) -> tuple[
 
     The few renderings the preprocessing refuses (a digit eroded to nothing) are left out.
     """
-
     items = [Item("degraded", int(labels[i]), partial(render, images[i], i, seed)) for i in range(len(images))]
     digits = prepare(items)
     kept = [i for i, d in enumerate(digits) if d is not None]

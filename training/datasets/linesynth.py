@@ -71,7 +71,6 @@ def label_of(text: str) -> str:
 
 @cache
 def _digit_bank(mnist_dir: str | None) -> tuple[np.ndarray, ...]:
-
     data = load_mnist(mnist_dir)
     return tuple(data.x_train[data.y_train == d][:-300] for d in range(10))  # the last 300 of each: validation
 

@@ -143,7 +143,6 @@ def command_line(
 ) -> int:
     """The command line of a committed reading set: `python -m training dataset NAME [--out DIR] [--seed N]
     [--data-dir DIR]`."""
-
     parser = argparse.ArgumentParser(
         prog=f"python -m training dataset {name}", description=doc, formatter_class=argparse.RawDescriptionHelpFormatter
     )

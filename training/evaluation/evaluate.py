@@ -51,7 +51,6 @@ def predict_in_process(items: Sequence[Item], model_dir: Path, with_check: bool 
 
     `with_check`: also "isdigit", each image's is_digit (when the repository has that model).
     """
-
     digits = prepare(items)
     usable = [d for d in digits if d is not None]
     answers: dict[str, list] = {}

@@ -51,7 +51,6 @@ def digit_digests(items: list[Item], prefix: str) -> dict[str, str]:
 
 def read_parts(data: bytes) -> list[np.ndarray | None]:
     """Every candidate digit `read_image` cuts from an image (each glyph's segments, and any alternative's)."""
-
     try:
         page = read_image(data, MAX_PIXELS)
     except ServiceError:

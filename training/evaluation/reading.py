@@ -37,7 +37,6 @@ CHUNK = 2048  # digits per run of the check
 
 
 def _load_newest(model_dir: Path, name: str):
-
     versions = existing_versions(model_dir, name)
     if not versions:
         return None
@@ -47,7 +46,6 @@ def _load_newest(model_dir: Path, name: str):
 def check(digits: Sequence[np.ndarray | None], model_dir: Path) -> list[bool | None] | None:
     """is_digit for each preprocessed digit (None where the image was refused), as the service decides it
     (`service.core.classify.check`); None without an isdigit model."""
-
     isdigit = _load_newest(model_dir, ISDIGIT)
     if isdigit is None:
         return None
@@ -97,7 +95,6 @@ def read_numbers(folder: Path, model_dir: Path, per_subset: int | None = None) -
 
 def reject_non_digits(folder: Path, model_dir: Path, per_kind: int | None = None) -> dict[str, float] | None:
     """The share of each kind of non-digit is_digit rejects, and overall; None without an isdigit model."""
-
     items = nondigits.load(folder, per_kind)
     # Refused outright (None: no digit found) is a rejection too.
     digits = prepare([Item(kind, -1, partial(bytes, data)) for kind, data in items])
@@ -192,7 +189,6 @@ class Reading:
 
 def read_written(items: Sequence[Written], model_dir: Path) -> list[Reading]:
     """Each image read in this process exactly as `POST /read` reads it (the runtime's own Digits.read)."""
-
     runtime = build_runtime(Settings(model_dir=model_dir, workers=1, max_instances=10_000, ort_threads=1))
     model = runtime.digits.model(READER, None)
     readings = []
@@ -316,7 +312,6 @@ PEER_NAMES = ("tesseract", "rapidocr", "easyocr")
 
 def peers_set_up() -> list[str]:
     """The peers to run: Tesseract and RapidOCR (make peers), and EasyOCR where EASYOCR=1 made its venv."""
-
     found = []
     for peer in PEER_NAMES:
         try:

@@ -25,7 +25,7 @@ from service.reading.charcrop import CHAR_CLASSES, CHAR_SIZE
 from training.datasets.charsynth import save_set
 from training.datasets.mnist import load_mnist
 from training.release import export
-from training.release.publish import GateRefused, package_versions, publish_version, sha256_bytes, utc_now
+from training.release.publish import GateRefused, publish_version, sha256_bytes
 
 TRAIN_SEED, HELD_OUT_SEED = 300, 400
 COUNT = 120_000  # training characters: about 20,000 lines laid out, 5 minutes on this project's 2 cores
@@ -55,7 +55,6 @@ def build_model():
 
 
 def _part(args: tuple[int, int, str | None, str]) -> None:
-
     seed, count, mnist_dir, path = args
     save_set(Path(path), seed, mnist_dir, count)
 
@@ -95,7 +94,6 @@ def train(run: Path, mnist_dir: str | None, count: int, epochs: int) -> tuple:
 
 def publish(model, run: Path, model_dir: Path, mnist_dir: str | None, history: dict, timing: dict) -> tuple[int, Path]:
     """Export, check ONNX against Keras, gate on held-out characters, publish the next version of `charmodel`."""
-
     x, y = data(run, mnist_dir, HELD_OUT, HELD_OUT_SEED, "held-out")
     expected = np.asarray(model(x, training=False))
     proto = export.export_keras(model, "digit-serve charmodel: a mark in its line -> a character /read writes, or ?")
@@ -136,7 +134,5 @@ def publish(model, run: Path, model_dir: Path, mnist_dir: str | None, history: d
         },
         "data": {"source": mnist.source, "sha256": mnist.sha256, "digits": "MNIST training digits only"},
         "onnx": {"sha256": sha256_bytes(onnx_bytes), "opset": export.OPSET},
-        "created_at": utc_now(),
-        "libraries": package_versions(),
     }
     return publish_version(model_dir, "charmodel", {"model.onnx": onnx_bytes}, card)

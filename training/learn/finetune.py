@@ -34,7 +34,7 @@ from training.learn.corrections import FOLDS, corrections_traced, fold_of, user_
 from training.learn.models import build_cnn
 from training.learn.train import DEGRADE_SEED  # the degraded copies' seed is the base's training seed plus this
 from training.release import export, report
-from training.release.publish import existing_versions, package_versions, publish_version, sha256_bytes, utc_now
+from training.release.publish import existing_versions, publish_version, sha256_bytes
 
 log = logging.getLogger("training.learn.finetune")
 
@@ -234,8 +234,6 @@ def finetune(
             },
         },
         "onnx": {"sha256": sha256_bytes(onnx_bytes), "opset": export.OPSET},
-        "created_at": utc_now(),
-        "libraries": package_versions(),
     }
     matrix = report.confusion_matrix(data.y_test, mnist_read)
     files = {"model.onnx": onnx_bytes, "report.png": report.classifier_report(

@@ -33,10 +33,8 @@ from training.release import export
 from training.release.publish import (
     GateRefused,
     existing_versions,
-    package_versions,
     publish_version,
     sha256_bytes,
-    utc_now,
 )
 
 CLASSES = 1 + len(ALPHABET)  # CTC's blank first
@@ -75,7 +73,6 @@ def encode_labels(labels: list[str]) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _producer(seed: int, mnist_dir: str | None, queue) -> None:
-
     rng = np.random.default_rng(seed)
     while True:  # lines of like width together: a batch padded to its widest line wastes less (about 2x faster)
         for item in bucketed(rng, mnist_dir, BATCH, 8):
@@ -83,7 +80,6 @@ def _producer(seed: int, mnist_dir: str | None, queue) -> None:
 
 
 def validation(mnist_dir: str | None, count: int = 600) -> tuple[np.ndarray, list[str]]:
-
     return batch(np.random.default_rng(10_000), mnist_dir, count)
 
 
@@ -188,7 +184,6 @@ def export_model(model):
 
 def publish(run: Path, model_dir: Path, mnist_dir: str | None, min_exact: float = MIN_EXACT) -> tuple[int, Path]:
     """Export the run's weights, check ONNX against Keras, gate on the held-out lines, publish the next version."""
-
     model = build_model()
     model.load_weights(run / "linereader.weights.h5")
     state = json.loads((run / "state.json").read_text())
@@ -238,7 +233,5 @@ def publish(run: Path, model_dir: Path, mnist_dir: str | None, min_exact: float 
         },
         "data": {"source": data.source, "sha256": data.sha256, "digits": "MNIST training digits only"},
         "onnx": {"sha256": sha256_bytes(onnx_bytes), "opset": export.OPSET},
-        "created_at": utc_now(),
-        "libraries": package_versions(),
     }
     return publish_version(model_dir, "linereader", {"model.onnx": onnx_bytes}, card)

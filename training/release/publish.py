@@ -68,7 +68,8 @@ def _write_synced(path: Path, data: bytes) -> None:
 def publish_version(
     model_dir: Path, name: str, files: Mapping[str, bytes], card: dict, max_attempts: int = 20
 ) -> tuple[int, Path]:
-    """Atomically publish `files` plus model.json (`card` with its version filled in).
+    """Atomically publish `files` plus model.json: `card`, stamped with when it was published (`created_at`), the
+    libraries that made it (`libraries`) and its version.
 
     Returns the version number and its folder.
     """
@@ -78,6 +79,7 @@ def publish_version(
     # mkdtemp makes the folder private (0700); a published version must be readable by a server that runs as
     # another user (the image's uid 10001 on a shared volume), as its files are.
     os.chmod(staging, 0o755)  # noqa: S103 - world-readable on purpose: a model version holds no secret
+    card = {**card, "created_at": utc_now(), "libraries": package_versions()}
     try:
         for filename, data in files.items():
             _write_synced(staging / filename, data)
