@@ -166,6 +166,7 @@ def service(env: dict[str, str] | None = None, log_dir: Path | None = None):
         ["-c", str(TREE / "service" / "transport" / "http" / "gunicorn.conf.py"), "--chdir", str(TREE)],
         {"LOG_LEVEL": "info", "THREADS": "2", **other, **(env or {})},
         log_dir=log_dir,
+        cwd=TREE,  # else the config, loaded before --chdir, imports this checkout's `service`, not TREE's
     )
 
 

@@ -219,10 +219,12 @@ def gunicorn(
     workers: int = 2,
     ready_path: str = "/readyz",
     log_dir: Path | None = None,
+    cwd: Path = ROOT,
 ) -> Iterator[Server]:
-    """A gunicorn server for the benchmarks (`name` names its log), settled for half a second once ready."""
+    """A gunicorn server for the benchmarks (`name` names its log), settled for half a second once ready. It runs
+    in `cwd`, which `python -m gunicorn` puts first on sys.path: the checkout whose `service` package it imports."""
     log_dir = log_dir or Path(tempfile.mkdtemp(prefix="bench-"))
-    with _serving(args, env or {}, workers, log_dir / f"{name}.log", 60, ready_path) as server:
+    with _serving(args, env or {}, workers, log_dir / f"{name}.log", 60, ready_path, cwd=cwd) as server:
         time.sleep(0.5)  # the last worker to fork finishes warming up
         yield server
 
